@@ -1,0 +1,161 @@
+//! Command line and environment: raw `Cli` flags (clap) and the validated `Config` the
+//! library runs with.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+/// Stdio MCP server giving Claude and other MCP clients eight healthsim_* tools over a
+/// HealthSim DuckDB database, sharing the file safely with other processes.
+#[derive(Debug, Parser)]
+#[command(name = "healthsim-mcp", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the MCP server on stdin/stdout (the default when no command is given)
+    Serve,
+}
+
+/// Settings shared by every subcommand.
+#[derive(Debug, Args, Clone)]
+pub struct ServerArgs {
+    /// DuckDB database file (created with its directory if missing)
+    #[arg(long = "db", env = "HEALTHSIM_DB_PATH", value_name = "PATH", global = true)]
+    pub db: Option<PathBuf>,
+
+    /// Never open the database for writing; write tools return an error
+    #[arg(long, env = "HEALTHSIM_READ_ONLY", global = true)]
+    pub read_only: bool,
+
+    /// Close the read instance after this many idle milliseconds so other processes can
+    /// write (0 = never release)
+    #[arg(long, env = "HEALTHSIM_IDLE_RELEASE_MS", default_value_t = 2000, value_name = "MS", global = true)]
+    pub idle_release_ms: u64,
+
+    /// How long a write waits for other processes to release the file
+    #[arg(long, env = "HEALTHSIM_WRITE_TIMEOUT_MS", default_value_t = 10_000, value_name = "MS", global = true)]
+    pub write_timeout_ms: u64,
+
+    /// Interrupt a read query after this many milliseconds
+    #[arg(long, env = "HEALTHSIM_QUERY_TIMEOUT_MS", default_value_t = 30_000, value_name = "MS", global = true)]
+    pub query_timeout_ms: u64,
+
+    /// Largest tool result text, in characters
+    #[arg(long, env = "HEALTHSIM_MAX_OUTPUT_CHARS", default_value_t = 1_000_000, value_name = "N", global = true)]
+    pub max_output_chars: usize,
+
+    /// Most entities one healthsim_save_scenario call may carry
+    #[arg(long, env = "HEALTHSIM_MAX_SAVE_ENTITIES", default_value_t = 200_000, value_name = "N", global = true)]
+    pub max_save_entities: usize,
+}
+
+/// Validated settings; every field is in range.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Absolute path of the database file.
+    pub db_path: PathBuf,
+    /// The server never opens the file read-write.
+    pub read_only: bool,
+    /// `None` = keep the read instance open forever.
+    pub idle_release: Option<Duration>,
+    pub write_timeout: Duration,
+    pub query_timeout: Duration,
+    pub max_output_chars: usize,
+    pub max_save_entities: usize,
+}
+
+impl Config {
+    /// Validates raw flags; errors name the flag, the value and the accepted range.
+    pub fn from_args(args: &ServerArgs) -> anyhow::Result<Config> {
+        let db_path = match &args.db {
+            Some(path) if path.as_os_str().is_empty() => bail!("--db must not be empty"),
+            Some(path) => path.clone(),
+            None => default_db_path()?,
+        };
+        let db_path = if db_path.is_absolute() {
+            db_path
+        } else {
+            std::env::current_dir().context("cannot read the current directory to resolve --db")?.join(db_path)
+        };
+        check_range("--idle-release-ms", args.idle_release_ms, 0, 86_400_000)?;
+        check_range("--write-timeout-ms", args.write_timeout_ms, 1, 3_600_000)?;
+        check_range("--query-timeout-ms", args.query_timeout_ms, 1, 3_600_000)?;
+        check_range("--max-output-chars", args.max_output_chars as u64, 1_000, 100_000_000)?;
+        check_range("--max-save-entities", args.max_save_entities as u64, 1, 10_000_000)?;
+        Ok(Config {
+            db_path,
+            read_only: args.read_only,
+            idle_release: (args.idle_release_ms > 0).then(|| Duration::from_millis(args.idle_release_ms)),
+            write_timeout: Duration::from_millis(args.write_timeout_ms),
+            query_timeout: Duration::from_millis(args.query_timeout_ms),
+            max_output_chars: args.max_output_chars,
+            max_save_entities: args.max_save_entities,
+        })
+    }
+
+    /// A configuration with defaults for `db_path`; for tests and embedding.
+    pub fn for_path(db_path: impl Into<PathBuf>) -> Config {
+        Config {
+            db_path: db_path.into(),
+            read_only: false,
+            idle_release: Some(Duration::from_millis(2000)),
+            write_timeout: Duration::from_millis(10_000),
+            query_timeout: Duration::from_millis(30_000),
+            max_output_chars: 1_000_000,
+            max_save_entities: 200_000,
+        }
+    }
+}
+
+fn check_range(flag: &str, value: u64, min: u64, max: u64) -> anyhow::Result<()> {
+    if !(min..=max).contains(&value) {
+        bail!("{flag} must be between {min} and {max} (got {value})");
+    }
+    Ok(())
+}
+
+/// `~/.healthsim/healthsim.duckdb`.
+fn default_db_path() -> anyhow::Result<PathBuf> {
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .context("HOME is not set; pass --db or set HEALTHSIM_DB_PATH")?;
+    Ok(PathBuf::from(home).join(".healthsim").join("healthsim.duckdb"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> anyhow::Result<Config> {
+        let cli = Cli::try_parse_from(std::iter::once("healthsim-mcp").chain(args.iter().copied()))?;
+        Config::from_args(&cli.server)
+    }
+
+    /// Defaults, relative paths made absolute, and 0 meaning "never release".
+    #[test]
+    fn defaults_and_paths() {
+        let config = parse(&["--db", "rel.duckdb", "--idle-release-ms", "0"]).unwrap();
+        assert!(config.db_path.is_absolute());
+        assert!(config.db_path.ends_with("rel.duckdb"));
+        assert_eq!(config.idle_release, None);
+        assert_eq!(config.write_timeout, Duration::from_secs(10));
+        assert_eq!(config.max_save_entities, 200_000);
+    }
+
+    /// Out-of-range values name the flag, the range and the value received.
+    #[test]
+    fn invalid_values_are_explained() {
+        let err = parse(&["--db", "/tmp/x.duckdb", "--write-timeout-ms", "0"]).unwrap_err();
+        assert_eq!(err.to_string(), "--write-timeout-ms must be between 1 and 3600000 (got 0)");
+        let err = parse(&["--db", "/tmp/x.duckdb", "--max-output-chars", "5"]).unwrap_err();
+        assert_eq!(err.to_string(), "--max-output-chars must be between 1000 and 100000000 (got 5)");
+    }
+}

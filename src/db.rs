@@ -1,0 +1,261 @@
+//! The one owner of DuckDB. [`Db`] is a cheap handle whose typed methods hide the
+//! connection model (`instance`): reads run on the pooled read-only instance, every
+//! mutation goes through the write dispatcher. Nothing outside this module imports
+//! `duckdb`.
+
+mod engine;
+mod error;
+mod instance;
+mod query;
+mod reference;
+mod scenarios;
+mod schema;
+mod summary;
+mod values;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
+
+pub use engine::open_instances;
+pub use error::DbError;
+pub use query::{QueryError, QueryResult};
+pub use reference::{ReferenceResult, ReferenceTable, STATES, State, TableInventory, parse_state};
+pub use scenarios::{ListFilter, Progress, Removed, Resolution, SaveOutcome, SaveRequest, ScenarioListing, ScenarioRow};
+pub use schema::{CURRENT_VERSION, Layout};
+
+use crate::config::Config;
+use instance::{Access, AccessSettings};
+
+/// The summary's size budget (spec: under 10,000 characters for any scenario).
+const SUMMARY_BUDGET_CHARS: usize = 9_500;
+
+/// Handle to the database; clone freely.
+#[derive(Clone)]
+pub struct Db {
+    access: Access,
+    /// `Some(reason)` when writes are refused (read-only mode, unsupported layout).
+    writes_disabled: Arc<RwLock<Option<String>>>,
+}
+
+/// A scenario as `healthsim_load_scenario` reads it.
+#[derive(Debug, Clone)]
+pub struct LoadedScenario {
+    pub scenario: ScenarioRow,
+    pub tags: Vec<String>,
+    /// Type key as saved → entities in submission order; `None` when not requested.
+    pub entities: Option<BTreeMap<String, Vec<Value>>>,
+    pub entity_count: u64,
+}
+
+/// The parts of a scenario summary.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub scenario: ScenarioRow,
+    pub entity_counts: Map<String, Value>,
+    pub statistics: Map<String, Value>,
+    pub samples: Map<String, Value>,
+    /// Sorted ascending.
+    pub tags: Vec<String>,
+}
+
+impl Db {
+    /// Opens the database per `config`: bootstraps a new file, migrates an old layout, or
+    /// (for a layout we do not understand) serves reads only. Waiting for the write lock
+    /// is bounded by the write timeout; if it times out the server still starts and the
+    /// first write migrates.
+    pub async fn open(config: &Config) -> anyhow::Result<Db> {
+        let access = Access::new(AccessSettings {
+            path: config.db_path.clone(),
+            write_timeout: config.write_timeout,
+            query_timeout: config.query_timeout,
+            idle_release: config.idle_release,
+        });
+        let db = Db { access, writes_disabled: Arc::new(RwLock::new(None)) };
+        if config.read_only {
+            db.disable_writes(format!(
+                "server is read-only (--read-only); restart it without --read-only to save or delete scenarios in {}",
+                config.db_path.display()
+            ));
+            return Ok(db);
+        }
+        let layout = if config.db_path.exists() {
+            match db.access.read(|conn| schema::inspect(conn.conn())).await {
+                Ok(layout) => layout,
+                Err(err) => {
+                    tracing::warn!("cannot inspect the database layout yet: {err}");
+                    return Ok(db);
+                }
+            }
+        } else {
+            Layout::Empty
+        };
+        match layout {
+            Layout::Current => tracing::info!(path = %config.db_path.display(), "database layout is current"),
+            Layout::Unsupported(reason) => {
+                tracing::warn!("serving read-only: {reason}");
+                db.disable_writes(format!("writes are disabled: {reason}"));
+            }
+            Layout::Empty | Layout::NeedsMigration(_) => match db.access.write(|conn| schema::migrate(conn)).await {
+                Ok(steps) => tracing::info!(?steps, "database layout prepared"),
+                Err(err) => tracing::warn!("cannot prepare the database layout yet ({err}); the first write will"),
+            },
+        }
+        Ok(db)
+    }
+
+    fn disable_writes(&self, reason: String) {
+        *self.writes_disabled.write().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+    }
+
+    fn check_writable(&self) -> Result<(), DbError> {
+        match self.writes_disabled.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            Some(reason) => Err(DbError::ReadOnly(reason.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether write tools work; `Err` carries the reason.
+    pub fn writes_enabled(&self) -> Result<(), String> {
+        self.check_writable().map_err(|e| e.to_string())
+    }
+
+    pub async fn list_scenarios(&self, filter: ListFilter) -> Result<Vec<ScenarioListing>, DbError> {
+        self.access
+            .read(move |conn| {
+                if !has_scenarios(conn.conn())? {
+                    return Ok(Vec::new());
+                }
+                scenarios::list(conn.conn(), &filter)
+            })
+            .await
+    }
+
+    pub async fn load_scenario(&self, input: String, include_entities: bool) -> Result<Option<LoadedScenario>, DbError> {
+        self.access
+            .read(move |conn| {
+                let conn = conn.conn();
+                if !has_scenarios(conn)? {
+                    return Ok(None);
+                }
+                let Some(scenario) = scenarios::resolve(conn, &input, Resolution::NameOrId)? else { return Ok(None) };
+                let tags = scenarios::tags(conn, &scenario.scenario_id)?;
+                let (entities, entity_count) = if include_entities {
+                    let entities = scenarios::entities(conn, &scenario.scenario_id)?;
+                    let count = entities.values().map(|v| v.len() as u64).sum();
+                    (Some(entities), count)
+                } else {
+                    let counts = scenarios::entity_counts(conn, &scenario.scenario_id)?;
+                    (None, counts.iter().map(|(_, n)| n).sum())
+                };
+                Ok(Some(LoadedScenario { scenario, tags, entities, entity_count }))
+            })
+            .await
+    }
+
+    /// The summary of a scenario, with samples reduced until it fits the size budget.
+    pub async fn summary(&self, input: String, include_samples: bool, per_type: usize) -> Result<Option<Summary>, DbError> {
+        self.access
+            .read(move |conn| {
+                let conn = conn.conn();
+                if !has_scenarios(conn)? {
+                    return Ok(None);
+                }
+                let mode =
+                    if crate::model::is_uuid_shaped(&input) { Resolution::IdOnly } else { Resolution::WithSubstring };
+                let Some(scenario) = scenarios::resolve(conn, &input, mode)? else { return Ok(None) };
+                let entity_counts = summary::entity_counts(conn, &scenario)?;
+                let statistics = summary::statistics(conn, &scenario.scenario_id)?;
+                let mut tags = scenarios::tags(conn, &scenario.scenario_id)?;
+                tags.sort();
+                let base = serde_json::to_string_pretty(&(&scenario.name, &scenario.description, &entity_counts, &statistics, &tags))
+                    .map_or(0, |t| t.len())
+                    + 400;
+                let mut samples = Map::new();
+                if include_samples {
+                    let mut k = per_type;
+                    while k > 0 {
+                        samples = summary::samples(conn, &scenario.scenario_id, k)?;
+                        let size = serde_json::to_string_pretty(&samples).map_or(0, |t| t.len() * 3 / 2);
+                        if base + size <= SUMMARY_BUDGET_CHARS {
+                            break;
+                        }
+                        k -= 1;
+                        samples = Map::new();
+                    }
+                }
+                Ok(Some(Summary { scenario, entity_counts, statistics, samples, tags }))
+            })
+            .await
+    }
+
+    /// Runs user SQL on the read path; the outer error is infrastructure (busy, timeout,
+    /// cancelled), the inner one is about the SQL itself.
+    pub async fn query(
+        &self,
+        sql: String,
+        limit: usize,
+        max_chars: usize,
+        cancel: CancellationToken,
+    ) -> Result<Result<QueryResult, QueryError>, DbError> {
+        self.access.read_cancellable(cancel, move |conn| Ok(query::run(conn, &sql, limit, max_chars))).await
+    }
+
+    pub async fn query_reference(
+        &self,
+        table: ReferenceTable,
+        state: Option<State>,
+        county: Option<String>,
+        limit: u32,
+    ) -> Result<Option<ReferenceResult>, DbError> {
+        self.access.read(move |conn| reference::query(conn.conn(), table, state, county.as_deref(), limit)).await
+    }
+
+    pub async fn tables(&self) -> Result<TableInventory, DbError> {
+        self.access.read(|conn| reference::inventory(conn.conn())).await
+    }
+
+    /// Saves a scenario in one transaction (migrating the layout first if needed).
+    pub async fn save(&self, request: SaveRequest) -> Result<SaveOutcome, DbError> {
+        self.check_writable()?;
+        self.access
+            .write(move |conn| {
+                schema::migrate(conn)?;
+                scenarios::save(conn, request)
+            })
+            .await
+    }
+
+    /// Deletes a scenario in one transaction; `None` when nothing matches.
+    pub async fn delete(&self, input: String) -> Result<Option<(ScenarioRow, Removed)>, DbError> {
+        self.check_writable()?;
+        self.access
+            .write(move |conn| {
+                schema::migrate(conn)?;
+                scenarios::delete(conn, &input)
+            })
+            .await
+    }
+
+    /// Finishes a write in progress (up to `grace`) and closes the file.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.access.shutdown(grace).await;
+    }
+
+    /// Whether this process has the file open right now.
+    pub fn is_open(&self) -> bool {
+        self.access.is_open()
+    }
+}
+
+fn has_scenarios(conn: &duckdb::Connection) -> anyhow::Result<bool> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'scenarios'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
+}

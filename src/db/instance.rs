@@ -1,0 +1,375 @@
+//! The connection model of `spec/concurrency.md`: at most one DuckDB instance of the file
+//! in this process, either a hardened read-only one shared by a pool of cloned
+//! connections, or a read-write one owned by the single write in progress.
+//!
+//! Two locks order everything:
+//! - `gate` (tokio `RwLock`, fair): a read holds it shared while it uses a connection; a
+//!   write, idle release and shutdown hold it exclusively while they close or replace the
+//!   instance. Because the lock is fair, a waiting write stops new reads from starting
+//!   and waits for the ones in flight (step 1 of a write).
+//! - `write_permit` (tokio `Mutex`, FIFO): one write at a time, in arrival order. A write
+//!   keeps the permit through its lock wait but releases `gate` between attempts, so reads
+//!   continue while another process holds the file (reads never wait for a lock wait).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use duckdb::Connection;
+use tokio::sync::{OwnedRwLockWriteGuard, RwLock, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::engine::{Instance, InstanceConnection, LockHolder, Mode, OpenError};
+use super::error::DbError;
+
+/// Largest pause between two attempts to open a locked file. Small enough that a write
+/// starts well within 500 ms of the other process closing.
+const MAX_BACKOFF: Duration = Duration::from_millis(200);
+/// Memory budget of the read instance. Spilling to disk is impossible once the local file
+/// system is disabled, so this bounds what one query may hold.
+const READ_MAX_MEMORY: &str = "4GB";
+
+/// Timing settings of the access layer.
+#[derive(Debug, Clone)]
+pub struct AccessSettings {
+    pub path: PathBuf,
+    pub write_timeout: Duration,
+    pub query_timeout: Duration,
+    pub idle_release: Option<Duration>,
+}
+
+/// Shared handle to the file; cheap to clone.
+#[derive(Clone)]
+pub struct Access {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: AccessSettings,
+    /// Held shared by reads in flight, exclusively by whoever closes or swaps the instance.
+    gate: Arc<RwLock<()>>,
+    /// The single write permit (FIFO).
+    write_permit: tokio::sync::Mutex<()>,
+    /// The read-only instance and its idle connections, when in the "reading" state.
+    slot: Mutex<Option<ReadInstance>>,
+    /// When the last read finished; drives idle release.
+    last_used: Mutex<Instant>,
+    /// Set by shutdown: nothing new starts.
+    closed: CancellationToken,
+}
+
+/// The hardened read-only instance plus connections not currently lent out.
+struct ReadInstance {
+    idle: Vec<InstanceConnection>,
+    instance: Arc<Instance>,
+}
+
+/// Why a cancellable read stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopReason {
+    Timeout,
+    Cancelled,
+}
+
+impl Access {
+    pub fn new(settings: AccessSettings) -> Access {
+        let inner = Arc::new(Inner {
+            settings,
+            gate: Arc::new(RwLock::new(())),
+            write_permit: tokio::sync::Mutex::new(()),
+            slot: Mutex::new(None),
+            last_used: Mutex::new(Instant::now()),
+            closed: CancellationToken::new(),
+        });
+        if let Some(idle) = inner.settings.idle_release {
+            tokio::spawn(idle_release_loop(Arc::downgrade(&inner), idle));
+        }
+        Access { inner }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.settings.path
+    }
+
+    /// Runs `work` on a pooled read connection in a blocking thread.
+    pub async fn read<T, F>(&self, work: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&InstanceConnection) -> anyhow::Result<T> + Send + 'static,
+    {
+        self.read_cancellable(CancellationToken::new(), work).await
+    }
+
+    /// Like [`read`](Self::read), but the query is interrupted when `cancel` fires or
+    /// when it runs longer than the query timeout; the connection stays usable.
+    pub async fn read_cancellable<T, F>(&self, cancel: CancellationToken, work: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&InstanceConnection) -> anyhow::Result<T> + Send + 'static,
+    {
+        if self.inner.closed.is_cancelled() {
+            return Err(DbError::ShuttingDown);
+        }
+        let guard = self.inner.gate.clone().read_owned().await;
+        let inner = Arc::clone(&self.inner);
+        let (handle_tx, handle_rx) = oneshot::channel();
+        let task = tokio::task::spawn_blocking(move || {
+            let _guard = guard;
+            let conn = inner.checkout()?;
+            let _ = handle_tx.send(conn.conn().interrupt_handle());
+            let result = work(&conn);
+            inner.checkin(conn);
+            result.map_err(DbError::Other)
+        });
+        let timeout = self.inner.settings.query_timeout;
+        let watchdog = async move {
+            let Ok(interrupt) = handle_rx.await else { return std::future::pending().await };
+            let reason = tokio::select! {
+                _ = tokio::time::sleep(timeout) => StopReason::Timeout,
+                _ = cancel.cancelled() => StopReason::Cancelled,
+            };
+            interrupt.interrupt();
+            reason
+        };
+        tokio::pin!(task, watchdog);
+        let (joined, stopped) = tokio::select! {
+            joined = &mut task => (joined, None),
+            reason = &mut watchdog => ((&mut task).await, Some(reason)),
+        };
+        let result = joined.map_err(|e| DbError::Other(anyhow!("read task failed: {e}")))?;
+        match (result, stopped) {
+            (Err(_), Some(StopReason::Timeout)) => Err(DbError::TimedOut(timeout)),
+            (Err(_), Some(StopReason::Cancelled)) => Err(DbError::Cancelled),
+            (result, _) => result,
+        }
+    }
+
+    /// Runs `work` inside one read-write transaction, holding the write permit: drains
+    /// reads, swaps the read instance for a read-write one (waiting for other processes
+    /// up to the write timeout), commits, checkpoints and closes.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
+    {
+        if self.inner.closed.is_cancelled() {
+            return Err(DbError::ShuttingDown);
+        }
+        let _permit = self.inner.write_permit.lock().await;
+        let started = Instant::now();
+        let deadline = started + self.inner.settings.write_timeout;
+        let mut work = Some(work);
+        let mut backoff = Duration::from_millis(5);
+        loop {
+            let gate = self.inner.gate.clone().write_owned().await;
+            let inner = Arc::clone(&self.inner);
+            let job = work.take().expect("work is put back after every failed attempt");
+            let attempt = tokio::task::spawn_blocking(move || inner.write_once(gate, job))
+                .await
+                .map_err(|e| DbError::Other(anyhow!("write task failed: {e}")))?;
+            match attempt {
+                Attempt::Done(result) => return result,
+                Attempt::Locked(holder, job) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        tracing::warn!(holder = %holder.message, "write lock wait timed out");
+                        return Err(DbError::Busy { holder, waited: now - started });
+                    }
+                    tracing::debug!(holder = %holder.describe(), ?backoff, "database locked by another process; retrying");
+                    work = Some(job);
+                    // Full jitter keeps two servers from retrying in lock step.
+                    let pause = backoff.mul_f64(0.5 + fastrand::f64() * 0.5).min(deadline - now);
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => {}
+                        _ = self.inner.closed.cancelled() => return Err(DbError::ShuttingDown),
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    /// Stops new work, lets a write in progress finish (up to `grace`), and closes the
+    /// instance so other processes can open the file read-write at once.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.inner.closed.cancel();
+        let permit = tokio::time::timeout(grace, self.inner.write_permit.lock()).await;
+        if permit.is_err() {
+            tracing::warn!("a write was still running at shutdown; it finishes or rolls back before exit");
+        }
+        let gate = tokio::time::timeout(grace, self.inner.gate.clone().write_owned()).await;
+        match gate {
+            Ok(_gate) => {
+                let inner = Arc::clone(&self.inner);
+                let _ = tokio::task::spawn_blocking(move || inner.close_read()).await;
+            }
+            Err(_) => tracing::warn!("reads still running at shutdown; the instance closes when they end"),
+        }
+        drop(permit);
+    }
+
+    /// Whether this process currently has the file open (for tests and diagnostics).
+    pub fn is_open(&self) -> bool {
+        super::engine::open_instances(self.path()) > 0
+    }
+}
+
+enum Attempt<T, F> {
+    Done(Result<T, DbError>),
+    Locked(LockHolder, F),
+}
+
+impl Inner {
+    /// Lends a connection of the read instance, opening the instance if needed.
+    fn checkout(&self) -> Result<InstanceConnection, DbError> {
+        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(self.open_read()?);
+        }
+        let read = slot.as_mut().expect("opened above");
+        match read.idle.pop() {
+            Some(conn) => Ok(conn),
+            None => read.instance.connect().map_err(DbError::Other),
+        }
+    }
+
+    fn checkin(&self, conn: InstanceConnection) {
+        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        // A connection of an instance that was replaced meanwhile is simply dropped.
+        if let Some(read) = slot.as_mut().filter(|r| Arc::ptr_eq(&r.instance, conn.instance())) {
+            read.idle.push(conn);
+        }
+        *self.last_used.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+    }
+
+    /// Opens the hardened read-only instance, retrying while another process writes.
+    fn open_read(&self) -> Result<ReadInstance, DbError> {
+        let path = &self.settings.path;
+        if !path.exists() {
+            return Err(DbError::Other(anyhow!(
+                "database file {} does not exist; start the server without --read-only to create it",
+                path.display()
+            )));
+        }
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(4);
+        let settings = [
+            ("enable_external_access", "false".to_owned()),
+            ("autoload_known_extensions", "false".to_owned()),
+            ("autoinstall_known_extensions", "false".to_owned()),
+            ("threads", threads.to_string()),
+            ("max_memory", READ_MAX_MEMORY.to_owned()),
+        ];
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(5);
+        let instance = loop {
+            match Instance::open(path, Mode::ReadOnly, &settings) {
+                Ok(instance) => break instance,
+                Err(OpenError::Locked(holder)) => {
+                    let waited = started.elapsed();
+                    if waited >= self.settings.write_timeout || self.closed.is_cancelled() {
+                        return Err(DbError::Busy { holder, waited });
+                    }
+                    std::thread::sleep(backoff.mul_f64(0.5 + fastrand::f64() * 0.5));
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                Err(OpenError::Other(err)) => {
+                    return Err(DbError::Other(err.context(format!("cannot open {} for reading", path.display()))));
+                }
+            }
+        };
+        let first = instance.connect().map_err(DbError::Other)?;
+        // Settings that must follow the open: the database's own path stays reachable to
+        // user SQL (read_blob, ATTACH) until the local file system is disabled, and the
+        // configuration is locked last so user SQL cannot undo any of it.
+        first
+            .conn()
+            .execute_batch("SET disabled_filesystems = 'LocalFileSystem'; SET lock_configuration = true;")
+            .context("cannot harden the read-only instance")
+            .map_err(DbError::Other)?;
+        Ok(ReadInstance { idle: vec![first], instance })
+    }
+
+    /// Drops the read instance and all its idle connections (callers hold the gate
+    /// exclusively, so none is lent out).
+    fn close_read(&self) {
+        let taken = self.slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(taken);
+    }
+
+    /// One attempt at a write: close the read instance, open read-write, run.
+    fn write_once<T, F>(&self, gate: OwnedRwLockWriteGuard<()>, work: F) -> Attempt<T, F>
+    where
+        F: FnOnce(&Connection) -> anyhow::Result<T>,
+    {
+        let _gate = gate;
+        self.close_read();
+        debug_assert_eq!(super::engine::open_instances(&self.settings.path), 0);
+        if let Some(parent) = self.settings.path.parent()
+            && let Err(err) = std::fs::create_dir_all(parent)
+        {
+            return Attempt::Done(Err(DbError::Other(anyhow!(
+                "cannot create directory {}: {err}; check permissions or pass another --db",
+                parent.display()
+            ))));
+        }
+        let settings = [
+            ("autoload_known_extensions", "false".to_owned()),
+            ("autoinstall_known_extensions", "false".to_owned()),
+        ];
+        let instance = match Instance::open(&self.settings.path, Mode::ReadWrite, &settings) {
+            Ok(instance) => instance,
+            Err(OpenError::Locked(holder)) => return Attempt::Locked(holder, work),
+            Err(OpenError::Other(err)) => {
+                return Attempt::Done(Err(DbError::Other(
+                    err.context(format!("cannot open {} for writing", self.settings.path.display())),
+                )));
+            }
+        };
+        let result = run_transaction(&instance, work);
+        // Dropping the last connection and the instance checkpoints and closes the file.
+        drop(instance);
+        Attempt::Done(result.map_err(DbError::Other))
+    }
+}
+
+fn run_transaction<T>(
+    instance: &Arc<Instance>,
+    work: impl FnOnce(&Connection) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let mut handle = instance.connect()?;
+    let conn = handle.conn_mut();
+    let tx = conn.transaction().context("cannot begin a write transaction")?;
+    // `tx` rolls back on drop if `work` or the commit fails.
+    let value = work(&tx)?;
+    tx.commit().context("cannot commit the write")?;
+    conn.execute_batch("CHECKPOINT").context("cannot checkpoint after the write")?;
+    Ok(value)
+}
+
+/// Closes the read instance after `idle` without reads, so other processes can write.
+async fn idle_release_loop(inner: Weak<Inner>, idle: Duration) {
+    let tick = (idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    loop {
+        tokio::time::sleep(tick).await;
+        let Some(inner) = inner.upgrade() else { return };
+        if inner.closed.is_cancelled() {
+            return;
+        }
+        let since = inner.last_used.lock().unwrap_or_else(|e| e.into_inner()).elapsed();
+        let is_open = inner.slot.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+        if !is_open || since < idle {
+            continue;
+        }
+        // Only when no read is in flight; otherwise try again next tick.
+        if let Ok(gate) = inner.gate.clone().try_write_owned() {
+            let closer = Arc::clone(&inner);
+            let _ = tokio::task::spawn_blocking(move || {
+                let _gate = gate;
+                closer.close_read();
+                tracing::debug!("read instance released after idle period");
+            })
+            .await;
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! User SQL for `healthsim_query`: one read statement, classified by DuckDB's parser and
+//! binder (never by keywords), executed on the hardened read instance with results
+//! streamed so that at most `limit + 1` rows are ever fetched.
+
+use duckdb::Statement;
+use duckdb::core::LogicalTypeId;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::engine::{InstanceConnection, StatementKind};
+use super::values::{ColumnHint, to_json};
+
+/// The result of a read query, in wire order.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct QueryResult {
+    pub columns: Vec<String>,
+    pub row_count: usize,
+    /// One object per row, keyed by the (de-duplicated) column names.
+    pub rows: Vec<Map<String, Value>>,
+    pub truncated: bool,
+}
+
+/// Why a query did not run or failed; the tool turns these into error texts.
+#[derive(Debug)]
+pub enum QueryError {
+    /// Not a single read statement; the text names what was refused.
+    Refused(String),
+    /// DuckDB's own error (parse, bind or execution), already worded.
+    Failed(String),
+}
+
+/// Classifies and runs `sql`, returning at most `limit` rows and at most about
+/// `max_chars` characters of pretty-printed rows.
+pub fn run(conn: &InstanceConnection, sql: &str, limit: usize, max_chars: usize) -> Result<QueryResult, QueryError> {
+    check_read_only(conn, sql)?;
+    let failed = |e: duckdb::Error| QueryError::Failed(e.to_string());
+    let mut stmt = conn.conn().prepare(sql).map_err(failed)?;
+    // Streaming execution: chunks are produced as rows are pulled, so stopping at the cap
+    // stops the query too.
+    drop(stmt.stream_arrow([]).map_err(failed)?);
+    let mut rows = stmt.raw_query();
+    let mut columns = Vec::new();
+    let mut hints = Vec::new();
+    let mut out = Vec::new();
+    let mut truncated = false;
+    // Room taken by everything but the rows (keys, columns list, braces).
+    let mut used = 200usize;
+    while let Some(row) = rows.next().map_err(failed)? {
+        if columns.is_empty() {
+            let stmt = row.as_ref();
+            columns = unique_names(stmt.column_names());
+            hints = (0..columns.len()).map(|i| column_hint(stmt, i)).collect();
+            used += columns.iter().map(|c| c.len() + 8).sum::<usize>();
+        }
+        if out.len() == limit {
+            truncated = true;
+            break;
+        }
+        let mut object = Map::with_capacity(columns.len());
+        for (i, name) in columns.iter().enumerate() {
+            let value = row.get::<_, duckdb::types::Value>(i).map_err(failed)?;
+            object.insert(name.clone(), to_json(value, hints[i]));
+        }
+        let size = pretty_size(&object);
+        if used + size > max_chars {
+            truncated = true;
+            break;
+        }
+        used += size;
+        out.push(object);
+    }
+    if columns.is_empty() {
+        // No row came back: names still come from the statement.
+        if let Some(stmt) = rows.as_ref() {
+            columns = unique_names(stmt.column_names());
+        }
+    }
+    Ok(QueryResult { columns, row_count: out.len(), rows: out, truncated })
+}
+
+/// Refuses anything but exactly one SELECT (or EXPLAIN of one) before it runs.
+fn check_read_only(conn: &InstanceConnection, sql: &str) -> Result<(), QueryError> {
+    let kinds = conn.instance().classify(sql).map_err(QueryError::Failed)?;
+    match kinds.as_slice() {
+        [StatementKind::Select] => Ok(()),
+        [StatementKind::Explain] => {
+            let inner = explained_statement(sql).ok_or_else(|| {
+                QueryError::Refused("EXPLAIN with options this server does not accept".to_owned())
+            })?;
+            match conn.instance().classify(inner).map_err(QueryError::Failed)?.as_slice() {
+                [StatementKind::Select] => Ok(()),
+                [other] => Err(QueryError::Refused(format!("EXPLAIN of a {} statement", other.name()))),
+                _ => Err(QueryError::Refused("EXPLAIN of several statements".to_owned())),
+            }
+        }
+        [other] => Err(QueryError::Refused(format!("a {} statement", other.name()))),
+        many => Err(QueryError::Refused(format!("{} statements (send exactly one)", many.len()))),
+    }
+}
+
+/// The statement after `EXPLAIN [ANALYZE]`, skipping comments; `None` if the text has
+/// another shape (e.g. an options list), which is then refused.
+fn explained_statement(sql: &str) -> Option<&str> {
+    let rest = skip_space_and_comments(sql);
+    let rest = strip_keyword(rest, "explain")?;
+    let rest = skip_space_and_comments(rest);
+    let rest = match strip_keyword(rest, "analyze").or_else(|| strip_keyword(rest, "analyse")) {
+        Some(after) => skip_space_and_comments(after),
+        None => rest,
+    };
+    if rest.starts_with('(') { None } else { Some(rest) }
+}
+
+fn strip_keyword<'a>(text: &'a str, keyword: &str) -> Option<&'a str> {
+    let head = text.get(..keyword.len())?;
+    let rest = &text[keyword.len()..];
+    let boundary = rest.chars().next().is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+    (head.eq_ignore_ascii_case(keyword) && boundary).then_some(rest)
+}
+
+fn skip_space_and_comments(mut text: &str) -> &str {
+    loop {
+        text = text.trim_start();
+        if let Some(rest) = text.strip_prefix("--") {
+            text = rest.find('\n').map_or("", |i| &rest[i + 1..]);
+        } else if let Some(rest) = text.strip_prefix("/*") {
+            text = rest.find("*/").map_or("", |i| &rest[i + 2..]);
+        } else {
+            return text;
+        }
+    }
+}
+
+/// `a, a, b, a` → `a, a_2, b, a_3` (suffixes skip names already taken).
+pub fn unique_names(names: Vec<String>) -> Vec<String> {
+    let mut taken: std::collections::HashSet<String> = names.iter().cloned().collect();
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    names
+        .into_iter()
+        .map(|name| {
+            let count = seen.entry(name.clone()).or_insert(0);
+            *count += 1;
+            if *count == 1 {
+                return name;
+            }
+            let mut n = *count;
+            loop {
+                let candidate = format!("{name}_{n}");
+                if taken.insert(candidate.clone()) {
+                    return candidate;
+                }
+                n += 1;
+            }
+        })
+        .collect()
+}
+
+/// Whether column `i` is JSON-typed or a TIMESTAMPTZ (neither is visible in the value).
+pub fn column_hint(stmt: &Statement<'_>, i: usize) -> ColumnHint {
+    let logical = stmt.column_logical_type(i);
+    ColumnHint {
+        json: logical.get_alias().is_some_and(|a| a.eq_ignore_ascii_case("JSON")),
+        with_time_zone: logical.id() == LogicalTypeId::TimestampTZ,
+    }
+}
+
+/// Characters a row takes in the 2-space pretty output, nested two levels deep.
+fn pretty_size(row: &Map<String, Value>) -> usize {
+    let text = serde_json::to_string_pretty(row).unwrap_or_default();
+    text.len() + text.lines().count() * 4 + 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Duplicate names get _2, _3 suffixes that avoid existing names.
+    #[test]
+    fn duplicate_column_names() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(unique_names(names(&["a", "a", "b", "a"])), names(&["a", "a_2", "b", "a_3"]));
+        assert_eq!(unique_names(names(&["a", "a", "a_2"])), names(&["a", "a_3", "a_2"]));
+    }
+
+    /// The EXPLAIN prefix is found through comments and case; options lists are refused.
+    #[test]
+    fn explain_prefix() {
+        assert_eq!(explained_statement("  /* c */ explain -- x\n SELECT 1"), Some("SELECT 1"));
+        assert_eq!(explained_statement("EXPLAIN ANALYZE SELECT 1"), Some("SELECT 1"));
+        assert_eq!(explained_statement("EXPLAIN (FORMAT json) SELECT 1"), None);
+        assert_eq!(explained_statement("EXPLAINX SELECT 1"), None);
+    }
+}

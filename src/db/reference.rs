@@ -1,0 +1,257 @@
+//! Reference data (`population` schema, or legacy `main.ref_*` tables) and the table
+//! inventory of `healthsim_tables`.
+
+use anyhow::Context;
+use duckdb::{Connection, params_from_iter};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::query::{column_hint, unique_names};
+use super::schema::quote;
+use super::values::to_json;
+use crate::model::canonical_tables;
+
+/// The five reference tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReferenceTable {
+    PlacesCounty,
+    PlacesTract,
+    SviCounty,
+    SviTract,
+    AdiBlockgroup,
+}
+
+impl ReferenceTable {
+    pub const ALL: [ReferenceTable; 5] = [
+        ReferenceTable::PlacesCounty,
+        ReferenceTable::PlacesTract,
+        ReferenceTable::SviCounty,
+        ReferenceTable::SviTract,
+        ReferenceTable::AdiBlockgroup,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ReferenceTable::PlacesCounty => "places_county",
+            ReferenceTable::PlacesTract => "places_tract",
+            ReferenceTable::SviCounty => "svi_county",
+            ReferenceTable::SviTract => "svi_tract",
+            ReferenceTable::AdiBlockgroup => "adi_blockgroup",
+        }
+    }
+
+    /// The geographic key rows are ordered by.
+    fn key(self) -> &'static str {
+        match self {
+            ReferenceTable::PlacesCounty => "countyfips",
+            ReferenceTable::PlacesTract => "tractfips",
+            ReferenceTable::SviCounty => "stcnty",
+            ReferenceTable::SviTract | ReferenceTable::AdiBlockgroup => "fips",
+        }
+    }
+}
+
+/// A validated state filter: abbreviation and FIPS code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct State {
+    pub abbr: &'static str,
+    pub fips: &'static str,
+}
+
+/// The 50 states, DC and PR.
+pub const STATES: &[(&str, &str)] = &[
+    ("AL", "01"), ("AK", "02"), ("AZ", "04"), ("AR", "05"), ("CA", "06"), ("CO", "08"), ("CT", "09"),
+    ("DE", "10"), ("DC", "11"), ("FL", "12"), ("GA", "13"), ("HI", "15"), ("ID", "16"), ("IL", "17"),
+    ("IN", "18"), ("IA", "19"), ("KS", "20"), ("KY", "21"), ("LA", "22"), ("ME", "23"), ("MD", "24"),
+    ("MA", "25"), ("MI", "26"), ("MN", "27"), ("MS", "28"), ("MO", "29"), ("MT", "30"), ("NE", "31"),
+    ("NV", "32"), ("NH", "33"), ("NJ", "34"), ("NM", "35"), ("NY", "36"), ("NC", "37"), ("ND", "38"),
+    ("OH", "39"), ("OK", "40"), ("OR", "41"), ("PA", "42"), ("RI", "44"), ("SC", "45"), ("SD", "46"),
+    ("TN", "47"), ("TX", "48"), ("UT", "49"), ("VT", "50"), ("VA", "51"), ("WA", "53"), ("WV", "54"),
+    ("WI", "55"), ("WY", "56"), ("PR", "72"),
+];
+
+/// Parses a state abbreviation (any case) or a 2-digit FIPS code.
+pub fn parse_state(text: &str) -> Option<State> {
+    let text = text.trim();
+    STATES
+        .iter()
+        .find(|(abbr, fips)| abbr.eq_ignore_ascii_case(text) || *fips == text)
+        .map(|(abbr, fips)| State { abbr, fips })
+}
+
+/// Rows of a reference table, in wire order.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ReferenceResult {
+    pub table: String,
+    pub columns: Vec<String>,
+    pub row_count: usize,
+    pub rows: Vec<Map<String, Value>>,
+}
+
+/// Where a reference table lives: `population.x`, else legacy `main.ref_x`.
+fn locate(conn: &Connection, table: ReferenceTable) -> anyhow::Result<Option<(String, String)>> {
+    let found: Vec<(String, String)> = conn
+        .prepare(
+            "SELECT schema_name, table_name FROM duckdb_tables()
+             WHERE database_name = current_database()
+               AND ((schema_name = 'population' AND table_name = ?1) OR (schema_name = 'main' AND table_name = 'ref_' || ?1))
+             ORDER BY schema_name = 'population' DESC",
+        )?
+        .query_map([table.name()], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(found.into_iter().next())
+}
+
+/// Filtered rows of a reference table; `Ok(None)` when the table is missing.
+pub fn query(
+    conn: &Connection,
+    table: ReferenceTable,
+    state: Option<State>,
+    county: Option<&str>,
+    limit: u32,
+) -> anyhow::Result<Option<ReferenceResult>> {
+    let Some((schema, name)) = locate(conn, table)? else { return Ok(None) };
+    let qualified = format!("{}.{}", quote(&schema), quote(&name));
+    let mut conditions = Vec::new();
+    let mut params: Vec<String> = Vec::new();
+    match table {
+        ReferenceTable::PlacesCounty | ReferenceTable::PlacesTract => {
+            if let Some(state) = state {
+                conditions.push("upper(stateabbr) = ?".to_owned());
+                params.push(state.abbr.to_owned());
+            }
+            if let Some(county) = county {
+                conditions.push("contains(lower(countyname), lower(?))".to_owned());
+                params.push(county.to_owned());
+            }
+        }
+        ReferenceTable::SviCounty | ReferenceTable::SviTract => {
+            if let Some(state) = state {
+                conditions.push("upper(st_abbr) = ?".to_owned());
+                params.push(state.abbr.to_owned());
+            }
+            if let Some(county) = county {
+                conditions.push("contains(lower(county), lower(?))".to_owned());
+                params.push(county.to_owned());
+            }
+        }
+        ReferenceTable::AdiBlockgroup => {
+            if let Some(state) = state {
+                conditions.push("substr(fips, 1, 2) = ?".to_owned());
+                params.push(state.fips.to_owned());
+            }
+            if let Some(county) = county {
+                // County names live in svi_county; resolve them to 5-digit county FIPS.
+                let Some((svi_schema, svi_name)) = locate(conn, ReferenceTable::SviCounty)? else {
+                    anyhow::bail!(
+                        "the county filter on adi_blockgroup needs population.svi_county, which is missing; load it or filter by state"
+                    );
+                };
+                let mut lookup = format!(
+                    "substr(fips, 1, 5) IN (SELECT stcnty FROM {}.{} WHERE contains(lower(county), lower(?))",
+                    quote(&svi_schema),
+                    quote(&svi_name)
+                );
+                params.push(county.to_owned());
+                if let Some(state) = state {
+                    lookup.push_str(" AND upper(st_abbr) = ?");
+                    params.push(state.abbr.to_owned());
+                }
+                lookup.push(')');
+                conditions.push(lookup);
+            }
+        }
+    }
+    let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+    let sql = format!("SELECT * FROM {qualified} {filter} ORDER BY {} LIMIT {limit}", quote(table.key()));
+    let mut stmt = conn.prepare(&sql).with_context(|| format!("cannot query {schema}.{name}"))?;
+    let mut rows = stmt.query(params_from_iter(params.iter()))?;
+    let mut columns = Vec::new();
+    let mut hints = Vec::new();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        if columns.is_empty() {
+            let stmt = row.as_ref();
+            columns = unique_names(stmt.column_names());
+            hints = (0..columns.len()).map(|i| column_hint(stmt, i)).collect();
+        }
+        let mut object = Map::new();
+        for (i, column) in columns.iter().enumerate() {
+            object.insert(column.clone(), to_json(row.get(i)?, hints[i]));
+        }
+        out.push(object);
+    }
+    if columns.is_empty()
+        && let Some(stmt) = rows.as_ref()
+    {
+        columns = unique_names(stmt.column_names());
+    }
+    Ok(Some(ReferenceResult { table: format!("{schema}.{name}"), columns, row_count: out.len(), rows: out }))
+}
+
+/// The table inventory, keys in wire order.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct TableInventory {
+    pub reference_tables: Vec<String>,
+    pub entity_tables: Vec<String>,
+    pub system_tables: Vec<String>,
+    pub other_tables: Vec<String>,
+    /// Qualified table name → number of rows.
+    pub row_counts: serde_json::Map<String, Value>,
+    pub total: usize,
+}
+
+const SYSTEM_TABLES: [&str; 4] = ["scenarios", "scenario_entities", "scenario_tags", "schema_migrations"];
+
+/// Every table of the database, in every schema, with its row count.
+pub fn inventory(conn: &Connection) -> anyhow::Result<TableInventory> {
+    let tables: Vec<(String, String)> = conn
+        .prepare(
+            "SELECT schema_name, table_name FROM duckdb_tables()
+             WHERE database_name = current_database() AND NOT internal AND NOT temporary
+             ORDER BY schema_name, table_name",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut inventory = TableInventory {
+        reference_tables: Vec::new(),
+        entity_tables: Vec::new(),
+        system_tables: Vec::new(),
+        other_tables: Vec::new(),
+        row_counts: Map::new(),
+        total: tables.len(),
+    };
+    let canonical: Vec<&str> = canonical_tables().iter().map(|t| t.name).collect();
+    for (schema, name) in tables {
+        let (list, label) = match schema.as_str() {
+            "population" => (&mut inventory.reference_tables, format!("population.{name}")),
+            "main" if name.starts_with("ref_") => (&mut inventory.reference_tables, name.clone()),
+            "main" if canonical.contains(&name.as_str()) => (&mut inventory.entity_tables, name.clone()),
+            "main" if SYSTEM_TABLES.contains(&name.as_str()) => (&mut inventory.system_tables, name.clone()),
+            _ => (&mut inventory.other_tables, format!("{schema}.{name}")),
+        };
+        let count: i64 = conn
+            .query_row(&format!("SELECT count(*) FROM {}.{}", quote(&schema), quote(&name)), [], |r| r.get(0))
+            .with_context(|| format!("cannot count rows of {schema}.{name}"))?;
+        inventory.row_counts.insert(label.clone(), Value::from(count));
+        list.push(label);
+    }
+    Ok(inventory)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Abbreviations in any case and FIPS codes resolve; others do not.
+    #[test]
+    fn states_parse() {
+        assert_eq!(parse_state("tx"), Some(State { abbr: "TX", fips: "48" }));
+        assert_eq!(parse_state("06"), Some(State { abbr: "CA", fips: "06" }));
+        assert_eq!(parse_state("pr").map(|s| s.fips), Some("72"));
+        assert_eq!(STATES.len(), 52);
+        assert!(parse_state("XX").is_none());
+        assert!(parse_state("03").is_none());
+    }
+}

@@ -1,0 +1,216 @@
+//! `healthsim_get_summary`: counts, statistics computed from the canonical tables of one
+//! scenario, and evenly spread sample rows.
+
+use anyhow::Context;
+use duckdb::Connection;
+use serde_json::{Map, Value, json};
+
+use super::schema::quote;
+use super::scenarios::{self, ScenarioRow};
+use super::values::{ColumnHint, to_json};
+use crate::model::{canonical_tables, canonical_type_name};
+
+/// Sample text values longer than this are shortened, so one clinical note cannot blow
+/// the summary's size budget.
+const SAMPLE_TEXT_CHARS: usize = 200;
+
+/// Statistics of one scenario: `{name: value}` in a fixed order; keys only where data exists.
+pub fn statistics(conn: &Connection, scenario_id: &str) -> anyhow::Result<Map<String, Value>> {
+    let mut stats = Map::new();
+    let one_row = |sql: &str| -> anyhow::Result<Vec<Value>> {
+        let mut stmt = conn.prepare(sql)?;
+        let mut rows = stmt.query([scenario_id])?;
+        let row = rows.next()?.context("aggregate returned no row")?;
+        let width = row.as_ref().column_count();
+        (0..width)
+            .map(|i| Ok(to_json(row.get::<_, duckdb::types::Value>(i)?, ColumnHint::default())))
+            .collect()
+    };
+    let counts = |sql: &str| -> anyhow::Result<Map<String, Value>> {
+        let mut stmt = conn.prepare(sql)?;
+        let rows = stmt.query_map([scenario_id], |r| {
+            Ok((r.get::<_, Option<String>>(0)?.unwrap_or_else(|| "unknown".into()), r.get::<_, i64>(1)?))
+        })?;
+        rows.map(|r| r.map(|(k, n)| (k, Value::from(n)))).collect::<Result<_, _>>().context("cannot count values")
+    };
+
+    // Patients: whole years at today's (UTC) date.
+    let ages = one_row(
+        "SELECT min(age), max(age), round(avg(age), 1), count(*) FROM (
+             SELECT date_sub('year', birth_date, current_date) AS age FROM patients WHERE scenario_id = ?)",
+    )?;
+    if ages[3].as_i64().unwrap_or(0) > 0 {
+        stats.insert("age_range".into(), json!({"min": ages[0], "max": ages[1], "avg": ages[2]}));
+        stats.insert(
+            "gender_distribution".into(),
+            Value::Object(counts(
+                "SELECT gender, count(*) AS n FROM patients WHERE scenario_id = ? GROUP BY gender ORDER BY n DESC, gender",
+            )?),
+        );
+    }
+    // Encounters.
+    let dates = one_row(
+        "SELECT strftime(min(admission_time), '%Y-%m-%d'), strftime(max(admission_time), '%Y-%m-%d'), count(*)
+         FROM encounters WHERE scenario_id = ?",
+    )?;
+    if dates[2].as_i64().unwrap_or(0) > 0 {
+        stats.insert("date_range".into(), json!({"min": dates[0], "max": dates[1]}));
+        stats.insert(
+            "encounter_types".into(),
+            Value::Object(counts(
+                "SELECT class_code, count(*) AS n FROM encounters WHERE scenario_id = ?
+                 GROUP BY class_code ORDER BY n DESC, class_code LIMIT 5",
+            )?),
+        );
+    }
+    // Claims: money as numbers rounded to cents.
+    let money = one_row(
+        "SELECT round(coalesce(sum(total_charge), 0), 2)::DOUBLE, round(coalesce(sum(total_paid), 0), 2)::DOUBLE,
+                round(coalesce(sum(member_responsibility), 0), 2)::DOUBLE, round(coalesce(avg(total_charge), 0), 2)::DOUBLE,
+                count(*)
+         FROM claims WHERE scenario_id = ?",
+    )?;
+    if money[4].as_i64().unwrap_or(0) > 0 {
+        stats.insert(
+            "financials".into(),
+            json!({"total_billed": money[0], "total_paid": money[1], "total_member_responsibility": money[2], "avg_charge": money[3]}),
+        );
+        stats.insert(
+            "claim_types".into(),
+            Value::Object(counts(
+                "SELECT claim_type, count(*) AS n FROM claims WHERE scenario_id = ? GROUP BY claim_type ORDER BY n DESC, claim_type",
+            )?),
+        );
+    }
+    // Diagnoses.
+    let mut stmt = conn.prepare(
+        "SELECT code, any_value(description ORDER BY description NULLS LAST), count(*) AS n FROM diagnoses
+         WHERE scenario_id = ? GROUP BY code ORDER BY n DESC, code LIMIT 5",
+    )?;
+    let top: Vec<Value> = stmt
+        .query_map([scenario_id], |r| {
+            Ok(json!({"code": r.get::<_, String>(0)?, "description": r.get::<_, Option<String>>(1)?, "count": r.get::<_, i64>(2)?}))
+        })?
+        .collect::<Result<_, _>>()?;
+    if !top.is_empty() {
+        stats.insert("top_diagnoses".into(), Value::Array(top));
+    }
+    // Members: plan mix and relationship mix.
+    let plans = counts(
+        "SELECT plan_code, count(*) AS n FROM members WHERE scenario_id = ? GROUP BY plan_code ORDER BY n DESC, plan_code LIMIT 10",
+    )?;
+    if !plans.is_empty() {
+        stats.insert("plan_distribution".into(), Value::Object(plans));
+        stats.insert(
+            "relationship_distribution".into(),
+            Value::Object(counts(
+                "SELECT relationship_code, count(*) AS n FROM members WHERE scenario_id = ?
+                 GROUP BY relationship_code ORDER BY n DESC, relationship_code",
+            )?),
+        );
+    }
+    // Prescriptions: most prescribed drugs.
+    let drugs = counts(
+        "SELECT drug_name, count(*) AS n FROM prescriptions WHERE scenario_id = ? GROUP BY drug_name ORDER BY n DESC, drug_name LIMIT 5",
+    )?;
+    if !drugs.is_empty() {
+        stats.insert("top_drugs".into(), Value::Object(drugs));
+    }
+    // Pharmacy claims: money and supply.
+    let pharmacy = one_row(
+        "SELECT round(coalesce(sum(gross_amount_due), 0), 2)::DOUBLE, round(coalesce(sum(patient_pay_amount), 0), 2)::DOUBLE,
+                round(coalesce(avg(days_supply), 0), 1)::DOUBLE, count(*)
+         FROM pharmacy_claims WHERE scenario_id = ?",
+    )?;
+    if pharmacy[3].as_i64().unwrap_or(0) > 0 {
+        stats.insert(
+            "pharmacy_financials".into(),
+            json!({"total_gross_amount_due": pharmacy[0], "total_patient_pay": pharmacy[1], "avg_days_supply": pharmacy[2]}),
+        );
+    }
+    // Trial subjects: arms and status.
+    let arms = counts(
+        "SELECT treatment_arm, count(*) AS n FROM subjects WHERE scenario_id = ? GROUP BY treatment_arm ORDER BY n DESC, treatment_arm",
+    )?;
+    if !arms.is_empty() {
+        stats.insert("study_arms".into(), Value::Object(arms));
+        stats.insert(
+            "subject_status".into(),
+            Value::Object(counts(
+                "SELECT status, count(*) AS n FROM subjects WHERE scenario_id = ? GROUP BY status ORDER BY n DESC, status",
+            )?),
+        );
+    }
+    let events = counts(
+        "SELECT aeterm, count(*) AS n FROM adverse_events WHERE scenario_id = ? GROUP BY aeterm ORDER BY n DESC, aeterm LIMIT 5",
+    )?;
+    if !events.is_empty() {
+        stats.insert("top_adverse_events".into(), Value::Object(events));
+    }
+    Ok(stats)
+}
+
+/// Up to `per_type` rows of every canonical table of the scenario, spread evenly
+/// (row `floor(i*n/k)` in insertion order), without `scenario_id`, `created_at` and
+/// `generation_seed`.
+pub fn samples(conn: &Connection, scenario_id: &str, per_type: usize) -> anyhow::Result<Map<String, Value>> {
+    let mut samples = Map::new();
+    for spec in canonical_tables() {
+        let table = quote(spec.name);
+        let n: i64 =
+            conn.query_row(&format!("SELECT count(*) FROM {table} WHERE scenario_id = ?"), [scenario_id], |r| r.get(0))?;
+        if n == 0 {
+            continue;
+        }
+        let k = (per_type as i64).min(n);
+        let picks: Vec<String> = (0..k).map(|i| (i * n / k).to_string()).collect();
+        let sql = format!(
+            "SELECT * EXCLUDE (scenario_id, created_at, generation_seed, healthsim_rn) FROM (
+                 SELECT *, row_number() OVER (ORDER BY rowid) - 1 AS healthsim_rn FROM {table} WHERE scenario_id = ?)
+             WHERE healthsim_rn IN ({}) ORDER BY healthsim_rn",
+            picks.join(", ")
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let mut rows = stmt.query([scenario_id])?;
+        let mut out = Vec::new();
+        let mut names: Vec<String> = Vec::new();
+        let mut hints: Vec<ColumnHint> = Vec::new();
+        while let Some(row) = rows.next()? {
+            if names.is_empty() {
+                let stmt = row.as_ref();
+                names = stmt.column_names();
+                hints = (0..names.len()).map(|i| super::query::column_hint(stmt, i)).collect();
+            }
+            let mut object = Map::new();
+            for (i, name) in names.iter().enumerate() {
+                let value = shorten(to_json(row.get::<_, duckdb::types::Value>(i)?, hints[i]));
+                object.insert(name.clone(), value);
+            }
+            out.push(Value::Object(object));
+        }
+        samples.insert(spec.name.to_owned(), Value::Array(out));
+    }
+    Ok(samples)
+}
+
+fn shorten(value: Value) -> Value {
+    match value {
+        Value::String(s) if s.chars().count() > SAMPLE_TEXT_CHARS => {
+            Value::String(format!("{}…", s.chars().take(SAMPLE_TEXT_CHARS).collect::<String>()))
+        }
+        other => other,
+    }
+}
+
+/// `{canonical plural or key as saved: count}` with singular keys folded into plurals.
+pub fn entity_counts(conn: &Connection, scenario: &ScenarioRow) -> anyhow::Result<Map<String, Value>> {
+    let mut counts = Map::new();
+    for (key, n) in scenarios::entity_counts(conn, &scenario.scenario_id)? {
+        let name = canonical_type_name(&key);
+        let total = counts.get(&name).and_then(Value::as_u64).unwrap_or(0) + n;
+        if total > 0 {
+            counts.insert(name, Value::from(total));
+        }
+    }
+    Ok(counts)
+}

@@ -1,0 +1,443 @@
+//! Entity JSON → canonical row: the field mapping of `spec/schema.md`.
+//!
+//! A column takes the entity key of the same name, unless the table has an alias list for
+//! it (first non-empty wins). Alias paths use dots for nesting (`name.given`); a path that
+//! meets an array takes its first element. Values are coerced to the column's type by
+//! `coerce`; DDL defaults are applied here because bulk inserts name every column.
+
+use serde_json::{Map, Value};
+
+use super::coerce::{coerce, is_empty, text_of};
+use super::tables::{Column, TableSpec};
+
+/// A mapped row: one text value (or NULL) per data column of the table, then the four
+/// provenance values `source_type`, `source_system`, `skill_used`, `generation_seed`.
+/// `scenario_id` and `created_at` are added by the DB layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CanonicalRow {
+    pub values: Vec<Option<String>>,
+    /// Problems with optional fields (stored as NULL); reported as warnings.
+    pub notes: Vec<String>,
+}
+
+/// Names of the provenance columns the mapping fills, in order.
+pub const MAPPED_PROVENANCE: [&str; 4] = ["source_type", "source_system", "skill_used", "generation_seed"];
+
+/// The id of an entity: first non-empty of the type's specific id keys, then `id`.
+/// `None` means the caller generates one.
+pub fn entity_id(table: Option<&TableSpec>, entity: &Map<String, Value>) -> Option<String> {
+    let specific = table.map(|t| t.id_keys).unwrap_or(&[]);
+    specific
+        .iter()
+        .chain(std::iter::once(&"id"))
+        .find_map(|key| entity.get(*key).filter(|v| !is_empty(v) && !v.is_object() && !v.is_array()))
+        .map(text_of)
+}
+
+/// Maps one entity to a row of `table`. `entity_id` is the id the entity is saved under.
+/// Fails (the row is skipped, the JSON is kept) when a NOT NULL column has no usable value.
+pub fn map_entity(table: &TableSpec, entity: &Map<String, Value>, entity_id: &str) -> Result<CanonicalRow, String> {
+    let mut values = Vec::with_capacity(table.columns.len() + MAPPED_PROVENANCE.len());
+    let mut notes = Vec::new();
+    for column in &table.columns {
+        let value = match column_value(table, column, entity, entity_id) {
+            Ok(value) => value,
+            Err(reason) if column.not_null => return Err(format!("{}: {reason}", column.name)),
+            Err(reason) => {
+                notes.push(format!("{} stored as NULL: {reason}", column.name));
+                None
+            }
+        };
+        let value = value.or_else(|| column.default.map(str::to_owned));
+        if value.is_none() && column.not_null {
+            return Err(format!("required field {} is missing", column.name));
+        }
+        values.push(value);
+    }
+    let provenance = ["_provenance", "provenance"]
+        .iter()
+        .find_map(|key| entity.get(*key).and_then(Value::as_object));
+    let from_provenance = |keys: &[&str]| {
+        provenance.and_then(|p| keys.iter().find_map(|k| p.get(*k).filter(|v| !is_empty(v)).map(text_of)))
+    };
+    values.push(Some(from_provenance(&["source_type"]).unwrap_or_else(|| "generated".into())));
+    values.push(Some(from_provenance(&["source_system"]).unwrap_or_else(|| table.product.source_system().into())));
+    values.push(from_provenance(&["skill_used"]));
+    let seed = provenance
+        .and_then(|p| ["seed", "generation_seed"].iter().find_map(|k| p.get(*k).filter(|v| !is_empty(v))));
+    values.push(match seed.map(|v| coerce(v, super::tables::ColumnType::Integer)) {
+        Some(Ok(seed)) => Some(seed),
+        Some(Err(reason)) => {
+            notes.push(format!("generation_seed stored as NULL: {reason}"));
+            None
+        }
+        None => None,
+    });
+    Ok(CanonicalRow { values, notes })
+}
+
+/// The value of one column: `Ok(None)` when the entity has nothing for it.
+fn column_value(
+    table: &TableSpec,
+    column: &Column,
+    entity: &Map<String, Value>,
+    entity_id: &str,
+) -> Result<Option<String>, String> {
+    let (table_name, name) = (table.name, column.name);
+    // Columns whose value is derived rather than looked up.
+    if name == table.id_column && !matches!(table_name, "members" | "subjects") {
+        return Ok(Some(entity_id.to_owned()));
+    }
+    match (table_name, name) {
+        ("members", "id") | ("subjects", "id") => {
+            let key = if table_name == "members" { "member_id" } else { "subject_id" };
+            return Ok(first_of(entity, &["id", key]).map(text_of).or_else(|| Some(entity_id.to_owned())));
+        }
+        ("members", "member_id") | ("subjects", "subject_id") => {
+            return Ok(first_of(entity, &[name, "id"]).map(text_of).or_else(|| Some(entity_id.to_owned())));
+        }
+        ("members", "relationship_code") => return Ok(relationship_code(entity)),
+        ("patients", "mrn") => {
+            return Ok(first_of(entity, &["mrn", "medical_record_number"])
+                .map(text_of)
+                .or_else(|| Some(generated_mrn())));
+        }
+        _ => {}
+    }
+    let aliases = aliases(table_name, name);
+    let found = match aliases {
+        Some(paths) => paths.iter().find_map(|path| lookup(entity, path)),
+        None => entity.get(name).filter(|v| !is_empty(v)),
+    };
+    let Some(found) = found else {
+        return Ok(match (table_name, name) {
+            ("encounters", "class_code") => Some("O".into()),
+            ("encounters", "status") => Some("finished".into()),
+            _ => None,
+        });
+    };
+    let text = coerce(found, column.ty)?;
+    Ok(Some(if (table_name, name) == ("claims", "claim_type") { text.to_uppercase() } else { text }))
+}
+
+fn first_of<'a>(entity: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a Value> {
+    keys.iter().find_map(|k| entity.get(*k).filter(|v| !is_empty(v)))
+}
+
+/// Follows a dotted path; an array on the way (or at the end) yields its first element.
+fn lookup<'a>(entity: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    let mut parts = path.split('.');
+    let mut current = entity.get(parts.next()?)?;
+    for part in parts {
+        current = first_if_array(current);
+        current = current.as_object()?.get(part)?;
+    }
+    Some(first_if_array(current)).filter(|v| !is_empty(v))
+}
+
+fn first_if_array(value: &Value) -> &Value {
+    match value {
+        Value::Array(items) => items.first().unwrap_or(value),
+        other => other,
+    }
+}
+
+/// Alias lists (first non-empty wins) for columns that generators spell differently.
+fn aliases(table: &str, column: &str) -> Option<&'static [&'static str]> {
+    let person = matches!(table, "patients" | "members" | "subjects");
+    let clinical = matches!(
+        table,
+        "encounters" | "diagnoses" | "medications" | "lab_results" | "vital_signs" | "orders" | "clinical_notes"
+    );
+    Some(match (table, column) {
+        (_, "given_name") if person => &["given_name", "first_name", "name.given"],
+        (_, "family_name") if person => &["family_name", "last_name", "name.family"],
+        (_, "middle_name") if person => &["middle_name", "name.middle"],
+        (_, "prefix") if person => &["prefix", "name.prefix"],
+        (_, "suffix") if person => &["suffix", "name.suffix"],
+        (_, "birth_date") if person => &["birth_date", "birthDate", "date_of_birth"],
+        (_, "gender") if person => &["gender", "sex"],
+        ("patients", "death_date") => &["death_date", "deceasedDateTime"],
+        (_, "street_address") if person => {
+            &["street_address", "address_line1", "address.line1", "address.street", "address.line"]
+        }
+        (_, "street_address_2") if person => &["street_address_2", "address_line2", "address.line2"],
+        (_, "city") if person => &["city", "address.city"],
+        (_, "state") if person => &["state", "address.state"],
+        (_, "country") if person => &["country", "address.country"],
+        (_, "postal_code") if person => {
+            &["postal_code", "zip", "zip_code", "address.postalCode", "address.postal_code", "address.zip"]
+        }
+        (_, "phone") if person => &["phone", "telecom.phone"],
+        ("patients", "phone_mobile") => &["phone_mobile", "telecom.mobile"],
+        (_, "email") if person => &["email", "telecom.email"],
+        (_, "patient_mrn") if clinical => &["patient_mrn", "patient_id"],
+        ("encounters", "class_code") => &["class_code", "class"],
+        ("encounters", "admission_time") => &["admission_time", "period.start"],
+        ("encounters", "discharge_time") => &["discharge_time", "period.end"],
+        ("encounters", "chief_complaint") => &["chief_complaint", "reasonCode"],
+        ("diagnoses", "description") => &["description", "display"],
+        ("diagnoses", "diagnosed_date") => &["diagnosed_date", "onsetDateTime"],
+        ("diagnoses", "resolved_date") => &["resolved_date", "abatementDateTime"],
+        ("members", "subscriber_id") => &["subscriber_id", "patient_id"],
+        ("members", "coverage_start") => &["coverage_start", "enrollment_start_date", "effective_date", "start_date"],
+        ("members", "coverage_end") => &["coverage_end", "enrollment_end_date", "termination_date", "end_date"],
+        ("members", "group_id") => &["group_id", "group_number", "contract_id"],
+        ("members", "plan_code") => &["plan_code", "plan_id"],
+        ("claims", "total_charge") => &["total_charge", "total_billed"],
+        ("claims", "member_responsibility") => &["member_responsibility", "patient_responsibility"],
+        ("claims", "principal_diagnosis") => &["principal_diagnosis", "diagnosis_codes"],
+        ("prescriptions", "ndc") => &["ndc", "drug_ndc"],
+        ("prescriptions", "quantity_prescribed") => &["quantity_prescribed", "quantity"],
+        ("prescriptions", "member_id") => &["member_id", "rx_member_id"],
+        _ => return None,
+    })
+}
+
+/// X12 individual relationship code: a code as given, or relationship text mapped.
+fn relationship_code(entity: &Map<String, Value>) -> Option<String> {
+    if let Some(code) = first_of(entity, &["relationship_code"]) {
+        return Some(text_of(code));
+    }
+    let text = first_of(entity, &["relationship", "relationship_to_subscriber"]).map(text_of)?;
+    Some(x12_relationship(&text).unwrap_or("21").to_owned())
+}
+
+/// Maps relationship text (or a bare code) to its X12 code; `None` for unknown text.
+pub fn x12_relationship(text: &str) -> Option<&'static str> {
+    let normalized = text.trim().to_ascii_lowercase().replace(['-', '_'], " ");
+    Some(match normalized.as_str() {
+        "18" | "self" | "subscriber" | "employee self" => "18",
+        "01" | "spouse" | "wife" | "husband" => "01",
+        "19" | "child" | "dependent" | "son" | "daughter" => "19",
+        "32" | "parent" | "mother" | "father" => "32",
+        "04" | "grandparent" | "grandfather" | "grandmother" => "04",
+        "05" | "grandchild" | "grandson" | "granddaughter" => "05",
+        "07" | "nephew" | "niece" | "nephew or niece" | "nephew/niece" => "07",
+        "10" | "foster child" => "10",
+        "15" | "ward" => "15",
+        "17" | "stepchild" | "step child" | "stepson" | "stepdaughter" => "17",
+        "20" | "employee" => "20",
+        "21" | "other" | "unknown" => "21",
+        "53" | "life partner" | "domestic partner" | "partner" => "53",
+        _ => return None,
+    })
+}
+
+/// A fresh MRN: 8 upper-case hex characters.
+fn generated_mrn() -> String {
+    format!("{:08X}", fastrand::u32(..))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::tables::table_for_entity_type;
+
+    fn row(table: &str, entity: Value) -> Result<std::collections::HashMap<String, Option<String>>, String> {
+        let spec = table_for_entity_type(table).unwrap();
+        let object = entity.as_object().unwrap().clone();
+        let id = entity_id(Some(spec), &object).unwrap_or_else(|| "generated".into());
+        let mapped = map_entity(spec, &object, &id)?;
+        let names = spec.columns.iter().map(|c| c.name).chain(MAPPED_PROVENANCE);
+        Ok(names.map(str::to_owned).zip(mapped.values).collect())
+    }
+
+    fn get(row: &std::collections::HashMap<String, Option<String>>, key: &str) -> Option<String> {
+        row.get(key).unwrap_or_else(|| panic!("no column {key}")).clone()
+    }
+
+    /// Nested FHIR-ish patient: names, address, telecom, defaults and provenance.
+    #[test]
+    fn patient_from_nested_shape() {
+        let r = row(
+            "patient",
+            json!({
+                "patient_id": "p-1", "mrn": "MRN001",
+                "name": {"given": ["Ana", "Maria"], "family": "Lopez", "prefix": "Ms"},
+                "birthDate": "1980-05-01", "sex": "female",
+                "address": {"line": ["1 Main St"], "line2": "Apt 2", "city": "Austin", "state": "TX", "postalCode": "78701"},
+                "telecom": {"phone": "555-0100", "mobile": "555-0101", "email": "ana@example.org"},
+                "_provenance": {"skill_used": "diabetes", "seed": 42}
+            }),
+        )
+        .unwrap();
+        assert_eq!(get(&r, "id").as_deref(), Some("p-1"));
+        assert_eq!(get(&r, "given_name").as_deref(), Some("Ana"));
+        assert_eq!(get(&r, "family_name").as_deref(), Some("Lopez"));
+        assert_eq!(get(&r, "prefix").as_deref(), Some("Ms"));
+        assert_eq!(get(&r, "birth_date").as_deref(), Some("1980-05-01"));
+        assert_eq!(get(&r, "gender").as_deref(), Some("female"));
+        assert_eq!(get(&r, "street_address").as_deref(), Some("1 Main St"));
+        assert_eq!(get(&r, "street_address_2").as_deref(), Some("Apt 2"));
+        assert_eq!(get(&r, "postal_code").as_deref(), Some("78701"));
+        assert_eq!(get(&r, "phone_mobile").as_deref(), Some("555-0101"));
+        assert_eq!(get(&r, "email").as_deref(), Some("ana@example.org"));
+        assert_eq!(get(&r, "language").as_deref(), Some("en"));
+        assert_eq!(get(&r, "country").as_deref(), Some("US"));
+        assert_eq!(get(&r, "deceased").as_deref(), Some("false"));
+        assert_eq!(get(&r, "source_type").as_deref(), Some("generated"));
+        assert_eq!(get(&r, "source_system").as_deref(), Some("patientsim"));
+        assert_eq!(get(&r, "skill_used").as_deref(), Some("diabetes"));
+        assert_eq!(get(&r, "generation_seed").as_deref(), Some("42"));
+    }
+
+    /// Flat variant with a generated MRN; a missing required field skips the row.
+    #[test]
+    fn patient_flat_shape_and_missing_required() {
+        let r = row(
+            "patients",
+            json!({"id": "p-2", "first_name": "Bo", "last_name": "Chan", "date_of_birth": "1990-01-02", "gender": "M", "zip": 2134}),
+        )
+        .unwrap();
+        let mrn = get(&r, "mrn").unwrap();
+        assert!(mrn.len() == 8 && mrn.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()), "{mrn}");
+        assert_eq!(get(&r, "postal_code").as_deref(), Some("2134"));
+        let err = row("patients", json!({"id": "p-3", "first_name": "No", "last_name": "Birthday", "gender": "F"}))
+            .unwrap_err();
+        assert_eq!(err, "required field birth_date is missing");
+        let err = row(
+            "patients",
+            json!({"id": "p-4", "first_name": "Bad", "last_name": "Date", "gender": "F", "birth_date": "soon"}),
+        )
+        .unwrap_err();
+        assert!(err.starts_with("birth_date: 'soon' is not"), "{err}");
+    }
+
+    /// Encounters: patient_id alias, FHIR period, class default, reasonCode text.
+    #[test]
+    fn encounter_mapping() {
+        let r = row(
+            "encounter",
+            json!({"encounter_id": "e-1", "patient_id": "p-1", "period": {"start": "2024-01-05T08:00:00-06:00", "end": "2024-01-06T10:30:00Z"},
+                   "reasonCode": [{"text": "Chest pain"}]}),
+        )
+        .unwrap();
+        assert_eq!(get(&r, "patient_mrn").as_deref(), Some("p-1"));
+        assert_eq!(get(&r, "class_code").as_deref(), Some("O"));
+        assert_eq!(get(&r, "status").as_deref(), Some("finished"));
+        assert_eq!(get(&r, "admission_time").as_deref(), Some("2024-01-05 14:00:00"));
+        assert_eq!(get(&r, "discharge_time").as_deref(), Some("2024-01-06 10:30:00"));
+        assert_eq!(get(&r, "chief_complaint").as_deref(), Some("Chest pain"));
+    }
+
+    /// Members: id fallbacks, X12 relationship text, coverage and plan aliases.
+    #[test]
+    fn member_mapping_and_x12() {
+        let r = row(
+            "member",
+            json!({"member_id": "M1", "patient_id": "SUB1", "relationship": "Spouse", "first_name": "A", "last_name": "B",
+                   "birth_date": "1970-01-01", "gender": "F", "group_number": "G1", "plan_id": "PPO", "effective_date": "2024-01-01"}),
+        )
+        .unwrap();
+        assert_eq!(get(&r, "id").as_deref(), Some("M1"));
+        assert_eq!(get(&r, "member_id").as_deref(), Some("M1"));
+        assert_eq!(get(&r, "subscriber_id").as_deref(), Some("SUB1"));
+        assert_eq!(get(&r, "relationship_code").as_deref(), Some("01"));
+        assert_eq!(get(&r, "group_id").as_deref(), Some("G1"));
+        assert_eq!(get(&r, "plan_code").as_deref(), Some("PPO"));
+        assert_eq!(get(&r, "coverage_start").as_deref(), Some("2024-01-01"));
+        assert_eq!(get(&r, "source_system").as_deref(), Some("membersim"));
+        for (text, code) in [
+            ("self", "18"),
+            ("Subscriber", "18"),
+            ("child", "19"),
+            ("dependent", "19"),
+            ("parent", "32"),
+            ("grandparent", "04"),
+            ("grandchild", "05"),
+            ("nephew", "07"),
+            ("niece", "07"),
+            ("foster child", "10"),
+            ("ward", "15"),
+            ("stepchild", "17"),
+            ("employee", "20"),
+            ("other", "21"),
+            ("life partner", "53"),
+            ("domestic_partner", "53"),
+        ] {
+            assert_eq!(x12_relationship(text), Some(code), "{text}");
+        }
+        assert_eq!(x12_relationship("cousin"), None);
+        let default = row(
+            "members",
+            json!({"id": "row-9", "first_name": "A", "last_name": "B", "birth_date": "1970-01-01", "gender": "F", "group_id": "G", "plan_code": "P", "coverage_start": "2024-01-01"}),
+        )
+        .unwrap();
+        assert_eq!(get(&default, "relationship_code").as_deref(), Some("18"));
+        assert_eq!(get(&default, "member_id").as_deref(), Some("row-9"));
+    }
+
+    /// Claims: upper-cased type, billed alias, first diagnosis code, JSON column, decimals.
+    #[test]
+    fn claim_mapping() {
+        let r = row(
+            "claim",
+            json!({"claim_id": "C1", "claim_type": "professional", "member_id": "M1", "provider_npi": "1234567890",
+                   "service_date": "2024-02-01", "diagnosis_codes": ["E11.9", "I10"], "other_diagnoses": ["I10"],
+                   "total_billed": "250.5", "total_paid": 200, "patient_responsibility": 50.25}),
+        )
+        .unwrap();
+        assert_eq!(get(&r, "claim_type").as_deref(), Some("PROFESSIONAL"));
+        assert_eq!(get(&r, "principal_diagnosis").as_deref(), Some("E11.9"));
+        assert_eq!(get(&r, "other_diagnoses").as_deref(), Some(r#"["I10"]"#));
+        assert_eq!(get(&r, "total_charge").as_deref(), Some("250.50"));
+        assert_eq!(get(&r, "total_paid").as_deref(), Some("200.00"));
+        assert_eq!(get(&r, "member_responsibility").as_deref(), Some("50.25"));
+        assert_eq!(get(&r, "place_of_service").as_deref(), Some("11"));
+    }
+
+    /// Prescriptions and pharmacy claims: aliases, integer defaults, product default.
+    #[test]
+    fn pharmacy_mapping() {
+        let r = row(
+            "prescription",
+            json!({"prescription_id": "RX1", "rx_member_id": "M1", "drug_ndc": "00002-1433-80", "drug_name": "Metformin",
+                   "quantity": "60", "days_supply": 30, "prescriber_npi": "1", "written_date": "2024-01-01", "expiration_date": "2025-01-01"}),
+        )
+        .unwrap();
+        assert_eq!(get(&r, "prescription_number").as_deref(), Some("RX1"));
+        assert_eq!(get(&r, "member_id").as_deref(), Some("M1"));
+        assert_eq!(get(&r, "ndc").as_deref(), Some("00002-1433-80"));
+        assert_eq!(get(&r, "quantity_prescribed").as_deref(), Some("60.00"));
+        assert_eq!(get(&r, "refills_authorized").as_deref(), Some("0"));
+        assert_eq!(get(&r, "daw_code").as_deref(), Some("0"));
+        assert_eq!(get(&r, "source_system").as_deref(), Some("rxmembersim"));
+    }
+
+    /// Trial subjects take `id` from id else subject_id; visit numbers are decimals.
+    #[test]
+    fn trial_mapping() {
+        let subject = row(
+            "subject",
+            json!({"subject_id": "S-001", "usubjid": "STUDY1-S-001", "study_id": "STUDY1", "site_id": "SITE1",
+                   "given_name": "A", "family_name": "B", "birth_date": "1960-01-01", "gender": "M",
+                   "informed_consent_date": "2024-01-01", "status": "enrolled", "treatment_arm": "placebo"}),
+        )
+        .unwrap();
+        assert_eq!(get(&subject, "id").as_deref(), Some("S-001"));
+        assert_eq!(get(&subject, "subject_id").as_deref(), Some("S-001"));
+        assert_eq!(get(&subject, "source_system").as_deref(), Some("trialsim"));
+        let visit = row(
+            "trial_visits",
+            json!({"visit_id": "V1", "usubjid": "STUDY1-S-001", "visit_num": 1.5, "visit_date": "2024-02-01"}),
+        )
+        .unwrap();
+        assert_eq!(get(&visit, "id").as_deref(), Some("V1"));
+        assert_eq!(get(&visit, "visit_num").as_deref(), Some("1.5"));
+        assert_eq!(get(&visit, "window_deviation_days").as_deref(), Some("0"));
+    }
+
+    /// Entity ids: specific key, then `id`, else none (the caller generates a UUID).
+    #[test]
+    fn entity_id_resolution() {
+        let patients = table_for_entity_type("patients");
+        let with_specific = json!({"patient_id": "A", "id": "B"});
+        assert_eq!(entity_id(patients, with_specific.as_object().unwrap()).as_deref(), Some("A"));
+        let with_id = json!({"patient_id": "", "id": 7});
+        assert_eq!(entity_id(patients, with_id.as_object().unwrap()).as_deref(), Some("7"));
+        assert_eq!(entity_id(None, json!({"x": 1}).as_object().unwrap()), None);
+    }
+}

@@ -1,0 +1,449 @@
+//! The 17 canonical entity tables: columns, keys, defaults and indexes, as pure data.
+//!
+//! The column lists are written in the same compact notation as `spec/schema.md`
+//! (`name [TYPE] [NN] [=default]`), so a reviewer can diff them against the spec by eye.
+//! The DDL in `db::schema` and the field mapping in `model::mapping` are both generated
+//! from these specs; nothing else names canonical columns.
+
+use std::sync::LazyLock;
+
+/// SQL type of a canonical column; `Varchar` unless the spec says otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    Varchar,
+    Date,
+    Timestamp,
+    Integer,
+    Boolean,
+    Json,
+    /// DECIMAL(precision, scale).
+    Decimal(u8, u8),
+}
+
+impl ColumnType {
+    pub fn sql(self) -> String {
+        match self {
+            ColumnType::Varchar => "VARCHAR".into(),
+            ColumnType::Date => "DATE".into(),
+            ColumnType::Timestamp => "TIMESTAMP".into(),
+            ColumnType::Integer => "INTEGER".into(),
+            ColumnType::Boolean => "BOOLEAN".into(),
+            ColumnType::Json => "JSON".into(),
+            ColumnType::Decimal(p, s) => format!("DECIMAL({p},{s})"),
+        }
+    }
+}
+
+/// One column of a canonical table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: &'static str,
+    pub ty: ColumnType,
+    /// NOT NULL in the DDL; a row missing it (after defaults) is skipped with a warning.
+    pub not_null: bool,
+    /// The DDL default as text (already unquoted), also applied by the mapping because
+    /// bulk inserts name every column.
+    pub default: Option<&'static str>,
+}
+
+/// Which product line generates a table; decides the default `source_system`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Product {
+    PatientSim,
+    MemberSim,
+    RxMemberSim,
+    TrialSim,
+}
+
+impl Product {
+    pub fn source_system(self) -> &'static str {
+        match self {
+            Product::PatientSim => "patientsim",
+            Product::MemberSim => "membersim",
+            Product::RxMemberSim => "rxmembersim",
+            Product::TrialSim => "trialsim",
+        }
+    }
+}
+
+/// A canonical table: its name, the entity-type keys that land in it, and its layout.
+#[derive(Debug)]
+pub struct TableSpec {
+    /// Table name in schema `main`, also the plural entity-type key.
+    pub name: &'static str,
+    /// Singular entity-type key accepted by save (`patient` for `patients`).
+    pub singular: &'static str,
+    /// The data column that, with `scenario_id`, forms the primary key.
+    pub id_column: &'static str,
+    /// Entity keys tried (in order, before `id`) for the entity's id.
+    pub id_keys: &'static [&'static str],
+    pub product: Product,
+    /// Data columns in DDL order (provenance columns follow, see [`PROVENANCE`]).
+    pub columns: Vec<Column>,
+    /// Secondary indexes kept from the Python tooling (single columns).
+    pub indexes: &'static [&'static str],
+}
+
+impl TableSpec {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// Provenance columns that end every canonical table, in DDL order.
+pub const PROVENANCE: &[(&str, &str)] = &[
+    ("scenario_id", "VARCHAR"),
+    ("created_at", "TIMESTAMP DEFAULT now()"),
+    ("source_type", "VARCHAR"),
+    ("source_system", "VARCHAR"),
+    ("skill_used", "VARCHAR"),
+    ("generation_seed", "INTEGER"),
+];
+
+struct RawSpec {
+    name: &'static str,
+    singular: &'static str,
+    id_column: &'static str,
+    id_keys: &'static [&'static str],
+    product: Product,
+    columns: &'static str,
+    indexes: &'static [&'static str],
+}
+
+const RAW: &[RawSpec] = &[
+    RawSpec {
+        name: "patients",
+        singular: "patient",
+        id_column: "id",
+        id_keys: &["patient_id"],
+        product: Product::PatientSim,
+        columns: "id NN, mrn NN, ssn, given_name NN, middle_name, family_name NN, suffix, prefix, \
+                  birth_date DATE NN, gender NN, race, ethnicity, language ='en', street_address, \
+                  street_address_2, city, state, postal_code, country ='US', phone, phone_mobile, \
+                  email, deceased BOOLEAN =false, death_date DATE",
+        indexes: &["mrn", "ssn"],
+    },
+    RawSpec {
+        name: "encounters",
+        singular: "encounter",
+        id_column: "encounter_id",
+        id_keys: &["encounter_id"],
+        product: Product::PatientSim,
+        columns: "encounter_id NN, patient_mrn NN, class_code NN, status NN, admission_time TIMESTAMP NN, \
+                  discharge_time TIMESTAMP, facility, department, room, bed, chief_complaint, \
+                  admitting_diagnosis, discharge_disposition, attending_physician, admitting_physician",
+        indexes: &["patient_mrn", "admission_time"],
+    },
+    RawSpec {
+        name: "diagnoses",
+        singular: "diagnosis",
+        id_column: "id",
+        id_keys: &["diagnosis_id"],
+        product: Product::PatientSim,
+        columns: "id NN, code NN, description, type ='final', patient_mrn NN, encounter_id, \
+                  diagnosed_date DATE NN, resolved_date DATE",
+        indexes: &["code", "patient_mrn"],
+    },
+    RawSpec {
+        name: "medications",
+        singular: "medication",
+        id_column: "id",
+        id_keys: &["medication_id"],
+        product: Product::PatientSim,
+        columns: "id NN, name NN, code, dose NN, route NN, frequency NN, patient_mrn NN, encounter_id, \
+                  start_date TIMESTAMP NN, end_date TIMESTAMP, status ='active', prescriber, indication",
+        indexes: &["patient_mrn"],
+    },
+    RawSpec {
+        name: "lab_results",
+        singular: "lab_result",
+        id_column: "id",
+        id_keys: &["lab_result_id", "result_id"],
+        product: Product::PatientSim,
+        columns: "id NN, test_name NN, loinc_code, value NN, unit, reference_range, abnormal_flag, \
+                  patient_mrn NN, encounter_id, collected_time TIMESTAMP NN, resulted_time TIMESTAMP, \
+                  performing_lab, ordering_provider",
+        indexes: &["loinc_code", "patient_mrn"],
+    },
+    RawSpec {
+        name: "vital_signs",
+        singular: "vital_sign",
+        id_column: "id",
+        id_keys: &["vital_sign_id", "observation_id"],
+        product: Product::PatientSim,
+        columns: "id NN, patient_mrn NN, encounter_id, observation_time TIMESTAMP NN, \
+                  temperature DECIMAL(5,2), heart_rate INTEGER, respiratory_rate INTEGER, \
+                  systolic_bp INTEGER, diastolic_bp INTEGER, spo2 INTEGER, height_cm DECIMAL(5,2), \
+                  weight_kg DECIMAL(6,2)",
+        indexes: &[],
+    },
+    RawSpec {
+        name: "orders",
+        singular: "order",
+        id_column: "order_id",
+        id_keys: &["order_id"],
+        product: Product::PatientSim,
+        columns: "order_id NN, patient_mrn NN, encounter_id, order_type NN, code NN, code_system ='CPT', \
+                  description, priority ='routine', status ='new', ordered_datetime TIMESTAMP NN, \
+                  scheduled_datetime TIMESTAMP, collected_datetime TIMESTAMP, resulted_datetime TIMESTAMP, \
+                  ordering_provider_npi, ordering_provider_name, clinical_indication, specimen_type",
+        indexes: &[],
+    },
+    RawSpec {
+        name: "clinical_notes",
+        singular: "clinical_note",
+        id_column: "id",
+        id_keys: &["note_id", "clinical_note_id"],
+        product: Product::PatientSim,
+        columns: "id NN, patient_mrn NN, encounter_id, note_type NN, note_datetime TIMESTAMP NN, author, content",
+        indexes: &[],
+    },
+    RawSpec {
+        name: "members",
+        singular: "member",
+        id_column: "id",
+        id_keys: &["member_id"],
+        product: Product::MemberSim,
+        columns: "id NN, member_id NN, subscriber_id, relationship_code ='18', ssn, given_name NN, \
+                  middle_name, family_name NN, birth_date DATE NN, gender NN, street_address, city, \
+                  state, postal_code, phone, email, group_id NN, plan_code NN, coverage_start DATE NN, \
+                  coverage_end DATE, pcp_npi",
+        indexes: &["ssn", "subscriber_id"],
+    },
+    RawSpec {
+        name: "claims",
+        singular: "claim",
+        id_column: "claim_id",
+        id_keys: &["claim_id"],
+        product: Product::MemberSim,
+        columns: "claim_id NN, claim_type NN, member_id NN, subscriber_id, provider_npi NN, facility_npi, \
+                  service_date DATE NN, admission_date DATE, discharge_date DATE, place_of_service ='11', \
+                  principal_diagnosis NN, other_diagnoses JSON, authorization_number, \
+                  total_charge DECIMAL(12,2), total_allowed DECIMAL(12,2), total_paid DECIMAL(12,2), \
+                  member_responsibility DECIMAL(12,2)",
+        indexes: &["member_id", "service_date"],
+    },
+    RawSpec {
+        name: "claim_lines",
+        singular: "claim_line",
+        id_column: "id",
+        id_keys: &["claim_line_id", "line_id"],
+        product: Product::MemberSim,
+        columns: "id NN, claim_id NN, line_number INTEGER NN, procedure_code NN, procedure_modifiers JSON, \
+                  service_date DATE NN, units DECIMAL(6,2) =1, charge_amount DECIMAL(12,2) NN, \
+                  allowed_amount DECIMAL(12,2), paid_amount DECIMAL(12,2), diagnosis_pointers JSON, \
+                  revenue_code, ndc_code, place_of_service ='11'",
+        indexes: &["claim_id"],
+    },
+    RawSpec {
+        name: "prescriptions",
+        singular: "prescription",
+        id_column: "prescription_number",
+        id_keys: &["prescription_number", "prescription_id"],
+        product: Product::RxMemberSim,
+        columns: "prescription_number NN, patient_mrn, member_id, ndc NN, drug_name NN, \
+                  quantity_prescribed DECIMAL(10,2) NN, days_supply INTEGER NN, refills_authorized INTEGER =0, \
+                  refills_remaining INTEGER =0, prescriber_npi NN, prescriber_name, prescriber_dea, \
+                  written_date DATE NN, expiration_date DATE NN, daw_code ='0', directions",
+        indexes: &["member_id", "patient_mrn"],
+    },
+    RawSpec {
+        name: "pharmacy_claims",
+        singular: "pharmacy_claim",
+        id_column: "claim_id",
+        id_keys: &["claim_id"],
+        product: Product::RxMemberSim,
+        columns: "claim_id NN, transaction_code NN, service_date DATE NN, pharmacy_npi NN, pharmacy_ncpdp, \
+                  member_id NN, cardholder_id NN, person_code, bin NN, pcn NN, group_number NN, \
+                  prescription_number NN, fill_number INTEGER =0, ndc NN, quantity_dispensed DECIMAL(10,2) NN, \
+                  days_supply INTEGER NN, daw_code, prescriber_npi NN, ingredient_cost_submitted DECIMAL(12,2), \
+                  dispensing_fee_submitted DECIMAL(12,2), usual_customary_charge DECIMAL(12,2), \
+                  gross_amount_due DECIMAL(12,2), patient_pay_amount DECIMAL(12,2)",
+        indexes: &["member_id", "ndc"],
+    },
+    RawSpec {
+        name: "subjects",
+        singular: "subject",
+        id_column: "id",
+        id_keys: &["subject_id"],
+        product: Product::TrialSim,
+        columns: "id NN, subject_id NN, usubjid NN, study_id NN, site_id NN, patient_ref, ssn, given_name NN, \
+                  family_name NN, birth_date DATE NN, gender NN, race, ethnicity, screening_id, \
+                  screening_date DATE, informed_consent_date DATE NN, randomization_date DATE, \
+                  treatment_arm, status NN",
+        indexes: &["site_id", "ssn", "study_id"],
+    },
+    RawSpec {
+        name: "trial_visits",
+        singular: "trial_visit",
+        id_column: "id",
+        id_keys: &["visit_id", "trial_visit_id"],
+        product: Product::TrialSim,
+        columns: "id NN, usubjid NN, visit_num DECIMAL(5,1) NN, visit_name, visit_date DATE NN, \
+                  study_day INTEGER, visit_status, window_deviation_days INTEGER =0",
+        indexes: &["usubjid"],
+    },
+    RawSpec {
+        name: "adverse_events",
+        singular: "adverse_event",
+        id_column: "id",
+        id_keys: &["adverse_event_id", "ae_id"],
+        product: Product::TrialSim,
+        columns: "id NN, usubjid NN, aeseq INTEGER, aeterm NN, aedecod, aebodsys, aestdtc DATE NN, \
+                  aeendtc DATE, aesev, aetoxgr, aeser, aerel, aeacn, aeout",
+        indexes: &["usubjid"],
+    },
+    RawSpec {
+        name: "exposures",
+        singular: "exposure",
+        id_column: "id",
+        id_keys: &["exposure_id"],
+        product: Product::TrialSim,
+        columns: "id NN, usubjid NN, exseq INTEGER, extrt NN, exdose DECIMAL(12,4), exdosu, exdosfrq, \
+                  exroute, exstdtc DATE NN, exendtc DATE, exadj, dose_modification",
+        indexes: &[],
+    },
+];
+
+/// All canonical tables, in the order of `spec/schema.md`.
+pub fn canonical_tables() -> &'static [TableSpec] {
+    static TABLES: LazyLock<Vec<TableSpec>> = LazyLock::new(|| {
+        RAW.iter()
+            .map(|raw| TableSpec {
+                name: raw.name,
+                singular: raw.singular,
+                id_column: raw.id_column,
+                id_keys: raw.id_keys,
+                product: raw.product,
+                columns: parse_columns(raw.columns),
+                indexes: raw.indexes,
+            })
+            .collect()
+    });
+    &TABLES
+}
+
+/// The canonical table an entity-type key lands in: the table name or its singular,
+/// case-insensitive (`Patient`, `patients`, `lab_result`).
+pub fn table_for_entity_type(key: &str) -> Option<&'static TableSpec> {
+    let key = key.trim();
+    canonical_tables()
+        .iter()
+        .find(|t| t.name.eq_ignore_ascii_case(key) || t.singular.eq_ignore_ascii_case(key))
+}
+
+/// Parses the compact column notation; panics on a malformed spec, which the unit tests
+/// catch (the notation is a compile-time constant).
+fn parse_columns(text: &'static str) -> Vec<Column> {
+    split_top_level(text)
+        .into_iter()
+        .map(|part| {
+            let mut words = part.split_whitespace();
+            let name = words.next().expect("column name");
+            let mut column = Column { name, ty: ColumnType::Varchar, not_null: false, default: None };
+            for word in words {
+                if word == "NN" {
+                    column.not_null = true;
+                } else if let Some(default) = word.strip_prefix('=') {
+                    column.default = Some(default.trim_matches('\''));
+                } else {
+                    column.ty = parse_type(word);
+                }
+            }
+            column
+        })
+        .collect()
+}
+
+/// Splits on commas that are not inside parentheses (`DECIMAL(5,2)` stays whole).
+fn split_top_level(text: &'static str) -> Vec<&'static str> {
+    let mut parts = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0usize;
+    for (i, ch) in text.char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(text[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(text[start..].trim());
+    parts
+}
+
+fn parse_type(word: &str) -> ColumnType {
+    match word {
+        "DATE" => ColumnType::Date,
+        "TIMESTAMP" => ColumnType::Timestamp,
+        "INTEGER" => ColumnType::Integer,
+        "BOOLEAN" => ColumnType::Boolean,
+        "JSON" => ColumnType::Json,
+        other => {
+            let inner = other
+                .strip_prefix("DECIMAL(")
+                .and_then(|rest| rest.strip_suffix(')'))
+                .unwrap_or_else(|| panic!("unknown column type {other}"));
+            let (p, s) = inner.split_once(',').expect("DECIMAL(p,s)");
+            ColumnType::Decimal(p.parse().expect("precision"), s.parse().expect("scale"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every spec parses, ids are real columns, and the column counts match schema.md.
+    #[test]
+    fn specs_parse_and_match_the_schema_document() {
+        let tables = canonical_tables();
+        assert_eq!(tables.len(), 17);
+        let counts: Vec<(&str, usize)> = tables.iter().map(|t| (t.name, t.columns.len())).collect();
+        assert_eq!(
+            counts,
+            vec![
+                ("patients", 24),
+                ("encounters", 15),
+                ("diagnoses", 8),
+                ("medications", 13),
+                ("lab_results", 13),
+                ("vital_signs", 12),
+                ("orders", 17),
+                ("clinical_notes", 7),
+                ("members", 21),
+                ("claims", 17),
+                ("claim_lines", 14),
+                ("prescriptions", 16),
+                ("pharmacy_claims", 23),
+                ("subjects", 19),
+                ("trial_visits", 8),
+                ("adverse_events", 14),
+                ("exposures", 12),
+            ]
+        );
+        for table in tables {
+            let id = table.column(table.id_column).expect("id column exists");
+            assert!(id.not_null, "{} id column is NOT NULL", table.name);
+            for index in table.indexes {
+                assert!(table.column(index).is_some(), "{}.{index} indexed column exists", table.name);
+            }
+        }
+    }
+
+    /// Types, NOT NULL markers and quoted defaults are read from the notation.
+    #[test]
+    fn column_notation_is_parsed() {
+        let patients = table_for_entity_type("Patient").unwrap();
+        let language = patients.column("language").unwrap();
+        assert_eq!((language.ty, language.not_null, language.default), (ColumnType::Varchar, false, Some("en")));
+        let birth = patients.column("birth_date").unwrap();
+        assert_eq!((birth.ty, birth.not_null), (ColumnType::Date, true));
+        let units = table_for_entity_type("claim_lines").unwrap().column("units").unwrap();
+        assert_eq!((units.ty, units.default), (ColumnType::Decimal(6, 2), Some("1")));
+        assert!(table_for_entity_type("widgets").is_none());
+    }
+}

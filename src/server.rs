@@ -1,0 +1,64 @@
+//! The MCP server: the `ServerHandler`, tool router composition and the instructions
+//! clients show the model.
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::{ServerHandler, tool_handler};
+
+use crate::db::Db;
+
+/// Output and input bounds the tools enforce.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest result text, in characters (load and query cut to it).
+    pub max_output_chars: usize,
+    /// Most entities one save may carry.
+    pub max_save_entities: usize,
+}
+
+/// The server: one per connection; cheap to clone (the `Db` handle is shared).
+#[derive(Clone)]
+pub struct HealthSim {
+    /// The database handle every tool goes through.
+    pub(crate) db: Db,
+    pub(crate) limits: Limits,
+    /// The composed tools of `tools::scenarios` and `tools::query`.
+    tool_router: ToolRouter<HealthSim>,
+}
+
+impl HealthSim {
+    pub fn new(db: Db, limits: Limits) -> HealthSim {
+        HealthSim { db, limits, tool_router: Self::scenario_tools() + Self::query_tools() }
+    }
+}
+
+const INSTRUCTIONS: &str = "\
+HealthSim database tools. The database holds synthetic healthcare scenarios (patients, encounters, \
+diagnoses, medications, labs, vitals, orders, notes, members, claims, claim lines, prescriptions, \
+pharmacy claims, trial subjects, visits, adverse events, exposures) and population reference data \
+(CDC PLACES, CDC/ATSDR SVI, Area Deprivation Index).
+
+Workflow: healthsim_save_scenario stores generated entities under a name (one transaction: all or \
+nothing; overwrite=true replaces a scenario). healthsim_list_scenarios finds saved scenarios. \
+healthsim_get_summary is the cheap way to look at a scenario of any size (counts, statistics, a few \
+sample rows); use it before healthsim_load_scenario, which returns every entity and is cut to the \
+output limit for big scenarios. healthsim_delete_scenario needs confirm=true.
+
+healthsim_query runs one read-only SQL statement (SELECT, WITH, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN) \
+over all schemas with a row cap (limit, default 100); canonical tables such as patients, claims and \
+members have a scenario_id column. healthsim_tables lists tables; healthsim_query_reference filters \
+reference data by state and county.
+
+The database file is shared with other programs (notebooks, pytest, the duckdb CLI, other copies of \
+this server). Reads never block them for long; a save waits for other programs to release the file \
+and, if one keeps it open, fails after a timeout naming that program without writing anything: \
+ask the user to close it, then retry.";
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for HealthSim {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("healthsim-mcp", env!("CARGO_PKG_VERSION")))
+            .with_instructions(INSTRUCTIONS)
+    }
+}

@@ -1,0 +1,188 @@
+//! The eight tools: argument reading and validation, output shaping, and the one place
+//! an error becomes a tool result. One file per tool group; `server` composes them.
+//!
+//! Arguments arrive through [`Args<T>`], which accepts any JSON object (so a bad argument
+//! becomes a *tool* error the model can read, not a protocol error) while publishing the
+//! JSON Schema of `T`. [`ArgReader`] then unwraps the legacy `{"params": {...}}` envelope,
+//! refuses unknown names, trims strings and checks bounds with messages that name the
+//! field, the value and the accepted range.
+
+pub mod query;
+pub mod scenarios;
+
+use std::borrow::Cow;
+use std::marker::PhantomData;
+
+use rmcp::model::{CallToolResult, ContentBlock};
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+use crate::db::DbError;
+
+/// Raw tool arguments, schema-typed as `T` for `tools/list`.
+pub struct Args<T> {
+    pub raw: Map<String, Value>,
+    _schema: PhantomData<fn() -> T>,
+}
+
+impl<'de, T> Deserialize<'de> for Args<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Anything that is not an object becomes an empty map; the reader reports
+        // missing fields with their names.
+        let value = Value::deserialize(deserializer)?;
+        let raw = match value {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        Ok(Args { raw, _schema: PhantomData })
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Args<T> {
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
+    }
+}
+
+/// A tool argument problem: becomes `{"error": ...}` with `isError: true`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArgError(pub String);
+
+/// Reads validated values out of raw arguments.
+pub struct ArgReader {
+    map: Map<String, Value>,
+}
+
+impl ArgReader {
+    /// Unwraps the `{"params": {...}}` envelope and refuses names not in `T`'s schema.
+    pub fn new<T: JsonSchema + 'static>(raw: Map<String, Value>) -> Result<ArgReader, ArgError> {
+        let allowed: Vec<String> = rmcp::handler::server::common::schema_for_type::<T>()
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        let map = match raw.get("params") {
+            Some(Value::Object(inner)) if raw.len() == 1 && !allowed.iter().any(|a| a == "params") => inner.clone(),
+            _ => raw,
+        };
+        let mut unknown: Vec<&String> = map.keys().filter(|k| !allowed.contains(k)).collect();
+        unknown.sort();
+        if let Some(first) = unknown.first() {
+            let expected = if allowed.is_empty() { "none".to_owned() } else { allowed.join(", ") };
+            return Err(ArgError(format!(
+                "unknown argument '{first}'{}; accepted arguments: {expected}",
+                if unknown.len() > 1 { format!(" (and {} more)", unknown.len() - 1) } else { String::new() }
+            )));
+        }
+        Ok(ArgReader { map })
+    }
+
+    /// The value of `name`, treating JSON `null` as absent.
+    fn take(&mut self, name: &str) -> Option<Value> {
+        self.map.remove(name).filter(|v| !v.is_null())
+    }
+
+    /// A required string, trimmed, `min..=max` characters.
+    pub fn string(&mut self, name: &str, min: usize, max: usize) -> Result<String, ArgError> {
+        match self.optional_string(name, max)? {
+            Some(text) if text.chars().count() >= min => Ok(text),
+            Some(text) => Err(ArgError(format!(
+                "{name} must be between {min} and {max} characters (got {})",
+                text.chars().count()
+            ))),
+            None if min > 0 => Err(ArgError(format!("{name} is required and must be a non-empty string"))),
+            None => Ok(String::new()),
+        }
+    }
+
+    /// An optional string, trimmed; empty after trimming counts as absent.
+    pub fn optional_string(&mut self, name: &str, max: usize) -> Result<Option<String>, ArgError> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(Value::String(text)) => {
+                let text = text.trim();
+                let count = text.chars().count();
+                if count > max {
+                    return Err(ArgError(format!("{name} must be at most {max} characters (got {count})")));
+                }
+                Ok((!text.is_empty()).then(|| text.to_owned()))
+            }
+            Some(other) => Err(ArgError(format!("{name} must be a string (got {})", describe(&other)))),
+        }
+    }
+
+    /// An integer in `min..=max`, `default` when absent.
+    pub fn integer(&mut self, name: &str, default: i64, min: i64, max: i64) -> Result<i64, ArgError> {
+        let Some(value) = self.take(name) else { return Ok(default) };
+        let number = value.as_i64().or_else(|| value.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9e15).map(|f| f as i64));
+        match number {
+            Some(n) if (min..=max).contains(&n) => Ok(n),
+            Some(n) => Err(ArgError(format!("{name} must be between {min} and {max} (got {n})"))),
+            None => Err(ArgError(format!(
+                "{name} must be an integer between {min} and {max} (got {})",
+                describe(&value)
+            ))),
+        }
+    }
+
+    /// A boolean, `default` when absent.
+    pub fn boolean(&mut self, name: &str, default: bool) -> Result<bool, ArgError> {
+        match self.take(name) {
+            None => Ok(default),
+            Some(Value::Bool(b)) => Ok(b),
+            Some(other) => Err(ArgError(format!("{name} must be true or false (got {})", describe(&other)))),
+        }
+    }
+
+    /// A raw value (for structured arguments such as `entities`).
+    pub fn value(&mut self, name: &str) -> Option<Value> {
+        self.take(name)
+    }
+}
+
+/// A short rendering of a received value for error messages (long values are cut).
+pub fn describe(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 60 { format!("{}…", text.chars().take(60).collect::<String>()) } else { text }
+}
+
+/// A successful result: pretty JSON text, and the same value as `structuredContent`
+/// when `structured` (object results of tools that declare an `outputSchema`).
+pub fn success(value: &impl Serialize, structured: bool) -> CallToolResult {
+    let json = serde_json::to_value(value).unwrap_or_else(|e| serde_json::json!({"error": e.to_string()}));
+    let text = serde_json::to_string_pretty(&json).unwrap_or_default();
+    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+    if structured {
+        result.structured_content = Some(json);
+    }
+    result
+}
+
+/// A tool error: `{"error": message, ...extra}` with `isError: true`.
+pub fn failure(message: impl Into<String>, extra: Map<String, Value>) -> CallToolResult {
+    let mut object = Map::new();
+    object.insert("error".into(), Value::String(message.into()));
+    object.extend(extra);
+    let text = serde_json::to_string_pretty(&Value::Object(object)).unwrap_or_default();
+    CallToolResult::error(vec![ContentBlock::text(text)])
+}
+
+impl From<ArgError> for CallToolResult {
+    fn from(err: ArgError) -> Self {
+        failure(err.0, Map::new())
+    }
+}
+
+/// The one place a DB error becomes a tool result; it is logged here too.
+pub fn db_failure(tool: &str, err: DbError) -> CallToolResult {
+    match &err {
+        DbError::Other(_) => tracing::error!(tool, "tool failed: {err}"),
+        _ => tracing::warn!(tool, "tool failed: {err}"),
+    }
+    failure(err.to_string(), Map::new())
+}

@@ -1,0 +1,175 @@
+//! Read-only SQL tools: healthsim_query, healthsim_query_reference, healthsim_tables.
+
+use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::service::RequestContext;
+use rmcp::{RoleServer, tool, tool_router};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::{ArgError, ArgReader, Args, db_failure, describe, failure, success};
+use crate::db::{QueryError, QueryResult, ReferenceResult, ReferenceTable, STATES, TableInventory, parse_state};
+use crate::server::HealthSim;
+
+fn default_query_limit() -> u32 {
+    100
+}
+fn default_reference_limit() -> u32 {
+    20
+}
+
+/// Arguments of healthsim_query.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueryArgs {
+    /// One read-only SQL statement (SELECT, WITH, VALUES, FROM-first, SHOW, DESCRIBE, SUMMARIZE, or EXPLAIN of those) over all schemas
+    #[schemars(length(min = 1, max = 100000))]
+    pub sql: String,
+    /// Maximum rows to return; "truncated" says whether more existed
+    #[serde(default = "default_query_limit")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: u32,
+}
+
+/// The reference tables of the population schema.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferenceTableArg {
+    PlacesCounty,
+    PlacesTract,
+    SviCounty,
+    SviTract,
+    AdiBlockgroup,
+}
+
+/// Arguments of healthsim_query_reference.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceArgs {
+    /// Reference table: CDC PLACES (county, tract), CDC/ATSDR SVI (county, tract) or Area Deprivation Index (block group)
+    pub table: ReferenceTableArg,
+    /// State: 2-letter abbreviation (any case) or 2-digit FIPS code
+    #[schemars(length(min = 2, max = 2))]
+    pub state: Option<String>,
+    /// County name or part of it (case-insensitive, literal)
+    #[schemars(length(max = 100))]
+    pub county: Option<String>,
+    /// Maximum rows to return
+    #[serde(default = "default_reference_limit")]
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: u32,
+}
+
+/// healthsim_tables takes no arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoArgs {}
+
+#[tool_router(router = query_tools, vis = "pub(crate)")]
+impl HealthSim {
+    #[tool(
+        name = "healthsim_query",
+        description = "Run one read-only SQL statement (SELECT, WITH, VALUES, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN) over the whole database: canonical tables (patients, encounters, claims, members, ...), scenario tables, and population reference data. Rows are capped by limit; writes, file access and settings are refused.",
+        output_schema = schema_for_output::<QueryResult>(),
+        annotations(title = "Query HealthSim Database", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn healthsim_query(
+        &self,
+        Parameters(args): Parameters<Args<QueryArgs>>,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let read = || -> Result<(String, usize), ArgError> {
+            let mut a = ArgReader::new::<QueryArgs>(args.raw)?;
+            Ok((a.string("sql", 1, 100_000)?, a.integer("limit", 100, 1, 1000)? as usize))
+        };
+        let (sql, limit) = match read() {
+            Ok(v) => v,
+            Err(err) => return err.into(),
+        };
+        match self.db.query(sql, limit, self.limits.max_output_chars, context.ct.clone()).await {
+            Ok(Ok(result)) => success(&result, true),
+            Ok(Err(QueryError::Refused(what))) => failure(
+                format!("query refused: {what} is not allowed; healthsim_query runs exactly one read-only statement (SELECT, WITH, VALUES, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN)"),
+                Map::new(),
+            ),
+            Ok(Err(QueryError::Failed(message))) => {
+                failure(format!("query failed: {message}; fix the SQL and try again"), Map::new())
+            }
+            Err(err) => db_failure("healthsim_query", err),
+        }
+    }
+
+    #[tool(
+        name = "healthsim_query_reference",
+        description = "Look up population reference data: CDC PLACES health measures (county, tract), CDC/ATSDR Social Vulnerability Index (county, tract) and Area Deprivation Index (block group), filtered by state and county name.",
+        output_schema = schema_for_output::<ReferenceResult>(),
+        annotations(title = "Query Reference Data", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn healthsim_query_reference(&self, Parameters(args): Parameters<Args<ReferenceArgs>>) -> CallToolResult {
+        let read = || -> Result<_, ArgError> {
+            let mut a = ArgReader::new::<ReferenceArgs>(args.raw)?;
+            let table = match a.value("table") {
+                Some(Value::String(text)) => {
+                    let text = text.trim().to_ascii_lowercase();
+                    ReferenceTable::ALL.into_iter().find(|t| t.name() == text).ok_or_else(|| {
+                        ArgError(format!("table must be one of {} (got \"{text}\")", table_names()))
+                    })?
+                }
+                Some(other) => {
+                    return Err(ArgError(format!("table must be one of {} (got {})", table_names(), describe(&other))));
+                }
+                None => return Err(ArgError(format!("table is required: one of {}", table_names()))),
+            };
+            let state = match a.optional_string("state", 100)? {
+                Some(text) => Some(parse_state(&text).ok_or_else(|| {
+                    let valid: Vec<&str> = STATES.iter().map(|(abbr, _)| *abbr).collect();
+                    ArgError(format!(
+                        "state '{text}' is not a US state abbreviation or 2-digit FIPS code; valid abbreviations: {}",
+                        valid.join(", ")
+                    ))
+                })?),
+                None => None,
+            };
+            let county = a.optional_string("county", 100)?;
+            let limit = a.integer("limit", 20, 1, 100)? as u32;
+            Ok((table, state, county, limit))
+        };
+        let (table, state, county, limit) = match read() {
+            Ok(v) => v,
+            Err(err) => return err.into(),
+        };
+        match self.db.query_reference(table, state, county, limit).await {
+            Ok(Some(result)) => success(&result, true),
+            Ok(None) => failure(
+                format!(
+                    "reference table population.{} is missing; run `healthsim-mcp demo` to create synthetic reference data, or load the CDC/ADI data into schema population",
+                    table.name()
+                ),
+                Map::new(),
+            ),
+            Err(err) => db_failure("healthsim_query_reference", err),
+        }
+    }
+
+    #[tool(
+        name = "healthsim_tables",
+        description = "List every table of the database by kind (reference data, canonical entity tables, system tables, others) with row counts.",
+        output_schema = schema_for_output::<TableInventory>(),
+        annotations(title = "List Database Tables", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn healthsim_tables(&self, Parameters(args): Parameters<Args<NoArgs>>) -> CallToolResult {
+        if let Err(err) = ArgReader::new::<NoArgs>(args.raw) {
+            return err.into();
+        }
+        match self.db.tables().await {
+            Ok(inventory) => success(&inventory, true),
+            Err(err) => db_failure("healthsim_tables", err),
+        }
+    }
+}
+
+fn table_names() -> String {
+    ReferenceTable::ALL.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
+}

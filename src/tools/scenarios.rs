@@ -1,0 +1,541 @@
+//! Scenario tools: list, load, get_summary (reads) and save, delete (writes).
+
+use std::collections::BTreeMap;
+
+use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolResult, ProgressNotificationParam};
+use rmcp::service::RequestContext;
+use rmcp::{RoleServer, tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{ArgError, ArgReader, Args, db_failure, describe, failure, success};
+use crate::db::{ListFilter, LoadedScenario, SaveOutcome, SaveRequest};
+use crate::model::{MAX_WARNINGS, plan_save};
+use crate::server::HealthSim;
+
+fn default_list_limit() -> u32 {
+    50
+}
+fn default_true() -> bool {
+    true
+}
+fn default_samples() -> u32 {
+    3
+}
+
+/// Arguments of healthsim_list_scenarios.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListArgs {
+    /// Keep scenarios having this tag (case-insensitive, exact match)
+    #[schemars(length(max = 100))]
+    pub tag: Option<String>,
+    /// Keep scenarios whose name or description contains this text (case-insensitive, literal)
+    #[schemars(length(max = 200))]
+    pub search: Option<String>,
+    /// Maximum number of scenarios to return
+    #[serde(default = "default_list_limit")]
+    #[schemars(range(min = 1, max = 200))]
+    pub limit: u32,
+}
+
+/// Arguments of healthsim_load_scenario.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadArgs {
+    /// Scenario name or scenario_id
+    #[schemars(length(min = 1, max = 200))]
+    pub name_or_id: String,
+    /// Include the saved entities (false returns only the scenario's metadata)
+    #[serde(default = "default_true")]
+    pub include_entities: bool,
+}
+
+/// Arguments of healthsim_get_summary.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryArgs {
+    /// Scenario id, name, or part of a name (newest match wins)
+    #[schemars(length(min = 1, max = 200))]
+    pub scenario_id_or_name: String,
+    /// Include a few sample rows per entity table
+    #[serde(default = "default_true")]
+    pub include_samples: bool,
+    /// Sample rows per entity table
+    #[serde(default = "default_samples")]
+    #[schemars(range(min = 1, max = 10))]
+    pub samples_per_type: u32,
+}
+
+/// Arguments of healthsim_save_scenario.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SaveArgs {
+    /// Scenario name (unique)
+    #[schemars(length(min = 1, max = 200))]
+    pub name: String,
+    /// Entities by type, e.g. {"patients": [{...}], "encounters": [{...}]}; canonical types
+    /// (patients, encounters, diagnoses, medications, lab_results, vital_signs, orders,
+    /// clinical_notes, members, claims, claim_lines, prescriptions, pharmacy_claims,
+    /// subjects, trial_visits, adverse_events, exposures, singular or plural) also become
+    /// rows of the table of that name
+    pub entities: BTreeMap<String, Vec<Map<String, Value>>>,
+    /// Free-text description
+    #[schemars(length(max = 10000))]
+    pub description: Option<String>,
+    /// Tags for finding the scenario later (each 1-100 characters, at most 50)
+    #[schemars(length(max = 50))]
+    pub tags: Option<Vec<String>>,
+    /// Replace an existing scenario of the same name (keeps its id and created_at)
+    #[serde(default)]
+    pub overwrite: bool,
+}
+
+/// Arguments of healthsim_delete_scenario.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteArgs {
+    /// Scenario name or scenario_id
+    #[schemars(length(min = 1, max = 200))]
+    pub name_or_id: String,
+    /// Must be true: deleting is permanent
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+/// Output of healthsim_load_scenario, keys in wire order.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LoadOutput {
+    pub scenario_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+    pub tags: Vec<String>,
+    pub metadata: Value,
+    /// Entity-type key as saved → entities in submission order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entities: Option<BTreeMap<String, Vec<Value>>>,
+    pub entity_count: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// Output of healthsim_get_summary, keys in wire order.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SummaryOutput {
+    pub scenario_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+    pub entity_counts: Map<String, Value>,
+    pub statistics: Map<String, Value>,
+    pub samples: Map<String, Value>,
+    pub tags: Vec<String>,
+}
+
+/// Output of healthsim_save_scenario, keys in wire order.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SaveOutput {
+    pub status: String,
+    pub scenario_id: String,
+    pub name: String,
+    pub entity_counts: Map<String, Value>,
+    pub total_entities: usize,
+    pub canonical_rows: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<String>>,
+}
+
+/// Output of healthsim_delete_scenario, keys in wire order.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DeleteOutput {
+    /// `deleted` or `not_found`.
+    pub status: String,
+    pub scenario: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenario_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed: Option<crate::db::Removed>,
+}
+
+const LOAD_HINT: &str = "entities were cut to fit the output limit; use healthsim_get_summary for an overview or healthsim_query to page through canonical tables";
+
+fn not_found(input: &str) -> CallToolResult {
+    failure(
+        format!("scenario '{input}' not found; call healthsim_list_scenarios to see saved scenarios"),
+        Map::new(),
+    )
+}
+
+#[tool_router(router = scenario_tools, vis = "pub(crate)")]
+impl HealthSim {
+    #[tool(
+        name = "healthsim_list_scenarios",
+        description = "List saved HealthSim scenarios, newest first, with entity counts and tags. Filter by tag (exact, case-insensitive) or by text in the name or description.",
+        annotations(title = "List HealthSim Scenarios", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn healthsim_list_scenarios(&self, Parameters(args): Parameters<Args<ListArgs>>) -> CallToolResult {
+        let read = || -> Result<ListFilter, ArgError> {
+            let mut a = ArgReader::new::<ListArgs>(args.raw)?;
+            Ok(ListFilter {
+                tag: a.optional_string("tag", 100)?,
+                search: a.optional_string("search", 200)?,
+                limit: a.integer("limit", 50, 1, 200)? as u32,
+            })
+        };
+        let filter = match read() {
+            Ok(filter) => filter,
+            Err(err) => return err.into(),
+        };
+        match self.db.list_scenarios(filter).await {
+            Ok(list) => success(&list, false),
+            Err(err) => db_failure("healthsim_list_scenarios", err),
+        }
+    }
+
+    #[tool(
+        name = "healthsim_load_scenario",
+        description = "Load a saved scenario by name or id: metadata, tags and every entity exactly as saved. Large scenarios are cut to the output limit; prefer healthsim_get_summary for an overview.",
+        output_schema = schema_for_output::<LoadOutput>(),
+        annotations(title = "Load HealthSim Scenario", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn healthsim_load_scenario(&self, Parameters(args): Parameters<Args<LoadArgs>>) -> CallToolResult {
+        let read = || -> Result<(String, bool), ArgError> {
+            let mut a = ArgReader::new::<LoadArgs>(args.raw)?;
+            Ok((a.string("name_or_id", 1, 200)?, a.boolean("include_entities", true)?))
+        };
+        let (input, include_entities) = match read() {
+            Ok(v) => v,
+            Err(err) => return err.into(),
+        };
+        match self.db.load_scenario(input.clone(), include_entities).await {
+            Ok(Some(loaded)) => success(&fit_load_output(loaded, self.limits.max_output_chars), true),
+            Ok(None) => not_found(&input),
+            Err(err) => db_failure("healthsim_load_scenario", err),
+        }
+    }
+
+    #[tool(
+        name = "healthsim_get_summary",
+        description = "Summarise a scenario cheaply: entity counts, statistics (ages, genders, encounter dates and types, claim financials, top diagnoses, plans, drugs, study arms) and a few sample rows per table. Accepts an id, a name, or part of a name.",
+        output_schema = schema_for_output::<SummaryOutput>(),
+        annotations(title = "Get Scenario Summary", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn healthsim_get_summary(&self, Parameters(args): Parameters<Args<SummaryArgs>>) -> CallToolResult {
+        let read = || -> Result<(String, bool, usize), ArgError> {
+            let mut a = ArgReader::new::<SummaryArgs>(args.raw)?;
+            Ok((
+                a.string("scenario_id_or_name", 1, 200)?,
+                a.boolean("include_samples", true)?,
+                a.integer("samples_per_type", 3, 1, 10)? as usize,
+            ))
+        };
+        let (input, include_samples, per_type) = match read() {
+            Ok(v) => v,
+            Err(err) => return err.into(),
+        };
+        match self.db.summary(input.clone(), include_samples, per_type).await {
+            Ok(Some(summary)) => success(
+                &SummaryOutput {
+                    scenario_id: summary.scenario.scenario_id,
+                    name: summary.scenario.name,
+                    description: summary.scenario.description,
+                    created_at: summary.scenario.created_at,
+                    updated_at: summary.scenario.updated_at,
+                    entity_counts: summary.entity_counts,
+                    statistics: summary.statistics,
+                    samples: summary.samples,
+                    tags: summary.tags,
+                },
+                true,
+            ),
+            Ok(None) => not_found(&input),
+            Err(err) => db_failure("healthsim_get_summary", err),
+        }
+    }
+
+    #[tool(
+        name = "healthsim_save_scenario",
+        description = "Save a scenario: entities by type (all-or-nothing, one transaction). Canonical types also become rows of the matching table (patients, encounters, claims, members, prescriptions, subjects, ...) for SQL analysis. An existing name needs overwrite=true, which replaces everything of that scenario.",
+        output_schema = schema_for_output::<SaveOutput>(),
+        annotations(title = "Save HealthSim Scenario", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn healthsim_save_scenario(
+        &self,
+        Parameters(args): Parameters<Args<SaveArgs>>,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        if let Err(reason) = self.db.writes_enabled() {
+            return failure(reason, Map::new());
+        }
+        let max_entities = self.limits.max_save_entities;
+        let read = || -> Result<(String, Option<String>, Vec<String>, bool, Map<String, Value>), ArgError> {
+            let mut a = ArgReader::new::<SaveArgs>(args.raw)?;
+            let name = a.string("name", 1, 200)?;
+            let entities = check_entities(a.value("entities"), max_entities)?;
+            let description = a.optional_string("description", 10_000)?;
+            let tags = check_tags(a.value("tags"))?;
+            let overwrite = a.boolean("overwrite", false)?;
+            Ok((name, description, tags, overwrite, entities))
+        };
+        let (name, description, tags, overwrite, entities) = match read() {
+            Ok(v) => v,
+            Err(err) => return err.into(),
+        };
+        let plan = tokio::task::spawn_blocking(move || plan_save(&entities, crate::model::new_uuid)).await;
+        let Ok(plan) = plan else { return failure("internal error while preparing the save; nothing was written", Map::new()) };
+        let entity_counts: Map<String, Value> = plan.entity_counts.iter().map(|(t, n)| (t.clone(), Value::from(*n))).collect();
+        let canonical_rows: Map<String, Value> =
+            plan.canonical_counts().into_iter().map(|(t, n)| (t.to_owned(), Value::from(n))).collect();
+        let total_entities = plan.total_entities();
+        let warnings = cap_warnings(&plan.warnings);
+        let progress = progress_reporter(&context, total_entities as u64);
+        let request = SaveRequest { name: name.clone(), description, tags, overwrite, plan, progress };
+        match self.db.save(request).await {
+            Ok(SaveOutcome::Saved { scenario_id }) => {
+                tracing::info!(%name, %scenario_id, total_entities, "scenario saved");
+                success(
+                    &SaveOutput {
+                        status: "saved".into(),
+                        scenario_id,
+                        name,
+                        entity_counts,
+                        total_entities,
+                        canonical_rows,
+                        warnings,
+                    },
+                    true,
+                )
+            }
+            Ok(SaveOutcome::NameTaken) => failure(
+                format!("scenario '{name}' already exists; pass overwrite=true to replace it"),
+                Map::new(),
+            ),
+            Err(err) => db_failure("healthsim_save_scenario", err),
+        }
+    }
+
+    #[tool(
+        name = "healthsim_delete_scenario",
+        description = "Permanently delete a scenario (its entities, tags and canonical rows) by name or id. Requires confirm=true.",
+        output_schema = schema_for_output::<DeleteOutput>(),
+        annotations(title = "Delete HealthSim Scenario", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn healthsim_delete_scenario(&self, Parameters(args): Parameters<Args<DeleteArgs>>) -> CallToolResult {
+        if let Err(reason) = self.db.writes_enabled() {
+            return failure(reason, Map::new());
+        }
+        let read = || -> Result<(String, bool), ArgError> {
+            let mut a = ArgReader::new::<DeleteArgs>(args.raw)?;
+            Ok((a.string("name_or_id", 1, 200)?, a.boolean("confirm", false)?))
+        };
+        let (input, confirm) = match read() {
+            Ok(v) => v,
+            Err(err) => return err.into(),
+        };
+        if !confirm {
+            let mut extra = Map::new();
+            extra.insert("scenario".into(), Value::String(input.clone()));
+            return failure(format!("deleting '{input}' is permanent; call again with confirm=true"), extra);
+        }
+        match self.db.delete(input.clone()).await {
+            Ok(Some((scenario, removed))) => success(
+                &DeleteOutput {
+                    status: "deleted".into(),
+                    scenario: input,
+                    scenario_id: Some(scenario.scenario_id),
+                    removed: Some(removed),
+                },
+                true,
+            ),
+            Ok(None) => success(
+                &DeleteOutput { status: "not_found".into(), scenario: input, scenario_id: None, removed: None },
+                true,
+            ),
+            Err(err) => db_failure("healthsim_delete_scenario", err),
+        }
+    }
+}
+
+/// Checks the shape of `entities`: an object of non-empty keys to arrays of objects,
+/// at most `max` entities in all.
+fn check_entities(value: Option<Value>, max: usize) -> Result<Map<String, Value>, ArgError> {
+    let Some(value) = value else {
+        return Err(ArgError(
+            "entities is required: an object mapping entity type to an array of objects (may be {})".into(),
+        ));
+    };
+    let Value::Object(map) = value else {
+        return Err(ArgError(format!(
+            "entities must be an object mapping entity type to an array of objects (got {})",
+            describe(&value)
+        )));
+    };
+    let mut total = 0usize;
+    let mut checked = Map::new();
+    for (key, items) in map {
+        let type_key = key.trim().to_owned();
+        if type_key.is_empty() {
+            return Err(ArgError("entities has an empty entity-type key; name every type, e.g. \"patients\"".into()));
+        }
+        let Value::Array(list) = &items else {
+            return Err(ArgError(format!("entities['{type_key}'] must be an array of objects (got {})", describe(&items))));
+        };
+        if let Some((index, bad)) = list.iter().enumerate().find(|(_, v)| !v.is_object()) {
+            return Err(ArgError(format!("entities['{type_key}'][{index}] must be an object (got {})", describe(bad))));
+        }
+        total += list.len();
+        if checked.insert(type_key.clone(), items).is_some() {
+            return Err(ArgError(format!("entities has the type '{type_key}' twice (after trimming); merge them")));
+        }
+    }
+    if total > max {
+        return Err(ArgError(format!(
+            "entities must hold at most {max} entities in one save (got {total}); split the scenario or raise --max-save-entities"
+        )));
+    }
+    Ok(checked)
+}
+
+/// Trims, bounds and de-duplicates tags (case-insensitive, first spelling kept).
+fn check_tags(value: Option<Value>) -> Result<Vec<String>, ArgError> {
+    let Some(value) = value else { return Ok(Vec::new()) };
+    let Value::Array(items) = value else {
+        return Err(ArgError(format!("tags must be an array of strings (got {})", describe(&value))));
+    };
+    if items.len() > 50 {
+        return Err(ArgError(format!("tags must have at most 50 entries (got {})", items.len())));
+    }
+    let mut tags: Vec<String> = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        let Value::String(text) = item else {
+            return Err(ArgError(format!("tags[{index}] must be a string (got {})", describe(item))));
+        };
+        let tag = text.trim();
+        let length = tag.chars().count();
+        if !(1..=100).contains(&length) {
+            return Err(ArgError(format!("tags[{index}] must be between 1 and 100 characters (got {length})")));
+        }
+        if !tags.iter().any(|t| t.eq_ignore_ascii_case(tag) || t.to_lowercase() == tag.to_lowercase()) {
+            tags.push(tag.to_owned());
+        }
+    }
+    Ok(tags)
+}
+
+/// The first warnings, plus one entry counting the rest; `None` when there are none.
+fn cap_warnings(warnings: &[String]) -> Option<Vec<String>> {
+    if warnings.is_empty() {
+        return None;
+    }
+    let mut shown: Vec<String> = warnings.iter().take(MAX_WARNINGS).cloned().collect();
+    if warnings.len() > MAX_WARNINGS {
+        shown.push(format!("... and {} more warnings", warnings.len() - MAX_WARNINGS));
+    }
+    Some(shown)
+}
+
+/// A callback that sends MCP progress notifications (about every 10%) when the client
+/// asked for them with a progress token.
+fn progress_reporter(context: &RequestContext<RoleServer>, total: u64) -> Option<crate::db::Progress> {
+    let token = context.meta.get_progress_token()?;
+    let peer = context.peer.clone();
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<(u64, String)>();
+    tokio::spawn(async move {
+        while let Some((done, message)) = receiver.recv().await {
+            let param = ProgressNotificationParam::new(token.clone(), done as f64)
+                .with_total(total as f64)
+                .with_message(message);
+            if peer.notify_progress(param).await.is_err() {
+                break;
+            }
+        }
+    });
+    Some(Box::new(move |done, message| {
+        let _ = sender.send((done, message.to_owned()));
+    }))
+}
+
+/// Cuts each entity type's array to the same fraction until the text fits `max_chars`.
+fn fit_load_output(loaded: LoadedScenario, max_chars: usize) -> LoadOutput {
+    let LoadedScenario { scenario, tags, entities, entity_count } = loaded;
+    let mut output = LoadOutput {
+        scenario_id: scenario.scenario_id,
+        name: scenario.name,
+        description: scenario.description,
+        created_at: scenario.created_at,
+        updated_at: scenario.updated_at,
+        tags,
+        metadata: scenario.metadata,
+        entities,
+        entity_count,
+        truncated: None,
+        hint: None,
+    };
+    let size = |o: &LoadOutput| serde_json::to_string_pretty(o).map_or(usize::MAX, |t| t.chars().count());
+    if output.entities.is_none() || size(&output) <= max_chars {
+        return output;
+    }
+    let full = output.entities.take().unwrap_or_default();
+    output.truncated = Some(true);
+    output.hint = Some(LOAD_HINT.to_owned());
+    let cut = |fraction: f64| -> BTreeMap<String, Vec<Value>> {
+        full.iter()
+            .map(|(k, v)| (k.clone(), v[..((v.len() as f64 * fraction).floor() as usize).min(v.len())].to_vec()))
+            .collect()
+    };
+    // Binary search for the largest fraction that fits.
+    let (mut low, mut high) = (0.0f64, 1.0f64);
+    for _ in 0..20 {
+        let mid = (low + high) / 2.0;
+        output.entities = Some(cut(mid));
+        if size(&output) <= max_chars { low = mid } else { high = mid }
+    }
+    output.entities = Some(cut(low));
+    output
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// Tags are trimmed and de-duplicated case-insensitively, keeping order.
+    #[test]
+    fn tags_are_deduplicated() {
+        let tags = check_tags(Some(json!([" Diabetes ", "diabetes", "Q3", "DIABETES"]))).unwrap();
+        assert_eq!(tags, vec!["Diabetes".to_owned(), "Q3".to_owned()]);
+        assert_eq!(check_tags(Some(json!(["  "]))).unwrap_err().0, "tags[0] must be between 1 and 100 characters (got 0)");
+        assert!(check_tags(Some(json!("x"))).is_err());
+    }
+
+    /// Entity payload shape errors name the exact place.
+    #[test]
+    fn entity_shape_errors() {
+        assert_eq!(
+            check_entities(Some(json!({"patients": [{}, 5]})), 10).unwrap_err().0,
+            "entities['patients'][1] must be an object (got 5)"
+        );
+        assert!(check_entities(Some(json!({"patients": [{}, {}]})), 1).unwrap_err().0.contains("at most 1 entities"));
+        assert!(check_entities(Some(json!({"": []})), 1).is_err());
+        assert!(check_entities(Some(json!({})), 1).unwrap().is_empty());
+    }
+
+    /// Warnings are capped at 20 plus a count of the rest.
+    #[test]
+    fn warnings_are_capped() {
+        let many: Vec<String> = (0..25).map(|i| format!("w{i}")).collect();
+        let shown = cap_warnings(&many).unwrap();
+        assert_eq!(shown.len(), 21);
+        assert_eq!(shown[20], "... and 5 more warnings");
+        assert!(cap_warnings(&[]).is_none());
+    }
+}
