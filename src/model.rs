@@ -56,6 +56,8 @@ impl SavePlan {
 /// the shape (objects in arrays); `new_id` supplies ids for entities without one.
 pub fn plan_save(entities: &Map<String, Value>, mut new_id: impl FnMut() -> String) -> SavePlan {
     let mut plan = SavePlan::default();
+    // (table, id) → position in `plan.rows[table]`, to replace a row given twice.
+    let mut row_index: HashMap<(&'static str, String), usize> = HashMap::new();
     for (type_key, items) in entities {
         let table = table_for_entity_type(type_key);
         if table.is_none() {
@@ -89,7 +91,21 @@ pub fn plan_save(entities: &Map<String, Value>, mut new_id: impl FnMut() -> Stri
                         for note in &row.notes {
                             plan.warnings.push(format!("{type_key} '{id}': {note}"));
                         }
-                        plan.rows.entry(table.name).or_default().push(row);
+                        let rows = plan.rows.entry(table.name).or_default();
+                        // `patient` and `patients` land in one table: the later key's row wins.
+                        match row_index.entry((table.name, id.clone())) {
+                            std::collections::hash_map::Entry::Occupied(at) => {
+                                rows[*at.get()] = row;
+                                plan.warnings.push(format!(
+                                    "{} '{id}' was given under two entity-type keys; the later one became the canonical row",
+                                    table.singular
+                                ));
+                            }
+                            std::collections::hash_map::Entry::Vacant(slot) => {
+                                slot.insert(rows.len());
+                                rows.push(row);
+                            }
+                        }
                     }
                     Err(reason) => plan.warnings.push(format!(
                         "{type_key} '{id}' has no canonical row ({reason}); saved as JSON only"

@@ -24,7 +24,8 @@ pub struct QueryResult {
 /// Why a query did not run or failed; the tool turns these into error texts.
 #[derive(Debug)]
 pub enum QueryError {
-    /// Not a single read statement; the text names what was refused.
+    /// Not a single read statement; the phrase names what was refused
+    /// (`DELETE statements are not allowed`).
     Refused(String),
     /// DuckDB's own error (parse, bind or execution), already worded.
     Failed(String),
@@ -86,16 +87,16 @@ fn check_read_only(conn: &InstanceConnection, sql: &str) -> Result<(), QueryErro
         [StatementKind::Select] => Ok(()),
         [StatementKind::Explain] => {
             let inner = explained_statement(sql).ok_or_else(|| {
-                QueryError::Refused("EXPLAIN with options this server does not accept".to_owned())
+                QueryError::Refused("EXPLAIN with an options list is not allowed".to_owned())
             })?;
             match conn.instance().classify(inner).map_err(QueryError::Failed)?.as_slice() {
                 [StatementKind::Select] => Ok(()),
-                [other] => Err(QueryError::Refused(format!("EXPLAIN of a {} statement", other.name()))),
-                _ => Err(QueryError::Refused("EXPLAIN of several statements".to_owned())),
+                [other] => Err(QueryError::Refused(format!("EXPLAIN {} statements are not allowed", other.name()))),
+                _ => Err(QueryError::Refused("EXPLAIN of several statements is not allowed".to_owned())),
             }
         }
-        [other] => Err(QueryError::Refused(format!("a {} statement", other.name()))),
-        many => Err(QueryError::Refused(format!("{} statements (send exactly one)", many.len()))),
+        [other] => Err(QueryError::Refused(format!("{} statements are not allowed", other.name()))),
+        many => Err(QueryError::Refused(format!("{} statements in one call are not allowed", many.len()))),
     }
 }
 

@@ -55,8 +55,13 @@ impl Reporter {
         Reporter { progress, total, done: 0, next: total.div_ceil(10).max(1) }
     }
 
-    fn advance(&mut self, rows: u64, what: &str) {
+    fn advance(&mut self, rows: u64, what: &str) -> anyhow::Result<()> {
         self.done += rows;
+        if let Some(limit) = failpoint_rows()
+            && self.done >= limit
+        {
+            anyhow::bail!("failpoint save-after-rows:{limit} reached; the save is rolled back");
+        }
         if let Some(progress) = &self.progress
             && (self.done >= self.next || self.done == self.total)
         {
@@ -65,7 +70,20 @@ impl Reporter {
                 self.next += self.total.div_ceil(10).max(1);
             }
         }
+        Ok(())
     }
+}
+
+/// Test failpoint: `HEALTHSIM_FAILPOINT=save-after-rows:N` makes every save fail after
+/// writing N rows, inside its transaction. The test suite uses it to prove that a failed
+/// save leaves nothing behind; unset (always, in normal use) it does nothing.
+fn failpoint_rows() -> Option<u64> {
+    static ROWS: std::sync::LazyLock<Option<u64>> = std::sync::LazyLock::new(|| {
+        std::env::var("HEALTHSIM_FAILPOINT")
+            .ok()
+            .and_then(|v| v.strip_prefix("save-after-rows:").and_then(|n| n.trim().parse().ok()))
+    });
+    *ROWS
 }
 
 /// Outcome of a save; `NameTaken` is the error the tool reports.
@@ -239,7 +257,7 @@ fn insert_entities(
         appender
             .append_row(params![id, scenario_id, entity.entity_type, entity.entity_id, entity.json, now])
             .with_context(|| format!("cannot save {} '{}'", entity.entity_type, entity.entity_id))?;
-        reporter.advance(1, "saving entities");
+        reporter.advance(1, "saving entities")?;
     }
     appender.flush().context("cannot save the entities")?;
     Ok(())
@@ -271,7 +289,7 @@ fn insert_canonical_rows(
             appender
                 .append_row(appender_params_from_iter(values))
                 .with_context(|| format!("cannot save a {} row", spec.singular))?;
-            reporter.advance(1, spec.name);
+            reporter.advance(1, spec.name)?;
         }
         appender.flush().with_context(|| format!("cannot save the {} rows", spec.name))?;
     }

@@ -91,7 +91,7 @@ impl HealthSim {
         match self.db.query(sql, limit, self.limits.max_output_chars, context.ct.clone()).await {
             Ok(Ok(result)) => success(&result, true),
             Ok(Err(QueryError::Refused(what))) => failure(
-                format!("query refused: {what} is not allowed; healthsim_query runs exactly one read-only statement (SELECT, WITH, VALUES, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN)"),
+                format!("query refused: {what}; healthsim_query runs exactly one read-only statement (SELECT, WITH, VALUES, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN)"),
                 Map::new(),
             ),
             Ok(Err(QueryError::Failed(message))) => {

@@ -1,0 +1,16 @@
+//! The integration test binary: drives the real `healthsim-mcp` binary over stdio with
+//! the rmcp client (see `it/util.rs`).
+
+#[path = "it/util.rs"]
+mod util;
+
+#[path = "it/cli.rs"]
+mod cli;
+#[path = "it/errors.rs"]
+mod errors;
+#[path = "it/layout.rs"]
+mod layout;
+#[path = "it/query.rs"]
+mod query;
+#[path = "it/scenarios.rs"]
+mod scenarios;

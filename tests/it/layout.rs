@@ -1,0 +1,124 @@
+//! Bootstrap, migration of the Python tooling's 1.2 layout, unknown layouts, read-only.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::util::{Server, temp_db};
+
+/// Builds a 1.2-layout database the way the Python tooling did: canonical tables keyed
+/// on their id column alone, a couple of rows, one with no scenario.
+fn build_legacy(path: &Path) {
+    let conn = duckdb::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "CREATE SEQUENCE scenario_entities_seq START 1;
+         CREATE SEQUENCE scenario_tags_seq START 1;
+         CREATE TABLE schema_migrations (version VARCHAR PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP DEFAULT current_timestamp);
+         INSERT INTO schema_migrations (version, description) VALUES ('1.0', 'initial'), ('1.2', 'canonical tables');
+         CREATE TABLE scenarios (scenario_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL UNIQUE, description VARCHAR,
+             created_at TIMESTAMP, updated_at TIMESTAMP, metadata JSON);
+         CREATE TABLE scenario_entities (id INTEGER PRIMARY KEY DEFAULT nextval('scenario_entities_seq'),
+             scenario_id VARCHAR NOT NULL REFERENCES scenarios(scenario_id), entity_type VARCHAR NOT NULL,
+             entity_id VARCHAR NOT NULL, entity_data JSON, created_at TIMESTAMP, UNIQUE (scenario_id, entity_type, entity_id));
+         CREATE TABLE scenario_tags (id INTEGER PRIMARY KEY DEFAULT nextval('scenario_tags_seq'),
+             scenario_id VARCHAR NOT NULL REFERENCES scenarios(scenario_id), tag VARCHAR NOT NULL, UNIQUE (scenario_id, tag));
+         CREATE TABLE patients (id VARCHAR PRIMARY KEY, mrn VARCHAR NOT NULL, ssn VARCHAR, given_name VARCHAR NOT NULL,
+             middle_name VARCHAR, family_name VARCHAR NOT NULL, birth_date DATE NOT NULL, gender VARCHAR NOT NULL,
+             scenario_id VARCHAR, created_at TIMESTAMP DEFAULT current_timestamp, source_type VARCHAR, notebook_flag BOOLEAN);
+         CREATE INDEX idx_patients_mrn ON patients (mrn);
+         INSERT INTO scenarios VALUES ('11111111-1111-4111-8111-111111111111', 'legacy cohort', 'from python', TIMESTAMP '2025-01-02 03:04:05', TIMESTAMP '2025-01-02 03:04:05', '{\"product\": \"healthsim\"}');
+         INSERT INTO scenario_entities (scenario_id, entity_type, entity_id, entity_data) VALUES
+             ('11111111-1111-4111-8111-111111111111', 'patients', 'p1', '{\"id\": \"p1\", \"given_name\": \"Old\"}');
+         INSERT INTO scenario_tags (scenario_id, tag) VALUES ('11111111-1111-4111-8111-111111111111', 'legacy');
+         INSERT INTO patients (id, mrn, given_name, family_name, birth_date, gender, scenario_id, notebook_flag) VALUES
+             ('p1', 'M1', 'Old', 'Timer', '1950-05-05', 'F', '11111111-1111-4111-8111-111111111111', true),
+             ('orphan', 'M2', 'No', 'Scenario', '1960-06-06', 'M', NULL, NULL);",
+    )
+    .unwrap();
+}
+
+/// A 1.2 database is migrated in place without losing a row, and then behaves normally.
+#[tokio::test(flavor = "multi_thread")]
+async fn python_layout_is_migrated_in_place() {
+    let (_dir, db) = temp_db();
+    build_legacy(&db);
+    let server = Server::start(&db).await;
+    let list = server.ok("healthsim_list_scenarios", json!({})).await;
+    assert_eq!(list[0]["name"], "legacy cohort");
+    assert_eq!(list[0]["tags"], json!(["legacy"]));
+    assert_eq!(list[0]["created_at"], "2025-01-02T03:04:05");
+    let rows = server
+        .ok("healthsim_query", json!({"sql": "SELECT id, scenario_id, notebook_flag, language FROM patients ORDER BY id"}))
+        .await;
+    assert_eq!(
+        rows["rows"],
+        json!([{"id": "orphan", "scenario_id": "", "notebook_flag": null, "language": null},
+               {"id": "p1", "scenario_id": "11111111-1111-4111-8111-111111111111", "notebook_flag": true, "language": null}])
+    );
+    let key = server
+        .ok("healthsim_query", json!({"sql": "SELECT constraint_column_names AS k FROM duckdb_constraints() WHERE table_name = 'patients' AND constraint_type = 'PRIMARY KEY'"}))
+        .await;
+    assert_eq!(key["rows"][0]["k"], json!(["scenario_id", "id"]));
+    let versions = server.ok("healthsim_query", json!({"sql": "SELECT version FROM schema_migrations ORDER BY version"})).await;
+    assert_eq!(versions["rows"], json!([{"version": "1.0"}, {"version": "1.2"}, {"version": "1.3"}]));
+    // The same id in a new scenario is now its own row.
+    server
+        .ok("healthsim_save_scenario", json!({"name": "new", "entities": {"patients": [{"id": "p1", "given_name": "New", "family_name": "X", "birth_date": "2000-01-01", "gender": "M"}]}}))
+        .await;
+    let count = server.ok("healthsim_query", json!({"sql": "SELECT count(*) AS n FROM patients WHERE id = 'p1'"})).await;
+    assert_eq!(count["rows"][0]["n"], 2);
+    let loaded = server.ok("healthsim_load_scenario", json!({"name_or_id": "legacy cohort"})).await;
+    assert_eq!(loaded["entities"], json!({"patients": [{"id": "p1", "given_name": "Old"}]}));
+    server.stop().await;
+}
+
+/// A layout we do not understand is served read-only; write tools say why.
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_layout_is_read_only() {
+    let (_dir, db) = temp_db();
+    {
+        let conn = duckdb::Connection::open(&db).unwrap();
+        conn.execute_batch("CREATE TABLE scenarios (id INTEGER, title VARCHAR); INSERT INTO scenarios VALUES (1, 'x');").unwrap();
+    }
+    let server = Server::start(&db).await;
+    let message = server.err_msg("healthsim_save_scenario", json!({"name": "n", "entities": {}})).await;
+    assert!(message.starts_with("writes are disabled: table scenarios has no scenario_id column"), "{message}");
+    let delete = server.err_msg("healthsim_delete_scenario", json!({"name_or_id": "n", "confirm": true})).await;
+    assert!(delete.starts_with("writes are disabled"), "{delete}");
+    let rows = server.ok("healthsim_query", json!({"sql": "SELECT title FROM scenarios"})).await;
+    assert_eq!(rows["rows"], json!([{"title": "x"}]), "reads still work and nothing changed");
+    server.stop().await;
+}
+
+/// With --read-only the server never writes; write tools explain how to enable writes.
+#[tokio::test(flavor = "multi_thread")]
+async fn read_only_flag_refuses_writes() {
+    let (_dir, db) = temp_db();
+    Server::start(&db).await.stop().await;
+    let server = Server::start_with(&db, &["--read-only"], &[]).await;
+    let message = server.err_msg("healthsim_save_scenario", json!({"name": "n", "entities": {}})).await;
+    assert!(message.starts_with("server is read-only (--read-only);"), "{message}");
+    assert_eq!(server.ok("healthsim_list_scenarios", json!({})).await, json!([]));
+    server.stop().await;
+    // On a missing file, reads say what to do instead of crashing.
+    let (_dir2, missing) = temp_db();
+    let server = Server::start_with(&missing, &["--read-only"], &[]).await;
+    let message = server.err_msg("healthsim_list_scenarios", json!({})).await;
+    assert!(message.contains("does not exist; start the server without --read-only to create it"), "{message}");
+    assert!(!missing.exists());
+    server.stop().await;
+}
+
+/// A new file gets the whole layout at startup, in a directory created for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn bootstrap_creates_directory_and_layout() {
+    let (dir, _) = temp_db();
+    let db = dir.path().join("nested/deeper/h.duckdb");
+    let server = Server::start(&db).await;
+    assert!(db.exists());
+    let tables = server.ok("healthsim_tables", json!({})).await;
+    assert_eq!(tables["total"], 21);
+    let version = server.ok("healthsim_query", json!({"sql": "SELECT version FROM schema_migrations"})).await;
+    assert_eq!(version["rows"], json!([{"version": "1.3"}]));
+    server.stop().await;
+}
