@@ -40,20 +40,13 @@ pub fn run(conn: &InstanceConnection, sql: &str, limit: usize, max_chars: usize)
     // Streaming execution: chunks are produced as rows are pulled, so stopping at the cap
     // stops the query too.
     drop(stmt.stream_arrow([]).map_err(failed)?);
+    let (columns, hints) = columns_of(Some(&stmt));
     let mut rows = stmt.raw_query();
-    let mut columns = Vec::new();
-    let mut hints = Vec::new();
     let mut out = Vec::new();
     let mut truncated = false;
     // Room taken by everything but the rows (keys, columns list, braces).
-    let mut used = 200usize;
+    let mut used = 200 + columns.iter().map(|c| c.len() + 8).sum::<usize>();
     while let Some(row) = rows.next().map_err(failed)? {
-        if columns.is_empty() {
-            let stmt = row.as_ref();
-            columns = unique_names(stmt.column_names());
-            hints = (0..columns.len()).map(|i| column_hint(stmt, i)).collect();
-            used += columns.iter().map(|c| c.len() + 8).sum::<usize>();
-        }
         if out.len() == limit {
             truncated = true;
             break;
@@ -70,12 +63,6 @@ pub fn run(conn: &InstanceConnection, sql: &str, limit: usize, max_chars: usize)
         }
         used += size;
         out.push(object);
-    }
-    if columns.is_empty() {
-        // No row came back: names still come from the statement.
-        if let Some(stmt) = rows.as_ref() {
-            columns = unique_names(stmt.column_names());
-        }
     }
     Ok(QueryResult { columns, row_count: out.len(), rows: out, truncated })
 }
@@ -155,6 +142,14 @@ pub fn unique_names(names: Vec<String>) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// De-duplicated column names and hints of an executed statement (empty if none).
+pub fn columns_of(stmt: Option<&Statement<'_>>) -> (Vec<String>, Vec<ColumnHint>) {
+    let Some(stmt) = stmt else { return (Vec::new(), Vec::new()) };
+    let names = unique_names(stmt.column_names());
+    let hints = (0..names.len()).map(|i| column_hint(stmt, i)).collect();
+    (names, hints)
 }
 
 /// Whether column `i` is JSON-typed or a TIMESTAMPTZ (neither is visible in the value).

@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::query::{column_hint, unique_names};
+use super::query::columns_of;
 use super::schema::quote;
 use super::values::to_json;
 use crate::model::canonical_tables;
@@ -167,25 +167,14 @@ pub fn query(
     let sql = format!("SELECT * FROM {qualified} {filter} ORDER BY {} LIMIT {limit}", quote(table.key()));
     let mut stmt = conn.prepare(&sql).with_context(|| format!("cannot query {schema}.{name}"))?;
     let mut rows = stmt.query(params_from_iter(params.iter()))?;
-    let mut columns = Vec::new();
-    let mut hints = Vec::new();
+    let (columns, hints) = columns_of(rows.as_ref());
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        if columns.is_empty() {
-            let stmt = row.as_ref();
-            columns = unique_names(stmt.column_names());
-            hints = (0..columns.len()).map(|i| column_hint(stmt, i)).collect();
-        }
         let mut object = Map::new();
         for (i, column) in columns.iter().enumerate() {
             object.insert(column.clone(), to_json(row.get(i)?, hints[i]));
         }
         out.push(object);
-    }
-    if columns.is_empty()
-        && let Some(stmt) = rows.as_ref()
-    {
-        columns = unique_names(stmt.column_names());
     }
     Ok(Some(ReferenceResult { table: format!("{schema}.{name}"), columns, row_count: out.len(), rows: out }))
 }

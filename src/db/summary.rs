@@ -19,9 +19,9 @@ pub fn statistics(conn: &Connection, scenario_id: &str) -> anyhow::Result<Map<St
     let mut stats = Map::new();
     let one_row = |sql: &str| -> anyhow::Result<Vec<Value>> {
         let mut stmt = conn.prepare(sql)?;
+        let width = stmt.column_count();
         let mut rows = stmt.query([scenario_id])?;
         let row = rows.next()?.context("aggregate returned no row")?;
-        let width = row.as_ref().column_count();
         (0..width)
             .map(|i| Ok(to_json(row.get::<_, duckdb::types::Value>(i)?, ColumnHint::default())))
             .collect()
@@ -172,15 +172,9 @@ pub fn samples(conn: &Connection, scenario_id: &str, per_type: usize) -> anyhow:
         );
         let mut stmt = conn.prepare(&sql)?;
         let mut rows = stmt.query([scenario_id])?;
+        let (names, hints) = super::query::columns_of(rows.as_ref());
         let mut out = Vec::new();
-        let mut names: Vec<String> = Vec::new();
-        let mut hints: Vec<ColumnHint> = Vec::new();
         while let Some(row) = rows.next()? {
-            if names.is_empty() {
-                let stmt = row.as_ref();
-                names = stmt.column_names();
-                hints = (0..names.len()).map(|i| super::query::column_hint(stmt, i)).collect();
-            }
             let mut object = Map::new();
             for (i, name) in names.iter().enumerate() {
                 let value = shorten(to_json(row.get::<_, duckdb::types::Value>(i)?, hints[i]));

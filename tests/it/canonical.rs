@@ -1,0 +1,127 @@
+//! Every entity of the product-line fixtures becomes a canonical row; columns are checked
+//! on samples, and statistics against hand-computed values.
+
+use serde_json::{Value, json};
+
+use crate::util::{Server, fixture, temp_db};
+
+/// Saves a fixture and checks every entity became a canonical row without warnings.
+async fn save_fixture(server: &Server, name: &str) -> Value {
+    let entities = fixture(name);
+    let saved = server.ok("healthsim_save_scenario", json!({"name": name, "entities": entities})).await;
+    assert!(saved.get("warnings").is_none(), "{name}: {saved}");
+    assert_eq!(saved["canonical_rows"], saved["entity_counts"], "{name}: one row per entity");
+    saved
+}
+
+async fn rows(server: &Server, sql: &str) -> Vec<Value> {
+    server.ok("healthsim_query", json!({"sql": sql, "limit": 1000})).await["rows"].as_array().unwrap().clone()
+}
+
+/// membersim: X12 relationships, coverage and plan aliases, claim money and lines.
+#[tokio::test(flavor = "multi_thread")]
+async fn membersim_claims_fixture() {
+    let (_dir, db) = temp_db();
+    let server = Server::start(&db).await;
+    save_fixture(&server, "membersim_claims").await;
+    let members = rows(
+        &server,
+        "SELECT member_id, subscriber_id, relationship_code, group_id, plan_code, CAST(coverage_start AS VARCHAR) AS cs,
+                CAST(coverage_end AS VARCHAR) AS ce, street_address, postal_code, email, generation_seed, source_system
+         FROM members ORDER BY member_id",
+    )
+    .await;
+    assert_eq!(
+        members[0],
+        json!({"member_id": "MEM-1001", "subscriber_id": "MEM-1001", "relationship_code": "18", "group_id": "GRP-OH-100",
+               "plan_code": "PPO-GOLD", "cs": "2023-01-01", "ce": null, "street_address": "14 Oak St", "postal_code": "43215",
+               "email": "dana.brooks@example.org", "generation_seed": 7, "source_system": "membersim"})
+    );
+    assert_eq!((members[1]["subscriber_id"].clone(), members[1]["relationship_code"].clone()), (json!("MEM-1001"), json!("01")));
+    assert_eq!(members[1]["ce"], "2024-12-31");
+    assert_eq!((members[2]["relationship_code"].clone(), members[2]["group_id"].clone()), (json!("19"), json!("GRP-OH-100")));
+    assert_eq!((members[3]["relationship_code"].clone(), members[3]["ce"].clone()), (json!("18"), json!("2024-06-30")));
+    let claims = rows(
+        &server,
+        "SELECT claim_id, claim_type, principal_diagnosis, other_diagnoses, total_charge, total_allowed, member_responsibility, place_of_service
+         FROM claims ORDER BY claim_id",
+    )
+    .await;
+    assert_eq!(
+        claims[0],
+        json!({"claim_id": "CLM-001", "claim_type": "PROFESSIONAL", "principal_diagnosis": "J06.9", "other_diagnoses": null,
+               "total_charge": "185.00", "total_allowed": "120.50", "member_responsibility": "24.10", "place_of_service": "11"})
+    );
+    assert_eq!(claims[1]["other_diagnoses"], json!(["I10", "E78.5"]));
+    assert_eq!(claims[1]["place_of_service"], "21");
+    assert_eq!(claims[2]["claim_type"], "PROFESSIONAL");
+    let lines = rows(&server, "SELECT id, line_number, units, procedure_modifiers, diagnosis_pointers, charge_amount FROM claim_lines ORDER BY id").await;
+    assert_eq!(
+        lines[0],
+        json!({"id": "CLM-001-1", "line_number": 1, "units": "1.00", "procedure_modifiers": ["25"], "diagnosis_pointers": [1, 2], "charge_amount": "150.00"})
+    );
+    assert_eq!((lines[1]["line_number"].clone(), lines[1]["units"].clone()), (json!(2), json!("1.00")));
+    let summary = server.ok("healthsim_get_summary", json!({"scenario_id_or_name": "membersim_claims"})).await;
+    let stats = &summary["statistics"];
+    assert_eq!(
+        stats["financials"],
+        json!({"total_billed": 24895.0, "total_paid": 16686.4, "total_member_responsibility": 1844.1, "avg_charge": 8298.33})
+    );
+    assert_eq!(stats["claim_types"], json!({"PROFESSIONAL": 2, "INSTITUTIONAL": 1}));
+    assert_eq!(stats["plan_distribution"], json!({"PPO-GOLD": 3, "HMO-SILVER": 1}));
+    assert_eq!(stats["relationship_distribution"], json!({"18": 2, "01": 1, "19": 1}));
+    assert_eq!(summary["entity_counts"], json!({"members": 4, "claims": 3, "claim_lines": 3}));
+    server.stop().await;
+}
+
+/// rxmembersim: prescription and pharmacy-claim aliases, defaults and statistics.
+#[tokio::test(flavor = "multi_thread")]
+async fn rxmembersim_pharmacy_fixture() {
+    let (_dir, db) = temp_db();
+    let server = Server::start(&db).await;
+    save_fixture(&server, "rxmembersim_pharmacy").await;
+    let rx = rows(&server, "SELECT prescription_number, member_id, ndc, quantity_prescribed, days_supply, refills_authorized, daw_code, source_system FROM prescriptions ORDER BY prescription_number").await;
+    assert_eq!(
+        rx[0],
+        json!({"prescription_number": "RX-5001", "member_id": "MEM-1001", "ndc": "00093-1048-01", "quantity_prescribed": "60.00",
+               "days_supply": 30, "refills_authorized": 5, "daw_code": "0", "source_system": "rxmembersim"})
+    );
+    assert_eq!(
+        rx[1],
+        json!({"prescription_number": "RX-5002", "member_id": "MEM-2001", "ndc": "00071-0155-23", "quantity_prescribed": "30.00",
+               "days_supply": 30, "refills_authorized": 0, "daw_code": "1", "source_system": "rxmembersim"})
+    );
+    let claims = rows(&server, "SELECT claim_id, fill_number, quantity_dispensed, gross_amount_due, patient_pay_amount FROM pharmacy_claims ORDER BY claim_id").await;
+    assert_eq!(claims[1], json!({"claim_id": "PC-9002", "fill_number": 0, "quantity_dispensed": "30.00", "gross_amount_due": "42.30", "patient_pay_amount": "15.00"}));
+    let stats = server.ok("healthsim_get_summary", json!({"scenario_id_or_name": "rxmembersim"})).await["statistics"].clone();
+    assert_eq!(
+        stats["top_drugs"],
+        json!({"Metformin 500 mg tablet": 2, "Amoxicillin 400 mg/5 mL suspension": 1, "Atorvastatin 40 mg tablet": 1})
+    );
+    assert_eq!(stats["pharmacy_financials"], json!({"total_gross_amount_due": 62.6, "total_patient_pay": 25.0, "avg_days_supply": 30.0}));
+    server.stop().await;
+}
+
+/// trialsim: subject ids and names, decimal visit numbers, UTC visit dates, statistics.
+#[tokio::test(flavor = "multi_thread")]
+async fn trialsim_fixture() {
+    let (_dir, db) = temp_db();
+    let server = Server::start(&db).await;
+    save_fixture(&server, "trialsim").await;
+    let subjects = rows(&server, "SELECT id, subject_id, given_name, family_name, gender, treatment_arm, source_system FROM subjects ORDER BY id").await;
+    assert_eq!(
+        subjects[0],
+        json!({"id": "S-0001", "subject_id": "S-0001", "given_name": "Helen", "family_name": "Park", "gender": "F",
+               "treatment_arm": "Drug A 10 mg", "source_system": "trialsim"})
+    );
+    let visits = rows(&server, "SELECT id, visit_num, CAST(visit_date AS VARCHAR) AS d, window_deviation_days FROM trial_visits ORDER BY id").await;
+    assert_eq!(visits[1], json!({"id": "V-0001-2", "visit_num": "2.1", "d": "2024-02-05", "window_deviation_days": 2}));
+    assert_eq!(visits[2]["window_deviation_days"], 0);
+    let exposures = rows(&server, "SELECT id, exdose FROM exposures ORDER BY id").await;
+    assert_eq!(exposures, vec![json!({"id": "EX-001", "exdose": "10.0000"}), json!({"id": "EX-002", "exdose": "0.0000"})]);
+    let stats = server.ok("healthsim_get_summary", json!({"scenario_id_or_name": "trialsim"})).await["statistics"].clone();
+    assert_eq!(stats["study_arms"], json!({"Drug A 10 mg": 2, "Placebo": 1, "unknown": 1}));
+    assert_eq!(stats["subject_status"], json!({"on_treatment": 2, "discontinued": 1, "screen_failed": 1}));
+    assert_eq!(stats["top_adverse_events"], json!({"Nausea": 2, "Neutropenia": 1}));
+    server.stop().await;
+}
