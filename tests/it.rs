@@ -10,6 +10,8 @@ mod canonical;
 mod cli;
 #[path = "it/errors.rs"]
 mod errors;
+#[path = "it/hostile.rs"]
+mod hostile;
 #[path = "it/layout.rs"]
 mod layout;
 #[path = "it/query.rs"]

@@ -26,6 +26,8 @@ use super::error::DbError;
 /// Largest pause between two attempts to open a locked file. Small enough that a write
 /// starts well within 500 ms of the other process closing.
 const MAX_BACKOFF: Duration = Duration::from_millis(200);
+/// How often a stopped read is interrupted again until it returns.
+const INTERRUPT_REPEAT: Duration = Duration::from_millis(10);
 /// Memory budget of the read instance. Spilling to disk is impossible once the local file
 /// system is disabled, so this bounds what one query may hold.
 const READ_MAX_MEMORY: &str = "4GB";
@@ -113,29 +115,47 @@ impl Access {
         }
         let guard = self.inner.gate.clone().read_owned().await;
         let inner = Arc::clone(&self.inner);
-        let (handle_tx, handle_rx) = oneshot::channel();
+        // The running query's interrupt handle; emptied (under the lock) before the
+        // connection goes back to the pool, so a late interrupt never hits another read.
+        let running: Arc<Mutex<Option<Arc<duckdb::InterruptHandle>>>> = Arc::new(Mutex::new(None));
+        let worker_slot = Arc::clone(&running);
+        let (started_tx, started_rx) = oneshot::channel::<()>();
         let task = tokio::task::spawn_blocking(move || {
             let _guard = guard;
             let conn = inner.checkout()?;
-            let _ = handle_tx.send(conn.conn().interrupt_handle());
+            *worker_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(conn.conn().interrupt_handle());
+            let _ = started_tx.send(());
             let result = work(&conn);
+            worker_slot.lock().unwrap_or_else(|e| e.into_inner()).take();
             inner.checkin(conn);
             result.map_err(DbError::Other)
         });
         let timeout = self.inner.settings.query_timeout;
         let watchdog = async move {
-            let Ok(interrupt) = handle_rx.await else { return std::future::pending().await };
-            let reason = tokio::select! {
+            if started_rx.await.is_err() {
+                return std::future::pending::<StopReason>().await;
+            }
+            tokio::select! {
                 _ = tokio::time::sleep(timeout) => StopReason::Timeout,
                 _ = cancel.cancelled() => StopReason::Cancelled,
-            };
-            interrupt.interrupt();
-            reason
+            }
         };
         tokio::pin!(task, watchdog);
         let (joined, stopped) = tokio::select! {
             joined = &mut task => (joined, None),
-            reason = &mut watchdog => ((&mut task).await, Some(reason)),
+            reason = &mut watchdog => {
+                // Interrupt until the work returns: an interrupt that lands between two
+                // statements (or before the first) would otherwise be lost.
+                let joined = loop {
+                    if let Some(handle) = running.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                        handle.interrupt();
+                    }
+                    if let Ok(joined) = tokio::time::timeout(INTERRUPT_REPEAT, &mut task).await {
+                        break joined;
+                    }
+                };
+                (joined, Some(reason))
+            }
         };
         let result = joined.map_err(|e| DbError::Other(anyhow!("read task failed: {e}")))?;
         match (result, stopped) {
@@ -371,5 +391,145 @@ async fn idle_release_loop(inner: Weak<Inner>, idle: Duration) {
             })
             .await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn access_for(path: &Path) -> Access {
+        Access::new(AccessSettings {
+            path: path.to_owned(),
+            write_timeout: Duration::from_secs(2),
+            query_timeout: Duration::from_secs(5),
+            idle_release: None,
+        })
+    }
+
+    /// Each escape class is refused by the engine itself on the hardened read instance,
+    /// with no statement classifier in front of it.
+    #[tokio::test]
+    async fn hardened_read_instance_refuses_every_escape() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.duckdb");
+        let outside = dir.path().join("outside.csv");
+        std::fs::write(&outside, "a,b\n1,2\n").unwrap();
+        let access = access_for(&path);
+        access.write(|conn| Ok(conn.execute_batch("CREATE TABLE t AS SELECT 1 AS x")?)).await.unwrap();
+        let db_path = path.display().to_string();
+        let outside_path = outside.display().to_string();
+        let refused: Vec<(String, String)> = access
+            .read(move |conn| {
+                let escapes = [
+                    format!("COPY (SELECT 1) TO '{}/copied.csv'", std::path::Path::new(&outside_path).parent().unwrap().display()),
+                    format!("SELECT * FROM read_csv('{outside_path}')"),
+                    format!("SELECT * FROM read_text('{outside_path}')"),
+                    format!("SELECT * FROM read_blob('{db_path}')"),
+                    format!("ATTACH '{db_path}' AS again (READ_ONLY)"),
+                    "ATTACH ':memory:' AS scratch".to_owned(),
+                    "INSTALL httpfs".to_owned(),
+                    "LOAD httpfs".to_owned(),
+                    "SELECT * FROM read_csv('https://example.com/x.csv')".to_owned(),
+                    "SET threads = 1".to_owned(),
+                    "SET enable_external_access = true".to_owned(),
+                    "RESET lock_configuration".to_owned(),
+                    "SET disabled_filesystems = ''".to_owned(),
+                    "PRAGMA threads = 1".to_owned(),
+                    "INSERT INTO t VALUES (2)".to_owned(),
+                    "CREATE TABLE u (x INTEGER)".to_owned(),
+                    "DROP TABLE t".to_owned(),
+                    "CHECKPOINT".to_owned(),
+                    "EXPORT DATABASE '/tmp/healthsim-export-test'".to_owned(),
+                ];
+                let mut refused = Vec::new();
+                for sql in escapes {
+                    if let Err(err) = conn.conn().execute_batch(&sql) {
+                        refused.push((sql, err.to_string()));
+                    } else {
+                        refused.push((sql, String::new()));
+                    }
+                }
+                Ok(refused)
+            })
+            .await
+            .unwrap();
+        for (sql, error) in &refused {
+            assert!(!error.is_empty(), "the engine allowed: {sql}");
+        }
+        assert!(!dir.path().join("copied.csv").exists());
+        assert!(!std::path::Path::new("/tmp/healthsim-export-test").exists());
+        // Normal reads still work after all of that, on the same instance.
+        let x: i64 = access.read(|conn| Ok(conn.conn().query_row("SELECT x FROM t", [], |r| r.get(0))?)).await.unwrap();
+        assert_eq!(x, 1);
+    }
+
+    /// A read right after a write sees it (the read instance is reopened).
+    #[tokio::test]
+    async fn read_your_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ryw.duckdb");
+        let access = access_for(&path);
+        access.write(|conn| Ok(conn.execute_batch("CREATE TABLE t (x INTEGER)")?)).await.unwrap();
+        for i in 0..5i64 {
+            let before: i64 =
+                access.read(|conn| Ok(conn.conn().query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)).await.unwrap();
+            assert_eq!(before, i);
+            access.write(move |conn| Ok(conn.execute("INSERT INTO t VALUES (?)", [i])?)).await.unwrap();
+        }
+        assert!(!path.with_extension("duckdb.wal").exists(), "writes end with a checkpoint");
+    }
+
+    /// A failing write rolls back and leaves the instance usable.
+    #[tokio::test]
+    async fn failed_write_rolls_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rb.duckdb");
+        let access = access_for(&path);
+        access.write(|conn| Ok(conn.execute_batch("CREATE TABLE t (x INTEGER PRIMARY KEY)")?)).await.unwrap();
+        let failed = access
+            .write(|conn| {
+                conn.execute_batch("INSERT INTO t VALUES (1)")?;
+                anyhow::bail!("boom")
+            })
+            .await;
+        assert!(matches!(failed, Err(DbError::Other(_))));
+        let n: i64 = access.read(|conn| Ok(conn.conn().query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)).await.unwrap();
+        assert_eq!(n, 0);
+    }
+
+    /// The query timeout interrupts a long query, and the pooled connection is reusable.
+    #[tokio::test]
+    async fn timeout_interrupts_and_connection_is_reusable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("to.duckdb");
+        let access = Access::new(AccessSettings {
+            path: path.clone(),
+            write_timeout: Duration::from_secs(2),
+            query_timeout: Duration::from_millis(200),
+            idle_release: None,
+        });
+        access.write(|conn| Ok(conn.execute_batch("CREATE TABLE t (x INTEGER)")?)).await.unwrap();
+        let slow = access
+            .read(|conn| Ok(conn.conn().query_row("SELECT count(*) FROM range(10000000000) a, range(10) b", [], |r| r.get::<_, i64>(0))?))
+            .await;
+        assert!(matches!(slow, Err(DbError::TimedOut(_))), "{slow:?}");
+        let ok: i64 = access.read(|conn| Ok(conn.conn().query_row("SELECT 7", [], |r| r.get(0))?)).await.unwrap();
+        assert_eq!(ok, 7);
+        let cancel = CancellationToken::new();
+        let trigger = cancel.clone();
+        let cancelled = tokio::spawn({
+            let access = access.clone();
+            async move {
+                access
+                    .read_cancellable(cancel, |conn| {
+                        Ok(conn.conn().query_row("SELECT count(*) FROM range(10000000000) a, range(10) b", [], |r| r.get::<_, i64>(0))?)
+                    })
+                    .await
+            }
+        });
+        trigger.cancel();
+        let cancelled = cancelled.await.unwrap();
+        assert!(matches!(cancelled, Err(DbError::Cancelled)), "{cancelled:?}");
     }
 }

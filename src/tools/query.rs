@@ -44,6 +44,18 @@ pub enum ReferenceTableArg {
     AdiBlockgroup,
 }
 
+impl ReferenceTableArg {
+    fn table(&self) -> ReferenceTable {
+        match self {
+            ReferenceTableArg::PlacesCounty => ReferenceTable::PlacesCounty,
+            ReferenceTableArg::PlacesTract => ReferenceTable::PlacesTract,
+            ReferenceTableArg::SviCounty => ReferenceTable::SviCounty,
+            ReferenceTableArg::SviTract => ReferenceTable::SviTract,
+            ReferenceTableArg::AdiBlockgroup => ReferenceTable::AdiBlockgroup,
+        }
+    }
+}
+
 /// Arguments of healthsim_query_reference.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -80,15 +92,15 @@ impl HealthSim {
         Parameters(args): Parameters<Args<QueryArgs>>,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let read = || -> Result<(String, usize), ArgError> {
+        let read = || -> Result<QueryArgs, ArgError> {
             let mut a = ArgReader::new::<QueryArgs>(args.raw)?;
-            Ok((a.string("sql", 1, 100_000)?, a.integer("limit", 100, 1, 1000)? as usize))
+            Ok(QueryArgs { sql: a.string("sql", 1, 100_000)?, limit: a.integer("limit", 100, 1, 1000)? as u32 })
         };
-        let (sql, limit) = match read() {
-            Ok(v) => v,
+        let args = match read() {
+            Ok(args) => args,
             Err(err) => return err.into(),
         };
-        match self.db.query(sql, limit, self.limits.max_output_chars, context.ct.clone()).await {
+        match self.db.query(args.sql, args.limit as usize, self.limits.max_output_chars, context.ct.clone()).await {
             Ok(Ok(result)) => success(&result, true),
             Ok(Err(QueryError::Refused(what))) => failure(
                 format!("query refused: {what}; healthsim_query runs exactly one read-only statement (SELECT, WITH, VALUES, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN)"),
@@ -113,7 +125,7 @@ impl HealthSim {
             let table = match a.value("table") {
                 Some(Value::String(text)) => {
                     let text = text.trim().to_ascii_lowercase();
-                    ReferenceTable::ALL.into_iter().find(|t| t.name() == text).ok_or_else(|| {
+                    serde_json::from_value::<ReferenceTableArg>(Value::String(text.clone())).map_err(|_| {
                         ArgError(format!("table must be one of {} (got \"{text}\")", table_names()))
                     })?
                 }
@@ -122,8 +134,14 @@ impl HealthSim {
                 }
                 None => return Err(ArgError(format!("table is required: one of {}", table_names()))),
             };
-            let state = match a.optional_string("state", 100)? {
-                Some(text) => Some(parse_state(&text).ok_or_else(|| {
+            let args = ReferenceArgs {
+                table,
+                state: a.optional_string("state", 100)?,
+                county: a.optional_string("county", 100)?,
+                limit: a.integer("limit", 20, 1, 100)? as u32,
+            };
+            let state = match &args.state {
+                Some(text) => Some(parse_state(text).ok_or_else(|| {
                     let valid: Vec<&str> = STATES.iter().map(|(abbr, _)| *abbr).collect();
                     ArgError(format!(
                         "state '{text}' is not a US state abbreviation or 2-digit FIPS code; valid abbreviations: {}",
@@ -132,19 +150,19 @@ impl HealthSim {
                 })?),
                 None => None,
             };
-            let county = a.optional_string("county", 100)?;
-            let limit = a.integer("limit", 20, 1, 100)? as u32;
-            Ok((table, state, county, limit))
+            Ok((args, state))
         };
-        let (table, state, county, limit) = match read() {
+        let (args, state) = match read() {
             Ok(v) => v,
             Err(err) => return err.into(),
         };
+        let ReferenceArgs { table, county, limit, .. } = args;
+        let table = table.table();
         match self.db.query_reference(table, state, county, limit).await {
             Ok(Some(result)) => success(&result, true),
             Ok(None) => failure(
                 format!(
-                    "reference table population.{} is missing; run `healthsim-mcp demo` to create synthetic reference data, or load the CDC/ADI data into schema population",
+                    "reference table population.{} is missing; load the CDC PLACES, SVI or ADI data into schema population of this database (see the README), then call again",
                     table.name()
                 ),
                 Map::new(),

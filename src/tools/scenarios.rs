@@ -82,7 +82,8 @@ pub struct SaveArgs {
     /// clinical_notes, members, claims, claim_lines, prescriptions, pharmacy_claims,
     /// subjects, trial_visits, adverse_events, exposures, singular or plural) also become
     /// rows of the table of that name
-    pub entities: BTreeMap<String, Vec<Map<String, Value>>>,
+    #[schemars(with = "BTreeMap<String, Vec<Map<String, Value>>>")]
+    pub entities: Map<String, Value>,
     /// Free-text description
     #[schemars(length(max = 10000))]
     pub description: Option<String>,
@@ -182,18 +183,19 @@ impl HealthSim {
         annotations(title = "List HealthSim Scenarios", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn healthsim_list_scenarios(&self, Parameters(args): Parameters<Args<ListArgs>>) -> CallToolResult {
-        let read = || -> Result<ListFilter, ArgError> {
+        let read = || -> Result<ListArgs, ArgError> {
             let mut a = ArgReader::new::<ListArgs>(args.raw)?;
-            Ok(ListFilter {
+            Ok(ListArgs {
                 tag: a.optional_string("tag", 100)?,
                 search: a.optional_string("search", 200)?,
                 limit: a.integer("limit", 50, 1, 200)? as u32,
             })
         };
-        let filter = match read() {
-            Ok(filter) => filter,
+        let args = match read() {
+            Ok(args) => args,
             Err(err) => return err.into(),
         };
+        let filter = ListFilter { tag: args.tag, search: args.search, limit: args.limit };
         match self.db.list_scenarios(filter).await {
             Ok(list) => success(&list, false),
             Err(err) => db_failure("healthsim_list_scenarios", err),
@@ -207,17 +209,17 @@ impl HealthSim {
         annotations(title = "Load HealthSim Scenario", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn healthsim_load_scenario(&self, Parameters(args): Parameters<Args<LoadArgs>>) -> CallToolResult {
-        let read = || -> Result<(String, bool), ArgError> {
+        let read = || -> Result<LoadArgs, ArgError> {
             let mut a = ArgReader::new::<LoadArgs>(args.raw)?;
-            Ok((a.string("name_or_id", 1, 200)?, a.boolean("include_entities", true)?))
+            Ok(LoadArgs { name_or_id: a.string("name_or_id", 1, 200)?, include_entities: a.boolean("include_entities", true)? })
         };
-        let (input, include_entities) = match read() {
-            Ok(v) => v,
+        let args = match read() {
+            Ok(args) => args,
             Err(err) => return err.into(),
         };
-        match self.db.load_scenario(input.clone(), include_entities).await {
+        match self.db.load_scenario(args.name_or_id.clone(), args.include_entities).await {
             Ok(Some(loaded)) => success(&fit_load_output(loaded, self.limits.max_output_chars), true),
-            Ok(None) => not_found(&input),
+            Ok(None) => not_found(&args.name_or_id),
             Err(err) => db_failure("healthsim_load_scenario", err),
         }
     }
@@ -229,19 +231,20 @@ impl HealthSim {
         annotations(title = "Get Scenario Summary", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn healthsim_get_summary(&self, Parameters(args): Parameters<Args<SummaryArgs>>) -> CallToolResult {
-        let read = || -> Result<(String, bool, usize), ArgError> {
+        let read = || -> Result<SummaryArgs, ArgError> {
             let mut a = ArgReader::new::<SummaryArgs>(args.raw)?;
-            Ok((
-                a.string("scenario_id_or_name", 1, 200)?,
-                a.boolean("include_samples", true)?,
-                a.integer("samples_per_type", 3, 1, 10)? as usize,
-            ))
+            Ok(SummaryArgs {
+                scenario_id_or_name: a.string("scenario_id_or_name", 1, 200)?,
+                include_samples: a.boolean("include_samples", true)?,
+                samples_per_type: a.integer("samples_per_type", 3, 1, 10)? as u32,
+            })
         };
-        let (input, include_samples, per_type) = match read() {
-            Ok(v) => v,
+        let args = match read() {
+            Ok(args) => args,
             Err(err) => return err.into(),
         };
-        match self.db.summary(input.clone(), include_samples, per_type).await {
+        let input = args.scenario_id_or_name;
+        match self.db.summary(input.clone(), args.include_samples, args.samples_per_type as usize).await {
             Ok(Some(summary)) => success(
                 &SummaryOutput {
                     scenario_id: summary.scenario.scenario_id,
@@ -276,19 +279,21 @@ impl HealthSim {
             return failure(reason, Map::new());
         }
         let max_entities = self.limits.max_save_entities;
-        let read = || -> Result<(String, Option<String>, Vec<String>, bool, Map<String, Value>), ArgError> {
+        let read = || -> Result<SaveArgs, ArgError> {
             let mut a = ArgReader::new::<SaveArgs>(args.raw)?;
-            let name = a.string("name", 1, 200)?;
-            let entities = check_entities(a.value("entities"), max_entities)?;
-            let description = a.optional_string("description", 10_000)?;
-            let tags = check_tags(a.value("tags"))?;
-            let overwrite = a.boolean("overwrite", false)?;
-            Ok((name, description, tags, overwrite, entities))
+            Ok(SaveArgs {
+                name: a.string("name", 1, 200)?,
+                entities: check_entities(a.value("entities"), max_entities)?,
+                description: a.optional_string("description", 10_000)?,
+                tags: Some(check_tags(a.value("tags"))?),
+                overwrite: a.boolean("overwrite", false)?,
+            })
         };
-        let (name, description, tags, overwrite, entities) = match read() {
-            Ok(v) => v,
+        let SaveArgs { name, entities, description, tags, overwrite } = match read() {
+            Ok(args) => args,
             Err(err) => return err.into(),
         };
+        let tags = tags.unwrap_or_default();
         let plan = tokio::task::spawn_blocking(move || plan_save(&entities, crate::model::new_uuid)).await;
         let Ok(plan) = plan else { return failure("internal error while preparing the save; nothing was written", Map::new()) };
         let entity_counts: Map<String, Value> = plan.entity_counts.iter().map(|(t, n)| (t.clone(), Value::from(*n))).collect();
@@ -332,12 +337,12 @@ impl HealthSim {
         if let Err(reason) = self.db.writes_enabled() {
             return failure(reason, Map::new());
         }
-        let read = || -> Result<(String, bool), ArgError> {
+        let read = || -> Result<DeleteArgs, ArgError> {
             let mut a = ArgReader::new::<DeleteArgs>(args.raw)?;
-            Ok((a.string("name_or_id", 1, 200)?, a.boolean("confirm", false)?))
+            Ok(DeleteArgs { name_or_id: a.string("name_or_id", 1, 200)?, confirm: a.boolean("confirm", false)? })
         };
-        let (input, confirm) = match read() {
-            Ok(v) => v,
+        let DeleteArgs { name_or_id: input, confirm } = match read() {
+            Ok(args) => args,
             Err(err) => return err.into(),
         };
         if !confirm {

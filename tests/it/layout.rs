@@ -52,8 +52,8 @@ async fn python_layout_is_migrated_in_place() {
         .await;
     assert_eq!(
         rows["rows"],
-        json!([{"id": "orphan", "scenario_id": "", "notebook_flag": null, "language": null},
-               {"id": "p1", "scenario_id": "11111111-1111-4111-8111-111111111111", "notebook_flag": true, "language": null}])
+        json!([{"id": "orphan", "scenario_id": "", "notebook_flag": null, "language": "en"},
+               {"id": "p1", "scenario_id": "11111111-1111-4111-8111-111111111111", "notebook_flag": true, "language": "en"}])
     );
     let key = server
         .ok("healthsim_query", json!({"sql": "SELECT constraint_column_names AS k FROM duckdb_constraints() WHERE table_name = 'patients' AND constraint_type = 'PRIMARY KEY'"}))
