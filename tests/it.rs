@@ -16,5 +16,7 @@ mod hostile;
 mod layout;
 #[path = "it/query.rs"]
 mod query;
+#[path = "it/reference.rs"]
+mod reference;
 #[path = "it/scenarios.rs"]
 mod scenarios;

@@ -301,9 +301,19 @@ impl HealthSim {
             plan.canonical_counts().into_iter().map(|(t, n)| (t.to_owned(), Value::from(n))).collect();
         let total_entities = plan.total_entities();
         let warnings = cap_warnings(&plan.warnings);
-        let progress = progress_reporter(&context, total_entities as u64);
+        let canonical_total: u64 = canonical_rows.values().filter_map(Value::as_u64).sum();
+        let (progress, forwarder) = match progress_reporter(&context, total_entities as u64 + canonical_total) {
+            Some((progress, forwarder)) => (Some(progress), Some(forwarder)),
+            None => (None, None),
+        };
         let request = SaveRequest { name: name.clone(), description, tags, overwrite, plan, progress };
-        match self.db.save(request).await {
+        let outcome = self.db.save(request).await;
+        // The request (and with it the progress sender) is gone: deliver the remaining
+        // notifications before the response, so the client sees them all.
+        if let Some(forwarder) = forwarder {
+            let _ = forwarder.await;
+        }
+        match outcome {
             Ok(SaveOutcome::Saved { scenario_id }) => {
                 tracing::info!(%name, %scenario_id, total_entities, "scenario saved");
                 success(
@@ -448,12 +458,16 @@ fn cap_warnings(warnings: &[String]) -> Option<Vec<String>> {
 }
 
 /// A callback that sends MCP progress notifications (about every 10%) when the client
-/// asked for them with a progress token.
-fn progress_reporter(context: &RequestContext<RoleServer>, total: u64) -> Option<crate::db::Progress> {
+/// asked for them with a progress token, and the task forwarding them (it ends when the
+/// callback is dropped and every notification is sent).
+fn progress_reporter(
+    context: &RequestContext<RoleServer>,
+    total: u64,
+) -> Option<(crate::db::Progress, tokio::task::JoinHandle<()>)> {
     let token = context.meta.get_progress_token()?;
     let peer = context.peer.clone();
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<(u64, String)>();
-    tokio::spawn(async move {
+    let forwarder = tokio::spawn(async move {
         while let Some((done, message)) = receiver.recv().await {
             let param = ProgressNotificationParam::new(token.clone(), done as f64)
                 .with_total(total as f64)
@@ -463,9 +477,10 @@ fn progress_reporter(context: &RequestContext<RoleServer>, total: u64) -> Option
             }
         }
     });
-    Some(Box::new(move |done, message| {
+    let progress: crate::db::Progress = Box::new(move |done, message| {
         let _ = sender.send((done, message.to_owned()));
-    }))
+    });
+    Some((progress, forwarder))
 }
 
 /// Cuts each entity type's array to the same fraction until the text fits `max_chars`.

@@ -125,3 +125,54 @@ async fn trialsim_fixture() {
     assert_eq!(stats["top_adverse_events"], json!({"Nausea": 2, "Neutropenia": 1}));
     server.stop().await;
 }
+
+/// 100,000 mixed entities: every one lands, and the summary stays under 10,000 characters.
+#[tokio::test(flavor = "multi_thread")]
+async fn large_scenario_summary_stays_small() {
+    let (_dir, db) = temp_db();
+    let server = Server::start(&db).await;
+    let mut entities = serde_json::Map::new();
+    let mut push = |t: &str, v: Value| {
+        entities.entry(t).or_insert_with(|| Value::Array(vec![])).as_array_mut().unwrap().push(v);
+    };
+    for u in 0..10_000 {
+        let mrn = format!("MRN{u:06}");
+        push("patients", json!({"id": format!("P{u}"), "mrn": mrn, "given_name": "A", "family_name": format!("F{u}"),
+            "birth_date": format!("19{:02}-01-15", 30 + u % 70), "gender": ["female", "male"][u % 2]}));
+        push("encounters", json!({"encounter_id": format!("E{u}"), "patient_mrn": mrn, "class_code": ["I", "O", "E", "H", "V", "A"][u % 6],
+            "admission_time": "2024-01-05T08:30:00Z"}));
+        push("diagnoses", json!({"id": format!("D{u}"), "code": format!("C{:02}", u % 40), "patient_mrn": mrn, "diagnosed_date": "2024-01-05"}));
+        push("clinical_notes", json!({"id": format!("N{u}"), "patient_mrn": mrn, "note_type": "progress", "note_datetime": "2024-01-05T09:00:00Z",
+            "content": "x".repeat(2000)}));
+        push("members", json!({"member_id": format!("M{u}"), "first_name": "A", "last_name": "B", "birth_date": "1980-01-01", "gender": "F",
+            "group_id": "G", "plan_code": format!("PLAN{}", u % 25), "coverage_start": "2024-01-01", "relationship": ["self", "spouse", "child"][u % 3]}));
+        push("claims", json!({"claim_id": format!("C{u}"), "claim_type": ["professional", "institutional"][u % 2], "member_id": format!("M{u}"),
+            "provider_npi": "1", "service_date": "2024-02-01", "principal_diagnosis": "E11.9", "total_charge": 100 + u % 50}));
+        push("prescriptions", json!({"prescription_number": format!("RX{u}"), "ndc": "1", "drug_name": format!("Drug {}", u % 30),
+            "quantity_prescribed": 30, "days_supply": 30, "prescriber_npi": "1", "written_date": "2024-01-01", "expiration_date": "2025-01-01"}));
+        push("subjects", json!({"subject_id": format!("S{u}"), "usubjid": format!("ST-S{u}"), "study_id": "ST", "site_id": format!("SITE{}", u % 12),
+            "given_name": "A", "family_name": "B", "birth_date": "1970-01-01", "gender": "M", "informed_consent_date": "2024-01-01",
+            "status": "enrolled", "treatment_arm": format!("ARM{}", u % 7)}));
+        push("adverse_events", json!({"id": format!("AE{u}"), "usubjid": format!("ST-S{u}"), "aeterm": format!("Event {}", u % 20), "aestdtc": "2024-02-01"}));
+        push("gizmos", json!({"id": format!("G{u}"), "blob": "y".repeat(500)}));
+    }
+    let saved = server.ok("healthsim_save_scenario", json!({"name": "huge", "entities": entities})).await;
+    assert_eq!(saved["total_entities"], 100_000);
+    assert_eq!(saved["canonical_rows"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum::<u64>(), 90_000);
+    let warnings = saved["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "only the unknown type warns: {warnings:?}");
+    let result = server.call("healthsim_get_summary", json!({"scenario_id_or_name": "huge", "samples_per_type": 10})).await;
+    let text = crate::util::text_of(&result);
+    assert!(text.chars().count() < 10_000, "summary is {} characters", text.chars().count());
+    let summary: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(summary["entity_counts"]["patients"], 10_000);
+    assert_eq!(summary["statistics"]["encounter_types"].as_object().unwrap().len(), 5, "top 5 only");
+    assert_eq!(summary["statistics"]["gender_distribution"], json!({"female": 5000, "male": 5000}));
+    assert!(!summary["samples"].as_object().unwrap().is_empty(), "samples are reduced, not dropped");
+    let many_warnings = serde_json::json!({"name": "warn", "entities": {"patients": (0..30).map(|i| json!({"id": format!("x{i}")})).collect::<Vec<_>>()}});
+    let saved = server.ok("healthsim_save_scenario", many_warnings).await;
+    let warnings = saved["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 21);
+    assert_eq!(warnings[20], "... and 10 more warnings");
+    server.stop().await;
+}
