@@ -30,9 +30,9 @@ fn mixed(n: usize) -> Map<String, Value> {
             "birthDate": format!("19{:02}-0{}-1{}", 40 + u % 60, 1 + u % 9, u % 10), "gender": if u % 2 == 0 { "female" } else { "male" },
             "address": {"line": ["1 Main St"], "city": "Austin", "state": "TX", "postalCode": "78701"}}));
         for e in 0..2 {
-            push("encounters", json!({"encounter_id": format!("E{u}-{e}"), "patient_mrn": mrn, "class_code": ["I", "O", "E"][(u + e) % 3],
+            push("encounters", json!({"encounter_id": format!("E{u}-{e}"), "patient_mrn": mrn, "class_code": (["I", "O", "E"][(u + e) % 3]),
                 "admission_time": format!("2024-0{}-1{}T08:30:00-06:00", 1 + e, u % 10)}));
-            push("diagnoses", json!({"id": format!("D{u}-{e}"), "code": ["E11.9", "I10", "J06.9", "E78.5"][(u + e) % 4],
+            push("diagnoses", json!({"id": format!("D{u}-{e}"), "code": (["E11.9", "I10", "J06.9", "E78.5"][(u + e) % 4]),
                 "description": "dx", "patient_mrn": mrn, "diagnosed_date": "2024-01-05"}));
         }
         push("medications", json!({"id": format!("M{u}"), "name": "Metformin", "dose": "500 mg", "route": "oral", "frequency": "BID",

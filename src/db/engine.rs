@@ -94,6 +94,7 @@ impl Instance {
         }
     }
 
+    #[cfg(test)]
     pub fn mode(&self) -> Mode {
         self.mode
     }

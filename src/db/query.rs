@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::engine::{InstanceConnection, StatementKind};
-use super::values::{ColumnHint, to_json};
+use super::values::{ColumnHint, cell};
 
 /// The result of a read query, in wire order.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -53,8 +53,7 @@ pub fn run(conn: &InstanceConnection, sql: &str, limit: usize, max_chars: usize)
         }
         let mut object = Map::with_capacity(columns.len());
         for (i, name) in columns.iter().enumerate() {
-            let value = row.get::<_, duckdb::types::Value>(i).map_err(failed)?;
-            object.insert(name.clone(), to_json(value, hints[i]));
+            object.insert(name.clone(), cell(row, i, hints[i]).map_err(failed)?);
         }
         let size = pretty_size(&object);
         if used + size > max_chars {
@@ -158,6 +157,8 @@ pub fn column_hint(stmt: &Statement<'_>, i: usize) -> ColumnHint {
     ColumnHint {
         json: logical.get_alias().is_some_and(|a| a.eq_ignore_ascii_case("JSON")),
         with_time_zone: logical.id() == LogicalTypeId::TimestampTZ,
+        always_null: matches!(stmt.column_type(i), duckdb::arrow::datatypes::DataType::Null)
+            || logical.id() == LogicalTypeId::SqlNull,
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::query::columns_of;
 use super::schema::quote;
-use super::values::to_json;
+use super::values::cell;
 use crate::model::canonical_tables;
 
 /// The five reference tables.
@@ -172,7 +172,7 @@ pub fn query(
     while let Some(row) = rows.next()? {
         let mut object = Map::new();
         for (i, column) in columns.iter().enumerate() {
-            object.insert(column.clone(), to_json(row.get(i)?, hints[i]));
+            object.insert(column.clone(), cell(row, i, hints[i])?);
         }
         out.push(object);
     }

@@ -129,7 +129,7 @@ pub fn migrate(conn: &Connection) -> anyhow::Result<Vec<String>> {
     let keys = primary_keys(conn)?;
     for spec in canonical_tables() {
         match tables.get(spec.name) {
-            None => conn.execute_batch(&create_table_sql(spec, spec.name)),
+            None => conn.execute_batch(&create_table_sql(spec, spec.name)).map_err(anyhow::Error::from),
             Some(columns) => {
                 let expected = vec!["scenario_id".to_owned(), spec.id_column.to_owned()];
                 if keys.get(spec.name) == Some(&expected) {
@@ -375,8 +375,9 @@ mod tests {
         assert_eq!(
             rows,
             vec![
-                ("d1".into(), "s1".into(), Some("keep me".into()), None),
-                ("d2".into(), "".into(), None, None),
+                // Columns the old table lacked take their DDL default, as ADD COLUMN would.
+                ("d1".into(), "s1".into(), Some("keep me".into()), Some("final".into())),
+                ("d2".into(), "".into(), None, Some("final".into())),
             ]
         );
         // The same id may now exist in two scenarios.

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::schema::quote;
 use super::scenarios::{self, ScenarioRow};
-use super::values::{ColumnHint, to_json};
+use super::values::{ColumnHint, cell, to_json};
 use crate::model::{canonical_tables, canonical_type_name};
 
 /// Sample text values longer than this are shortened, so one clinical note cannot blow
@@ -177,7 +177,7 @@ pub fn samples(conn: &Connection, scenario_id: &str, per_type: usize) -> anyhow:
         while let Some(row) = rows.next()? {
             let mut object = Map::new();
             for (i, name) in names.iter().enumerate() {
-                let value = shorten(to_json(row.get::<_, duckdb::types::Value>(i)?, hints[i]));
+                let value = shorten(cell(row, i, hints[i])?);
                 object.insert(name.clone(), value);
             }
             out.push(Value::Object(object));

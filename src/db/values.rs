@@ -13,6 +13,21 @@ pub struct ColumnHint {
     pub json: bool,
     /// TIMESTAMPTZ column: printed with a `+00` offset.
     pub with_time_zone: bool,
+    /// A column of DuckDB's NULL type (`SELECT NULL`): always null. duckdb-rs panics when
+    /// asked for such a value, so it is never asked.
+    pub always_null: bool,
+}
+
+/// Reads cell `i` of `row` as JSON. A type duckdb-rs cannot decode (it panics on some)
+/// becomes a marker string instead of taking the worker thread down.
+pub fn cell(row: &duckdb::Row<'_>, i: usize, hint: ColumnHint) -> duckdb::Result<Json> {
+    if hint.always_null {
+        return Ok(Json::Null);
+    }
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| row.get::<_, Value>(i))) {
+        Ok(value) => Ok(to_json(value?, hint)),
+        Err(_) => Ok(Json::String("<value of a type this server cannot decode>".into())),
+    }
 }
 
 /// Largest integer a JSON number carries exactly (2^53).
@@ -73,6 +88,8 @@ pub fn to_json(value: Value, hint: ColumnHint) -> Json {
             }
         }
         Value::Union(inner) => to_json(*inner, hint),
+        // A type this version of duckdb-rs added: DuckDB's debug text beats failing the query.
+        other => Json::String(format!("{other:?}")),
     }
 }
 
@@ -168,8 +185,13 @@ mod tests {
 
     fn one(sql: &str, hint: ColumnHint) -> Json {
         let conn = Connection::open_in_memory().unwrap();
-        let value: Value = conn.query_row(sql, [], |r| r.get(0)).unwrap();
-        to_json(value, hint)
+        let mut stmt = conn.prepare(sql).unwrap();
+        let mut rows = stmt.query([]).unwrap();
+        let (_, hints) = crate::db::query::columns_of(rows.as_ref());
+        let row = rows.next().unwrap().unwrap();
+        let detected = hints[0];
+        assert_eq!(detected.json || detected.with_time_zone, hint.json || hint.with_time_zone, "{sql}: hint detected");
+        cell(row, 0, detected).unwrap()
     }
 
     /// Each DuckDB type maps to the JSON form the spec lists.

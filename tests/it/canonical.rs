@@ -138,15 +138,15 @@ async fn large_scenario_summary_stays_small() {
     for u in 0..10_000 {
         let mrn = format!("MRN{u:06}");
         push("patients", json!({"id": format!("P{u}"), "mrn": mrn, "given_name": "A", "family_name": format!("F{u}"),
-            "birth_date": format!("19{:02}-01-15", 30 + u % 70), "gender": ["female", "male"][u % 2]}));
-        push("encounters", json!({"encounter_id": format!("E{u}"), "patient_mrn": mrn, "class_code": ["I", "O", "E", "H", "V", "A"][u % 6],
+            "birth_date": format!("19{:02}-01-15", 30 + u % 70), "gender": (["female", "male"][u % 2])}));
+        push("encounters", json!({"encounter_id": format!("E{u}"), "patient_mrn": mrn, "class_code": (["I", "O", "E", "H", "V", "A"][u % 6]),
             "admission_time": "2024-01-05T08:30:00Z"}));
         push("diagnoses", json!({"id": format!("D{u}"), "code": format!("C{:02}", u % 40), "patient_mrn": mrn, "diagnosed_date": "2024-01-05"}));
         push("clinical_notes", json!({"id": format!("N{u}"), "patient_mrn": mrn, "note_type": "progress", "note_datetime": "2024-01-05T09:00:00Z",
             "content": "x".repeat(2000)}));
         push("members", json!({"member_id": format!("M{u}"), "first_name": "A", "last_name": "B", "birth_date": "1980-01-01", "gender": "F",
-            "group_id": "G", "plan_code": format!("PLAN{}", u % 25), "coverage_start": "2024-01-01", "relationship": ["self", "spouse", "child"][u % 3]}));
-        push("claims", json!({"claim_id": format!("C{u}"), "claim_type": ["professional", "institutional"][u % 2], "member_id": format!("M{u}"),
+            "group_id": "G", "plan_code": format!("PLAN{}", u % 25), "coverage_start": "2024-01-01", "relationship": (["self", "spouse", "child"][u % 3])}));
+        push("claims", json!({"claim_id": format!("C{u}"), "claim_type": (["professional", "institutional"][u % 2]), "member_id": format!("M{u}"),
             "provider_npi": "1", "service_date": "2024-02-01", "principal_diagnosis": "E11.9", "total_charge": 100 + u % 50}));
         push("prescriptions", json!({"prescription_number": format!("RX{u}"), "ndc": "1", "drug_name": format!("Drug {}", u % 30),
             "quantity_prescribed": 30, "days_supply": 30, "prescriber_npi": "1", "written_date": "2024-01-01", "expiration_date": "2025-01-01"}));
