@@ -1,10 +1,17 @@
-//! Benchmarks of healthsim-mcp against the physical limit (raw DuckDB in-process doing the
-//! same work). Run: `cargo run --release --example bench` (it uses the release binary next
-//! to it, or `HEALTHSIM_MCP_BIN`). Prints median and p95 per measurement.
+//! Benchmarks of healthsim-mcp against the physical limit: raw DuckDB doing the same work
+//! in-process (and, for start-up, a bare process spawn). Prints median and p95 per
+//! measurement next to the raw figure and the target.
+//!
+//! Run: `cargo run --release --locked --example bench` (uses the release binary next to
+//! it, or `HEALTHSIM_MCP_BIN`). `BENCH_BIG_GB` sizes the large database of the write-cycle
+//! measurement (default 1.5; 0 skips it). Takes a few minutes on 2 cores.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use healthsim_mcp::model::mapping::MAPPED_PROVENANCE;
+use healthsim_mcp::model::{SavePlan, canonical_tables, new_uuid, plan_save};
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::RunningService;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
@@ -49,46 +56,124 @@ fn mixed(n: usize) -> Map<String, Value> {
     by_type
 }
 
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// (median, p95) in milliseconds.
 fn stats(mut samples: Vec<Duration>) -> (f64, f64) {
     samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let p95 = samples[((samples.len() as f64 * 0.95).ceil() as usize).saturating_sub(1).min(samples.len() - 1)];
     (ms(samples[samples.len() / 2]), ms(p95))
 }
 
-async fn start(db: &Path) -> RunningService<RoleClient, ()> {
-    let command = tokio::process::Command::new(binary()).configure(|cmd| {
-        cmd.arg("--db").arg(db).env("RUST_LOG", "warn");
-    });
-    ().serve(TokioChildProcess::new(command).expect("spawn")).await.expect("initialize")
+/// One printed line.
+struct Line {
+    name: String,
+    server: (f64, f64),
+    raw: Option<f64>,
+    target: String,
 }
 
-async fn call(client: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> Value {
+fn print_line(line: &Line) {
+    let raw = line.raw.map_or("-".to_owned(), |r| format!("{r:.2}"));
+    let ratio = line.raw.filter(|r| *r > 0.0).map_or("-".to_owned(), |r| format!("{:.2}", line.server.0 / r));
+    println!(
+        "{:<46} {:>10.2} {:>10.2} {:>12} {:>7} {:>18}",
+        line.name, line.server.0, line.server.1, raw, ratio, line.target
+    );
+}
+
+type Client = RunningService<RoleClient, ()>;
+
+async fn start(db: &Path, args: &[&str]) -> (Client, u32) {
+    let command = tokio::process::Command::new(binary()).configure(|cmd| {
+        cmd.arg("--db").arg(db).args(args).env("RUST_LOG", "warn");
+    });
+    let transport = TokioChildProcess::new(command).expect("spawn");
+    let pid = transport.id().expect("pid");
+    (().serve(transport).await.expect("initialize"), pid)
+}
+
+async fn call(client: &Client, tool: &str, args: Value) -> Value {
     let Value::Object(map) = args else { unreachable!() };
     let result = client.call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(map)).await.expect("call");
     assert_ne!(result.is_error, Some(true), "{tool} failed: {:?}", result.content);
     result.structured_content.unwrap_or(Value::Null)
 }
 
-/// Raw DuckDB: the same plan appended in-process in one transaction (the physical limit).
-fn raw_save(path: &Path, entities: &Map<String, Value>) -> Duration {
-    let conn = duckdb::Connection::open(path).expect("open raw");
-    let started = Instant::now();
-    conn.execute_batch("BEGIN").unwrap();
+async fn time_calls(client: &Client, tool: &str, args: Value, runs: usize) -> (f64, f64) {
+    call(client, tool, args.clone()).await;
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        call(client, tool, args.clone()).await;
+        samples.push(started.elapsed());
+    }
+    stats(samples)
+}
+
+fn time_raw(runs: usize, mut work: impl FnMut()) -> f64 {
+    work();
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        work();
+        samples.push(started.elapsed());
+    }
+    stats(samples).0
+}
+
+/// Raw DuckDB: a planned save appended in-process in one transaction (entities and
+/// canonical rows, replacing the previous rows of that scenario), then checkpointed.
+fn raw_save(conn: &duckdb::Connection, plan: &SavePlan) {
+    conn.execute_batch("BEGIN; INSERT INTO scenarios (scenario_id, name) VALUES ('raw', 'raw') ON CONFLICT DO NOTHING;").unwrap();
+    conn.execute("DELETE FROM scenario_entities WHERE scenario_id = 'raw'", []).unwrap();
+    for spec in canonical_tables() {
+        conn.execute(&format!("DELETE FROM {} WHERE scenario_id = 'raw'", spec.name), []).unwrap();
+    }
     {
-        let mut app = conn.appender("raw_entities").unwrap();
-        let mut id = 0i64;
-        for (t, items) in entities {
-            for item in items.as_array().unwrap() {
-                id += 1;
-                app.append_row(duckdb::params![id, "s", t, id.to_string(), item.to_string()]).unwrap();
-            }
+        let mut app = conn
+            .appender_with_columns("scenario_entities", &["id", "scenario_id", "entity_type", "entity_id", "entity_data"])
+            .unwrap();
+        // Ids far above the sequence's range, reused by every run (the old rows are gone).
+        for (i, entity) in plan.entities.iter().enumerate() {
+            app.append_row(duckdb::params![1_000_000_000 + i as i64, "raw", entity.entity_type, entity.entity_id, entity.json])
+                .unwrap();
+        }
+    }
+    for spec in canonical_tables() {
+        let Some(rows) = plan.rows.get(spec.name) else { continue };
+        let mut columns: Vec<&str> = spec.columns.iter().map(|c| c.name).collect();
+        columns.push("scenario_id");
+        columns.extend(MAPPED_PROVENANCE);
+        let mut app = conn.appender_with_columns(spec.name, &columns).unwrap();
+        let data = spec.columns.len();
+        for row in rows {
+            let values = row.values[..data]
+                .iter()
+                .map(Option::as_deref)
+                .chain([Some("raw")])
+                .chain(row.values[data..].iter().map(Option::as_deref));
+            app.append_row(duckdb::appender_params_from_iter(values)).unwrap();
         }
     }
     conn.execute_batch("COMMIT; CHECKPOINT").unwrap();
-    let elapsed = started.elapsed();
-    conn.execute_batch("DELETE FROM raw_entities; CHECKPOINT").unwrap();
-    elapsed
+}
+
+fn rss_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn run_binary(db: &Path, args: &[&str]) {
+    let status = Command::new(binary()).arg("--db").arg(db).args(args).env("RUST_LOG", "warn").output().expect("run");
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
 }
 
 #[tokio::main]
@@ -96,13 +181,75 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("bench.duckdb");
     let raw_db = dir.path().join("raw.duckdb");
-    duckdb::Connection::open(&raw_db)
-        .unwrap()
-        .execute_batch("CREATE TABLE raw_entities (id INTEGER, scenario_id VARCHAR, entity_type VARCHAR, entity_id VARCHAR, entity_data JSON)")
-        .unwrap();
-    let client = start(&db).await;
-    println!("healthsim-mcp save benchmark ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
-    println!("{:<34} {:>12} {:>12} {:>16}", "measurement", "median ms", "p95 ms", "raw DuckDB med ms");
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("healthsim-mcp benchmark: {cores} cores, {} binary {}", std::env::consts::ARCH, binary().display());
+    eprintln!("preparing: demo database with national synthetic reference data ...");
+    run_binary(&db, &["demo"]);
+    run_binary(&raw_db, &["demo", "--small"]);
+    println!(
+        "\n{:<46} {:>10} {:>10} {:>12} {:>7} {:>18}",
+        "measurement (ms)", "median", "p95", "raw median", "ratio", "target"
+    );
+
+    // Start-up: process spawn to tools/list answered.
+    let mut starts = Vec::new();
+    for _ in 0..15 {
+        let started = Instant::now();
+        let (client, _) = start(&db, &[]).await;
+        client.list_all_tools().await.unwrap();
+        starts.push(started.elapsed());
+        let _ = client.cancel().await;
+    }
+    let spawn_floor = time_raw(15, || {
+        Command::new(binary()).arg("--version").output().unwrap();
+    });
+    let open_floor = time_raw(15, || {
+        let conn = duckdb::Connection::open_with_flags(&db, duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap()).unwrap();
+        drop(conn);
+    });
+    print_line(&Line {
+        name: "start to tools/list answered".into(),
+        server: stats(starts),
+        raw: Some(spawn_floor + open_floor),
+        target: "<= 50".into(),
+    });
+    println!("  (raw = process spawn {spawn_floor:.2} + DuckDB read-only open/close {open_floor:.2})");
+
+    let (client, pid) = start(&db, &[]).await;
+    let raw_read = duckdb::Connection::open_with_flags(&db, duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap()).unwrap();
+    let list_sql = "SELECT s.scenario_id, s.name, s.description,
+               (SELECT count(*) FROM scenario_entities e WHERE e.scenario_id = s.scenario_id),
+               (SELECT coalesce(list(t.tag ORDER BY t.id), []) FROM scenario_tags t WHERE t.scenario_id = s.scenario_id),
+               strftime(s.created_at, '%Y-%m-%dT%H:%M:%S.%f'), strftime(s.updated_at, '%Y-%m-%dT%H:%M:%S.%f')
+        FROM scenarios s ORDER BY s.updated_at DESC NULLS LAST, s.name LIMIT 50";
+    let raw_list = time_raw(200, || {
+        let mut stmt = raw_read.prepare(list_sql).unwrap();
+        let n = stmt.query_map([], |r| r.get::<_, String>(1)).unwrap().count();
+        assert!(n >= 4);
+    });
+    print_line(&Line {
+        name: "healthsim_list_scenarios round trip".into(),
+        server: time_calls(&client, "healthsim_list_scenarios", json!({}), 200).await,
+        raw: Some(raw_list),
+        target: "<= 2".into(),
+    });
+
+    let reference_sql = "SELECT substr(fips, 1, 2) AS state, count(*) AS groups, \
+         avg(TRY_CAST(adi_natrank AS INTEGER)) AS mean_rank FROM population.adi_blockgroup GROUP BY ALL ORDER BY 1";
+    let raw_reference = time_raw(20, || {
+        let mut stmt = raw_read.prepare(reference_sql).unwrap();
+        assert_eq!(stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().count(), 51);
+    });
+    print_line(&Line {
+        name: "reference aggregate over adi_blockgroup".into(),
+        server: time_calls(&client, "healthsim_query", json!({"sql": reference_sql}), 20).await,
+        raw: Some(raw_reference),
+        target: "ratio <= 1.5".into(),
+    });
+    drop(raw_read);
+
+    // Saves, against raw appends of the same planned rows into another file.
+    let raw_write = duckdb::Connection::open(&raw_db).unwrap();
     for (n, runs) in [(10_000usize, 7usize), (100_000, 3)] {
         let entities = mixed(n);
         let mut server_times = Vec::new();
@@ -113,11 +260,143 @@ async fn main() {
             let out = call(&client, "healthsim_save_scenario", args).await;
             server_times.push(started.elapsed());
             assert_eq!(out["total_entities"], json!(n));
-            raw_times.push(raw_save(&raw_db, &entities));
+            let plan = plan_save(&entities, new_uuid);
+            let started = Instant::now();
+            raw_save(&raw_write, &plan);
+            raw_times.push(started.elapsed());
         }
-        let (median, p95) = stats(server_times);
-        let (raw_median, _) = stats(raw_times);
-        println!("{:<34} {median:>12.1} {p95:>12.1} {raw_median:>16.1}", format!("save {n} mixed entities"));
+        print_line(&Line {
+            name: format!("save {n} mixed entities"),
+            server: stats(server_times),
+            raw: Some(stats(raw_times).0),
+            target: if n == 10_000 { "< 300; ratio <= 3".into() } else { "< 3000; ratio <= 3".into() },
+        });
     }
+    drop(raw_write);
+
+    let raw_read = duckdb::Connection::open_with_flags(&db, duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap()).unwrap();
+    let raw_load = time_raw(10, || {
+        let mut stmt = raw_read
+            .prepare(
+                "SELECT e.entity_type, CAST(e.entity_data AS VARCHAR) FROM scenario_entities e JOIN scenarios s USING (scenario_id)
+                 WHERE s.name = 'bench-10000' ORDER BY e.id",
+            )
+            .unwrap();
+        let rows: Vec<Value> = stmt
+            .query_map([], |r| r.get::<_, String>(1))
+            .unwrap()
+            .map(|t| serde_json::from_str(&t.unwrap()).unwrap())
+            .collect();
+        assert_eq!(rows.len(), 10_000);
+    });
+    print_line(&Line {
+        name: "load a 10,000-entity scenario".into(),
+        server: time_calls(&client, "healthsim_load_scenario", json!({"name_or_id": "bench-10000"}), 10).await,
+        raw: Some(raw_load),
+        target: "ratio <= 1.5".into(),
+    });
+    let summary_sql = [
+        "SELECT min(date_sub('year', birth_date, current_date)), max(date_sub('year', birth_date, current_date)), count(*) FROM patients WHERE scenario_id = $1",
+        "SELECT gender, count(*) FROM patients WHERE scenario_id = $1 GROUP BY 1",
+        "SELECT min(admission_time), max(admission_time), count(*) FROM encounters WHERE scenario_id = $1",
+        "SELECT class_code, count(*) AS n FROM encounters WHERE scenario_id = $1 GROUP BY 1 ORDER BY n DESC LIMIT 5",
+        "SELECT sum(total_charge), sum(total_paid), sum(member_responsibility), avg(total_charge) FROM claims WHERE scenario_id = $1",
+        "SELECT code, count(*) AS n FROM diagnoses WHERE scenario_id = $1 GROUP BY 1 ORDER BY n DESC LIMIT 5",
+        "SELECT plan_code, count(*) FROM members WHERE scenario_id = $1 GROUP BY 1",
+        "SELECT drug_name, count(*) FROM prescriptions WHERE scenario_id = $1 GROUP BY 1",
+        "SELECT entity_type, count(*) FROM scenario_entities WHERE scenario_id = $1 GROUP BY 1",
+    ];
+    let scenario_id: String =
+        raw_read.query_row("SELECT scenario_id FROM scenarios WHERE name = 'bench-100000'", [], |r| r.get(0)).unwrap();
+    let raw_summary = time_raw(10, || {
+        for sql in summary_sql {
+            let mut stmt = raw_read.prepare(sql).unwrap();
+            let _ = stmt.query_map([&scenario_id], |r| r.get::<_, Option<String>>(0)).unwrap().count();
+        }
+    });
+    print_line(&Line {
+        name: "get_summary of a 100,000-entity scenario".into(),
+        server: time_calls(&client, "healthsim_get_summary", json!({"scenario_id_or_name": "bench-100000"}), 10).await,
+        raw: Some(raw_summary),
+        target: "ratio <= 1.5".into(),
+    });
+    drop(raw_read);
+    let peak = rss_kib(pid, "VmHWM:");
+    // Idle: past the 2 s idle release the read instance is closed.
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    let idle = rss_kib(pid, "VmRSS:");
     let _ = client.cancel().await;
+
+    // Write cycle on a large file: the server's save of one entity against the same
+    // insert on an already open read-write connection.
+    let big_gb: f64 = std::env::var("BENCH_BIG_GB").ok().and_then(|v| v.parse().ok()).unwrap_or(1.5);
+    let mut cycle_note = String::new();
+    if big_gb > 0.0 {
+        let big = dir.path().join("big.duckdb");
+        std::fs::copy(&db, &big).unwrap();
+        eprintln!("preparing: growing a copy of the database to {big_gb} GB ...");
+        {
+            let conn = duckdb::Connection::open(&big).unwrap();
+            conn.execute_batch("CREATE SCHEMA IF NOT EXISTS network; CREATE TABLE network.providers (npi BIGINT, name VARCHAR, taxonomy VARCHAR, address VARCHAR);")
+                .unwrap();
+            let mut chunk = 0i64;
+            while (std::fs::metadata(&big).unwrap().len() as f64) < big_gb * 1e9 {
+                conn.execute(
+                    "INSERT INTO network.providers SELECT i, md5(i::VARCHAR) || ' ' || md5((i * 7)::VARCHAR), md5((i * 3)::VARCHAR), \
+                     md5((i * 11)::VARCHAR) || md5((i * 13)::VARCHAR) FROM range(?, ? + 5000000) r(i)",
+                    [chunk * 5_000_000, chunk * 5_000_000],
+                )
+                .unwrap();
+                conn.execute_batch("CHECKPOINT").unwrap();
+                chunk += 1;
+            }
+        }
+        let size_gb = std::fs::metadata(&big).unwrap().len() as f64 / 1e9;
+        let one = |i: usize| json!({"name": "cycle", "entities": {"patients": [{"id": format!("p{i}"), "given_name": "A", "family_name": "B", "birth_date": "1990-01-01", "gender": "F"}]}, "overwrite": true});
+        let raw_insert = {
+            let conn = duckdb::Connection::open(&big).unwrap();
+            conn.execute_batch("INSERT INTO scenarios (scenario_id, name) VALUES ('raw-cycle', 'raw-cycle')").unwrap();
+            let mut i = 0;
+            let insert = time_raw(10, || {
+                i += 1;
+                conn.execute_batch("BEGIN").unwrap();
+                conn.execute("DELETE FROM scenario_entities WHERE scenario_id = 'raw-cycle'", []).unwrap();
+                conn.execute(
+                    "INSERT INTO scenario_entities (scenario_id, entity_type, entity_id, entity_data) VALUES ('raw-cycle', 'patients', ?, '{}')",
+                    [format!("p{i}")],
+                )
+                .unwrap();
+                conn.execute_batch("COMMIT").unwrap();
+            });
+            conn.execute_batch(
+                "DELETE FROM scenario_entities WHERE scenario_id = 'raw-cycle'; DELETE FROM scenarios WHERE scenario_id = 'raw-cycle'; CHECKPOINT",
+            )
+            .unwrap();
+            insert
+        };
+        let (client, _) = start(&big, &[]).await;
+        call(&client, "healthsim_list_scenarios", json!({})).await;
+        let mut samples = Vec::new();
+        for i in 0..10 {
+            // A read first, so every save has a read instance to drain and reopen.
+            call(&client, "healthsim_list_scenarios", json!({})).await;
+            let started = Instant::now();
+            call(&client, "healthsim_save_scenario", one(i)).await;
+            samples.push(started.elapsed());
+        }
+        let _ = client.cancel().await;
+        let (median, p95) = stats(samples);
+        print_line(&Line {
+            name: format!("save of 1 entity on a {size_gb:.2} GB file"),
+            server: (median, p95),
+            raw: Some(raw_insert),
+            target: "-".into(),
+        });
+        cycle_note = format!(
+            "write cycle overhead (server - raw, median): {:.2} ms (target <= 80)",
+            median - raw_insert
+        );
+    }
+    println!("\n{cycle_note}");
+    println!("server RSS: peak {:.1} MB, idle {:.1} MB (target idle <= 60)", peak as f64 / 1024.0, idle as f64 / 1024.0);
 }

@@ -22,6 +22,21 @@ pub struct Cli {
 pub enum Command {
     /// Run the MCP server on stdin/stdout (the default when no command is given)
     Serve,
+    /// Create or complete a demo database (layout, synthetic reference data, sample
+    /// scenarios) at --db, then print what to try next; safe to run again
+    Demo {
+        /// Generate the small reference data set (5 states) instead of national scale
+        #[arg(long)]
+        small: bool,
+    },
+    /// Call one tool on an embedded server and print its JSON result (exit status 1 when
+    /// the tool reports an error)
+    Call {
+        /// Tool name, e.g. healthsim_tables
+        tool: String,
+        /// Arguments as a JSON object, e.g. '{"limit": 5}' (default {})
+        args: Option<String>,
+    },
 }
 
 /// Settings shared by every subcommand.
@@ -55,6 +70,34 @@ pub struct ServerArgs {
     /// Most entities one healthsim_save_scenario call may carry
     #[arg(long, env = "HEALTHSIM_MAX_SAVE_ENTITIES", default_value_t = 200_000, value_name = "N", global = true)]
     pub max_save_entities: usize,
+
+    /// How clients connect: stdio (one client, launched by it) or http (Streamable HTTP at
+    /// http://LISTEN/mcp, many clients sharing one server; bearer token from
+    /// HEALTHSIM_MCP_TOKEN)
+    #[arg(long, env = "HEALTHSIM_TRANSPORT", value_enum, default_value_t = TransportKind::Stdio, global = true)]
+    pub transport: TransportKind,
+
+    /// Address the http transport listens on (a non-loopback address needs HEALTHSIM_MCP_TOKEN)
+    #[arg(long, env = "HEALTHSIM_LISTEN", default_value = "127.0.0.1:8765", value_name = "ADDR", global = true)]
+    pub listen: String,
+}
+
+/// The transports `--transport` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TransportKind {
+    Stdio,
+    Http,
+}
+
+/// How the server is reached, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    Stdio,
+    Http {
+        listen: std::net::SocketAddr,
+        /// Bearer token every request must carry (`HEALTHSIM_MCP_TOKEN`).
+        token: Option<String>,
+    },
 }
 
 /// Validated settings; every field is in range.
@@ -70,6 +113,7 @@ pub struct Config {
     pub query_timeout: Duration,
     pub max_output_chars: usize,
     pub max_save_entities: usize,
+    pub transport: Transport,
 }
 
 impl Config {
@@ -90,6 +134,21 @@ impl Config {
         check_range("--query-timeout-ms", args.query_timeout_ms, 1, 3_600_000)?;
         check_range("--max-output-chars", args.max_output_chars as u64, 1_000, 100_000_000)?;
         check_range("--max-save-entities", args.max_save_entities as u64, 1, 10_000_000)?;
+        let transport = match args.transport {
+            TransportKind::Stdio => Transport::Stdio,
+            TransportKind::Http => {
+                let listen: std::net::SocketAddr = args.listen.trim().parse().map_err(|_| {
+                    anyhow::anyhow!("--listen must be an IP address and port such as 127.0.0.1:8765 (got '{}')", args.listen)
+                })?;
+                let token = match std::env::var("HEALTHSIM_MCP_TOKEN") {
+                    Ok(token) if token.trim().is_empty() => bail!("HEALTHSIM_MCP_TOKEN is set but empty; set a token or unset it"),
+                    Ok(token) => Some(token.trim().to_owned()),
+                    Err(_) => None,
+                };
+                crate::http::check_listen(listen, token.as_deref())?;
+                Transport::Http { listen, token }
+            }
+        };
         Ok(Config {
             db_path,
             read_only: args.read_only,
@@ -98,6 +157,7 @@ impl Config {
             query_timeout: Duration::from_millis(args.query_timeout_ms),
             max_output_chars: args.max_output_chars,
             max_save_entities: args.max_save_entities,
+            transport,
         })
     }
 
@@ -111,6 +171,7 @@ impl Config {
             query_timeout: Duration::from_millis(30_000),
             max_output_chars: 1_000_000,
             max_save_entities: 200_000,
+            transport: Transport::Stdio,
         }
     }
 }

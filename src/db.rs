@@ -6,6 +6,7 @@
 mod engine;
 mod error;
 mod instance;
+mod population;
 mod query;
 mod reference;
 mod scenarios;
@@ -22,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use engine::open_instances;
 pub use error::DbError;
+pub use population::Scale;
 pub use query::{QueryError, QueryResult};
 pub use reference::{ReferenceResult, ReferenceTable, STATES, State, TableInventory, parse_state};
 pub use scenarios::{ListFilter, Progress, Removed, Resolution, SaveOutcome, SaveRequest, ScenarioListing, ScenarioRow};
@@ -236,6 +238,45 @@ impl Db {
             .write(move |conn| {
                 schema::migrate(conn)?;
                 scenarios::delete(conn, &input)
+            })
+            .await
+    }
+
+    /// Creates the synthetic reference tables of schema `population` at `scale`, unless
+    /// they are all there already. Tables that are not ours (real CDC/ATSDR data, which
+    /// carry no "SYNTHETIC" comment) are never replaced. Returns the row count of each
+    /// table and whether it was generated now.
+    pub async fn ensure_reference_data(&self, scale: Scale) -> Result<(Vec<(String, i64)>, bool), DbError> {
+        self.check_writable()?;
+        self.access
+            .write(move |conn| {
+                let present: Vec<(String, Option<String>)> = conn
+                    .prepare(
+                        "SELECT table_name, comment FROM duckdb_tables()
+                         WHERE database_name = current_database() AND schema_name = 'population'
+                           AND table_name IN ('places_county', 'places_tract', 'svi_county', 'svi_tract', 'adi_blockgroup')",
+                    )?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?;
+                let real: Vec<&str> = present
+                    .iter()
+                    .filter(|(_, comment)| !comment.as_deref().is_some_and(|c| c.contains("SYNTHETIC")))
+                    .map(|(name, _)| name.as_str())
+                    .collect();
+                let generate = present.len() < 5;
+                if generate && !real.is_empty() {
+                    anyhow::bail!(
+                        "population.{} holds reference data this server did not generate, and other reference tables are missing; \
+                         load the missing tables with the tooling that loaded it, or use another --db for the demo",
+                        real.join(", population.")
+                    );
+                }
+                let counts = if generate {
+                    population::generate(conn, scale)?
+                } else {
+                    population::counts(conn)?
+                };
+                Ok((counts, generate))
             })
             .await
     }

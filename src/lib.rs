@@ -6,8 +6,11 @@
 
 #![deny(clippy::print_stdout)]
 
+pub mod client;
 pub mod config;
 pub mod db;
+pub mod demo;
+pub mod http;
 pub mod model;
 pub mod server;
 pub mod tools;
@@ -24,7 +27,18 @@ use server::{HealthSim, Limits};
 
 /// How long shutdown waits for a write in progress before closing anyway (the write
 /// then finishes or rolls back in its own thread before the process exits).
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Largest JSON-RPC message accepted (a stdio line or an HTTP body): a save of
+/// `--max-save-entities` entities fits, while memory stays bounded.
+pub const MAX_MESSAGE_BYTES: usize = 256 << 20;
+
+/// The stdio transport with the message-size bound of [`MAX_MESSAGE_BYTES`] (rmcp's default
+/// of 16 MiB would silently drop a large save).
+pub fn stdio_transport() -> impl rmcp::transport::Transport<RoleServer> {
+    let (read, write) = rmcp::transport::stdio_pipes();
+    rmcp::transport::async_rw::AsyncRwTransport::<RoleServer, _, _>::new(read, write).with_max_line_length(MAX_MESSAGE_BYTES)
+}
 
 /// Serves MCP on `transport` until the client disconnects or `shutdown` completes, then
 /// closes the database so other processes can open it read-write at once.
@@ -36,6 +50,7 @@ where
     let db = Db::open(&config).await?;
     let limits = Limits { max_output_chars: config.max_output_chars, max_save_entities: config.max_save_entities };
     let server = HealthSim::new(db.clone(), limits);
+    let transport = server::LenientHandshake::new(transport.into_transport());
     tokio::pin!(shutdown);
     let outcome = tokio::select! {
         started = server.serve(transport) => match started {

@@ -4,7 +4,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use healthsim_mcp::config::{Cli, Command, Config};
+use healthsim_mcp::config::{Cli, Command, Config, Transport};
+use healthsim_mcp::db::Scale;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -15,12 +16,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // One-shot commands print their result; their routine logs would only be noise.
+    let default_filter = match cli.command {
+        None | Some(Command::Serve) => "healthsim_mcp=info,warn",
+        Some(_) => "warn",
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("healthsim_mcp=info,warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -34,19 +40,45 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => {
                 tracing::info!(db = %config.db_path.display(), version = env!("CARGO_PKG_VERSION"), "starting");
-                healthsim_mcp::run(config, rmcp::transport::stdio_pipes(), shutdown_signal()).await
+                match config.transport.clone() {
+                    Transport::Stdio => healthsim_mcp::run(config, healthsim_mcp::stdio_transport(), shutdown_signal()).await,
+                    Transport::Http { listen, token } => {
+                        healthsim_mcp::http::serve(config, listen, token, |_| {}, shutdown_signal()).await
+                    }
+                }
+                .map(|()| ExitCode::SUCCESS)
+            }
+            Command::Demo { small } => {
+                let scale = if small { Scale::SMALL } else { Scale::NATIONAL };
+                let report = healthsim_mcp::demo::prepare(&config, scale).await?;
+                print_stdout(&healthsim_mcp::demo::describe(&config, &report));
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Call { tool, args } => {
+                let arguments = healthsim_mcp::client::parse_arguments(args.as_deref())?;
+                let outcome = healthsim_mcp::client::call(config, &tool, arguments).await?;
+                print_stdout(&format!("{}\n", outcome.text));
+                Ok(if outcome.is_error { ExitCode::FAILURE } else { ExitCode::SUCCESS })
             }
         }
     });
     // Blocking threads (a stdin read, say) must not keep the process alive.
     runtime.shutdown_timeout(Duration::from_millis(200));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("healthsim-mcp: {err:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Writes the output of a one-shot subcommand (never used while serving, where stdout
+/// carries JSON-RPC only).
+fn print_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// Completes on SIGTERM or SIGINT.

@@ -2,7 +2,9 @@
 //! clients show the model.
 
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::model::{ClientRequest, Implementation, JsonRpcMessage, ServerCapabilities, ServerConfig};
+use rmcp::service::{RoleServer, RxJsonRpcMessage, TxJsonRpcMessage};
+use rmcp::transport::Transport;
 use rmcp::{ServerHandler, tool_handler};
 
 use crate::db::Db;
@@ -60,5 +62,56 @@ impl ServerHandler for HealthSim {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new("healthsim-mcp", env!("CARGO_PKG_VERSION")))
             .with_instructions(INSTRUCTIONS)
+    }
+}
+
+/// A transport that drops what a client must not send before `initialize` (notifications,
+/// stray responses). rmcp ends the session on such a message before the handshake; a
+/// confused or hostile client should get a server that keeps waiting for a proper
+/// `initialize` instead. Requests (and pings) pass through and are answered per the protocol.
+pub struct LenientHandshake<T> {
+    inner: T,
+    /// Set once the client's `initialize` request has passed.
+    initialized: bool,
+}
+
+impl<T> LenientHandshake<T> {
+    pub fn new(inner: T) -> LenientHandshake<T> {
+        LenientHandshake { inner, initialized: false }
+    }
+}
+
+impl<T: Transport<RoleServer>> Transport<RoleServer> for LenientHandshake<T> {
+    type Error = T::Error;
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleServer>,
+    ) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send + 'static {
+        self.inner.send(item)
+    }
+
+    fn receive(&mut self) -> impl std::future::Future<Output = Option<RxJsonRpcMessage<RoleServer>>> + Send {
+        async move {
+            loop {
+                let message = self.inner.receive().await?;
+                if self.initialized {
+                    return Some(message);
+                }
+                match &message {
+                    JsonRpcMessage::Request(request) => {
+                        if matches!(request.request, ClientRequest::InitializeRequest(_)) {
+                            self.initialized = true;
+                        }
+                        return Some(message);
+                    }
+                    _ => tracing::debug!("ignoring a notification or response sent before initialize"),
+                }
+            }
+        }
+    }
+
+    fn close(&mut self) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send {
+        self.inner.close()
     }
 }

@@ -8,6 +8,8 @@ mod util;
 mod canonical;
 #[path = "it/cli.rs"]
 mod cli;
+#[path = "it/demo.rs"]
+mod demo;
 #[path = "it/errors.rs"]
 mod errors;
 #[path = "it/hostile.rs"]

@@ -48,3 +48,51 @@ async def test_every_tool_validates_against_its_output_schema(db_path):
         await s.ok("healthsim_tables", {})
         assert (await s.ok("healthsim_delete_scenario", {"name_or_id": "v", "confirm": True}))["status"] == "deleted"
         assert (await s.ok("healthsim_delete_scenario", {"name_or_id": "v", "confirm": True}))["status"] == "not_found"
+
+
+async def test_demo_database_every_tool_and_schema(tmp_path):
+    """Against the demo database: every tool's inputSchema and outputSchema is a valid JSON
+    Schema 2020-12, every tool answers, and each structured result validates against the
+    declared outputSchema (checked here with jsonschema, independently of the SDK)."""
+    import json
+    import subprocess
+
+    from jsonschema import Draft202012Validator
+
+    from conftest import BIN
+
+    db = tmp_path / "demo.duckdb"
+    subprocess.run([BIN, "--db", str(db), "demo", "--small"], check=True, capture_output=True, timeout=300)
+    async with server(db) as s:
+        tools = {t.name: t for t in (await s.session.list_tools()).tools}
+        assert len(tools) == 8
+        for tool in tools.values():
+            Draft202012Validator.check_schema(tool.input_schema)
+            assert tool.input_schema["type"] == "object"
+            if tool.output_schema is not None:
+                Draft202012Validator.check_schema(tool.output_schema)
+        calls = {
+            "healthsim_list_scenarios": {"tag": "DEMO"},
+            "healthsim_load_scenario": {"name_or_id": "demo-membersim-claims"},
+            "healthsim_get_summary": {"scenario_id_or_name": "patientsim"},
+            "healthsim_query": {"sql": "SELECT claim_type, sum(total_charge) AS billed FROM claims GROUP BY ALL ORDER BY 1"},
+            "healthsim_query_reference": {"table": "places_county", "state": "HI", "limit": 2},
+            "healthsim_tables": {},
+            "healthsim_save_scenario": {"name": "mine", "entities": {"patient": [{"id": "x", "given_name": "A", "family_name": "B", "birth_date": "1990-01-01", "gender": "F"}]}},
+            "healthsim_delete_scenario": {"name_or_id": "mine", "confirm": True},
+        }
+        assert set(calls) == set(tools)
+        for name, args in calls.items():
+            result = await s.session.call_tool(name, args)
+            text = "".join(c.text for c in result.content if getattr(c, "type", "") == "text")
+            assert not result.is_error, f"{name}: {text}"
+            value = json.loads(text)
+            if tools[name].output_schema is not None:
+                Draft202012Validator(tools[name].output_schema).validate(result.structured_content)
+                assert result.structured_content == value
+            if name == "healthsim_list_scenarios":
+                assert len(value) == 4
+            if name == "healthsim_get_summary":
+                assert value["name"] == "demo-patientsim-clinical" and "age_range" in value["statistics"]
+            if name == "healthsim_query_reference":
+                assert value["row_count"] == 2 and all(r["stateabbr"] == "HI" for r in value["rows"])

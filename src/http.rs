@@ -1,0 +1,141 @@
+//! The Streamable HTTP transport (`--transport http`): one server process, one `Db` and
+//! so one write dispatcher shared by many clients (several agents, a notebook, a second
+//! desktop app): the central write service that makes multi-client writes safe.
+//!
+//! Every MCP session gets its own `HealthSim` over the shared `Db`. With
+//! `HEALTHSIM_MCP_TOKEN` set, every request needs `Authorization: Bearer <token>`
+//! (compared in constant time); without a token the server only listens on loopback.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+
+use crate::Config;
+use crate::db::Db;
+use crate::server::{HealthSim, Limits};
+
+
+/// Checks the listen address against the token rule before anything is opened.
+pub fn check_listen(listen: SocketAddr, token: Option<&str>) -> anyhow::Result<()> {
+    if token.is_none() && !listen.ip().is_loopback() {
+        bail!(
+            "--listen {listen} is not a loopback address; set HEALTHSIM_MCP_TOKEN so clients must authenticate, or listen on 127.0.0.1"
+        );
+    }
+    Ok(())
+}
+
+/// Serves MCP over HTTP at `http://<listen>/mcp` until `shutdown` completes. `ready`
+/// receives the bound address (useful with port 0).
+pub async fn serve(
+    config: Config,
+    listen: SocketAddr,
+    token: Option<String>,
+    ready: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    check_listen(listen, token.as_deref())?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}; is another server using that port? pass another --listen"))?;
+    let bound = listener.local_addr().context("cannot read the bound address")?;
+    let db = Db::open(&config).await?;
+    let limits = Limits { max_output_chars: config.max_output_chars, max_save_entities: config.max_save_entities };
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut allowed_hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    allowed_hosts.push(bound.ip().to_string());
+    allowed_hosts.push(bound.to_string());
+    let http_config = StreamableHttpServerConfig {
+        cancellation_token: stop.child_token(),
+        max_request_body_bytes: crate::MAX_MESSAGE_BYTES,
+        ..Default::default()
+    }
+    .with_allowed_hosts(allowed_hosts);
+    let factory_db = db.clone();
+    let service = StreamableHttpService::new(
+        move || Ok(HealthSim::new(factory_db.clone(), limits)),
+        Arc::new(LocalSessionManager::default()),
+        http_config,
+    );
+    let token: Arc<Option<String>> = Arc::new(token);
+    let router = axum::Router::new()
+        .nest_service("/mcp", service)
+        .layer(middleware::from_fn_with_state(Arc::clone(&token), authorize));
+    tracing::info!(address = %bound, auth = token.is_some(), "listening on http://{bound}/mcp");
+    ready(bound);
+    let stopper = stop.clone();
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutdown requested");
+            stopper.cancel();
+        })
+        .await;
+    stop.cancel();
+    db.shutdown(crate::SHUTDOWN_GRACE).await;
+    tracing::info!("database closed");
+    served.context("the HTTP server failed")
+}
+
+/// Refuses requests without the bearer token (when one is configured).
+async fn authorize(State(token): State<Arc<Option<String>>>, request: Request, next: Next) -> Response {
+    let Some(expected) = token.as_deref() else { return next.run(request).await };
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+        next.run(request).await
+    } else {
+        tracing::warn!("refused an HTTP request without a valid bearer token");
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "missing or wrong bearer token; send Authorization: Bearer <HEALTHSIM_MCP_TOKEN>\n",
+        )
+            .into_response()
+    }
+}
+
+/// Compares without an early exit, so the time taken does not reveal how many leading
+/// bytes matched (only whether the lengths differ).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Equal tokens match; any difference, including length, does not.
+    #[test]
+    fn token_comparison() {
+        assert!(constant_time_eq(b"secret-token", b"secret-token"));
+        assert!(!constant_time_eq(b"secret-token", b"secret-tokeN"));
+        assert!(!constant_time_eq(b"secret", b"secret-token"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
+
+    /// Without a token only loopback addresses may be used.
+    #[test]
+    fn listen_rule() {
+        assert!(check_listen("127.0.0.1:8765".parse().unwrap(), None).is_ok());
+        assert!(check_listen("[::1]:8765".parse().unwrap(), None).is_ok());
+        let refused = check_listen("0.0.0.0:8765".parse().unwrap(), None).unwrap_err().to_string();
+        assert!(refused.contains("set HEALTHSIM_MCP_TOKEN"), "{refused}");
+        assert!(check_listen("0.0.0.0:8765".parse().unwrap(), Some("t")).is_ok());
+    }
+}

@@ -1,0 +1,187 @@
+"""The Streamable HTTP transport: one server process shared by many MCP clients (the
+official Python SDK over HTTP), bearer-token auth, and malformed requests."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import threading
+from contextlib import asynccontextmanager
+
+import anyio
+import httpx2
+import pytest
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+from conftest import BIN, entities
+
+pytestmark = pytest.mark.anyio
+
+TOKEN = "s3cret-token-for-tests"
+
+
+class HttpServer:
+    """The binary with --transport http on an ephemeral loopback port."""
+
+    def __init__(self, db, token: str | None = TOKEN, *args: str):
+        env = {**os.environ, "RUST_LOG": "healthsim_mcp=info"}
+        env.pop("HEALTHSIM_MCP_TOKEN", None)
+        if token is not None:
+            env["HEALTHSIM_MCP_TOKEN"] = token
+        self.proc = subprocess.Popen(
+            [BIN, "--db", str(db), "--transport", "http", "--listen", "127.0.0.1:0", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        self.stderr: list[str] = []
+        ready = threading.Event()
+        self.address = None
+
+        def pump():
+            for line in self.proc.stderr:
+                self.stderr.append(line)
+                found = re.search(r"listening on http://([0-9.]+:[0-9]+)/mcp", line)
+                if found and self.address is None:
+                    self.address = found.group(1)
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        assert ready.wait(60), "server did not start"
+        assert self.address, "".join(self.stderr)
+        self.url = f"http://{self.address}/mcp"
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        code = self.proc.wait(timeout=30)
+        return code
+
+
+@pytest.fixture
+def http_server(db_path):
+    server = HttpServer(db_path)
+    yield server
+    assert server.stop() == 0
+    assert server.proc.stdout.read() == "", "nothing on stdout"
+
+
+@asynccontextmanager
+async def http_session(url: str, token: str | None = TOKEN):
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    async with create_mcp_http_client(headers=headers) as client:
+        async with streamable_http_client(url, http_client=client) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                yield session
+
+
+async def call_ok(session: ClientSession, tool: str, args: dict | None = None):
+    import json
+
+    result = await session.call_tool(tool, args or {})
+    text = "".join(c.text for c in result.content if getattr(c, "type", "") == "text")
+    assert not result.is_error, f"{tool} failed: {text}"
+    return json.loads(text)
+
+
+async def test_eight_clients_share_one_server(http_server):
+    """8 concurrent HTTP clients mixing saves and reads: every save lands exactly once and
+    every client sees all of them."""
+    clients, saves = 8, 6
+
+    async def client(index: int):
+        async with http_session(http_server.url) as session:
+            tools = await session.list_tools()
+            assert len(tools.tools) == 8
+            for i in range(saves):
+                name = f"c{index}-s{i}"
+                saved = await call_ok(session, "healthsim_save_scenario", {"name": name, "entities": entities(3, name)})
+                assert saved["status"] == "saved"
+                listed = await call_ok(session, "healthsim_list_scenarios", {"search": name})
+                assert [x["name"] for x in listed] == [name], "a read right after a save sees it"
+
+    async with anyio.create_task_group() as tg:
+        for index in range(clients):
+            tg.start_soon(client, index)
+    async with http_session(http_server.url) as session:
+        listed = await call_ok(session, "healthsim_list_scenarios", {"limit": 200})
+        names = sorted(x["name"] for x in listed)
+        assert names == sorted(f"c{c}-s{i}" for c in range(clients) for i in range(saves))
+        counted = await call_ok(session, "healthsim_query", {"sql": "SELECT count(*) AS n FROM patients"})
+        assert counted["rows"] == [{"n": clients * saves * 3}]
+
+
+async def test_token_is_required(http_server):
+    """Requests without the token, or with a wrong one, get 401; the right one works."""
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
+    headers = {"Accept": "application/json, text/event-stream"}
+    async with httpx2.AsyncClient() as client:
+        for auth in [None, "Bearer wrong", f"Bearer {TOKEN}x", TOKEN, f"Basic {TOKEN}"]:
+            extra = {"Authorization": auth} if auth else {}
+            response = await client.post(http_server.url, json=initialize, headers={**headers, **extra})
+            assert response.status_code == 401, (auth, response.status_code)
+            assert "bearer token" in response.text
+        ok = await client.post(http_server.url, json=initialize, headers={**headers, "Authorization": f"Bearer {TOKEN}"})
+        assert ok.status_code == 200, ok.text
+    with pytest.raises(Exception):
+        async with http_session(http_server.url, token="wrong"):
+            pass
+    async with http_session(http_server.url) as session:
+        assert await call_ok(session, "healthsim_list_scenarios") == []
+
+
+async def test_malformed_requests_are_answered_and_serving_continues(http_server):
+    """Broken JSON, wrong shapes and unknown sessions get HTTP/JSON-RPC errors; the
+    server keeps serving."""
+    auth = {"Authorization": f"Bearer {TOKEN}", "Accept": "application/json, text/event-stream"}
+    bodies = [
+        b"{not json",
+        b"[]",
+        b'{"jsonrpc": "2.0"}',
+        b'{"jsonrpc": "1.0", "id": 1, "method": "initialize"}',
+        b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "healthsim_tables"}}',
+        b"\xff\xfe\x00garbage",
+        b"x" * 100_000,
+    ]
+    async with httpx2.AsyncClient() as client:
+        for body in bodies:
+            response = await client.post(http_server.url, content=body, headers={**auth, "Content-Type": "application/json"})
+            assert 400 <= response.status_code < 500, (body[:40], response.status_code, response.text[:200])
+        wrong_type = await client.post(http_server.url, content=b"{}", headers={**auth, "Content-Type": "text/plain"})
+        assert 400 <= wrong_type.status_code < 500
+        unknown_session = await client.post(
+            http_server.url,
+            json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+            headers={**auth, "Mcp-Session-Id": "no-such-session"},
+        )
+        assert 400 <= unknown_session.status_code < 500
+    async with http_session(http_server.url) as session:
+        tables = await call_ok(session, "healthsim_tables")
+        assert "scenarios" in tables["system_tables"]
+    assert http_server.proc.poll() is None, "still running"
+
+
+def test_non_loopback_needs_a_token(db_path):
+    """Listening beyond loopback without a token is refused at start (exit 2)."""
+    env = {k: v for k, v in os.environ.items() if k != "HEALTHSIM_MCP_TOKEN"}
+    done = subprocess.run(
+        [BIN, "--db", str(db_path), "--transport", "http", "--listen", "0.0.0.0:0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
+    assert done.returncode == 2, done
+    assert "set HEALTHSIM_MCP_TOKEN" in done.stderr
+    assert not db_path.exists(), "nothing was created"

@@ -1,0 +1,208 @@
+"""Protocol robustness over stdio: over a thousand malformed or adversarial JSON-RPC
+messages (broken JSON, wrong types, unknown methods, huge ids, requests before
+initialize, 10 MB arguments). The server answers per the protocol or ignores what the
+protocol lets it ignore, never writes anything but JSON-RPC to stdout, never exits, and a
+valid call afterwards still works."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import random
+import subprocess
+import threading
+import time
+
+from conftest import BIN
+
+PROTOCOL = "2025-06-18"
+
+
+class Wire:
+    """The binary with raw lines in and parsed lines out (checked as they arrive)."""
+
+    def __init__(self, db):
+        self.proc = subprocess.Popen(
+            [BIN, "--db", str(db)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "RUST_LOG": "off"},
+        )
+        self.messages: queue.Queue = queue.Queue()
+        self.bad_lines: list[bytes] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self):
+        for line in self.proc.stdout:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                self.bad_lines.append(line)
+                continue
+            if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
+                self.bad_lines.append(line)
+                continue
+            self.messages.put(message)
+
+    def raw(self, data: bytes):
+        self.proc.stdin.write(data.rstrip(b"\n").replace(b"\n", b" ") + b"\n")
+        self.proc.stdin.flush()
+
+    def send(self, message):
+        self.raw(json.dumps(message).encode())
+
+    def wait_for(self, ids: set, timeout: float = 120.0) -> dict:
+        """Collects responses until every id in `ids` has one; returns id → response."""
+        found: dict = {}
+        deadline = time.monotonic() + timeout
+        while not ids <= found.keys():
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"no response for {sorted(map(str, ids - found.keys()))[:10]}"
+            message = self.messages.get(timeout=remaining)
+            if "id" in message and ("result" in message or "error" in message):
+                key = message["id"]
+                if key in ids:
+                    assert key not in found, f"two responses for id {key}"
+                    found[key] = message
+        return found
+
+
+def request(id_, method, params=None):
+    message = {"jsonrpc": "2.0", "id": id_, "method": method}
+    if params is not None:
+        message["params"] = params
+    return message
+
+
+def adversarial(rng: random.Random, next_id, ten_mb_ids: list):
+    """Yields (bytes, expected_id or None): None when no response is owed."""
+    valid = json.dumps(request(1, "tools/call", {"name": "healthsim_tables", "arguments": {}})).encode()
+    for _ in range(150):  # broken JSON: truncations and byte noise
+        cut = rng.randrange(1, len(valid) - 1)
+        yield valid[:cut], None
+        noise = bytes(rng.choice(b"{}[]\":,0123456789abcxyz\\ \t\xff\xfe") for _ in range(rng.randrange(1, 80)))
+        yield noise, None
+    for text in ["null", "true", "42", '"a string"', "[]", "[1, 2]", "{}", '{"jsonrpc": "2.0"}', "NaN", "1e999999"]:
+        yield text.encode(), None
+    wrong_types = [
+        {"jsonrpc": 2, "id": 5, "method": "tools/list"},
+        {"jsonrpc": "1.0", "id": 5, "method": "tools/list"},
+        {"jsonrpc": "2.0", "id": 5, "method": 17},
+        {"jsonrpc": "2.0", "id": [5], "method": "tools/list"},
+        {"jsonrpc": "2.0", "id": {"a": 1}, "method": "tools/list"},
+        {"jsonrpc": "2.0", "id": True, "method": "tools/list"},
+        {"jsonrpc": "2.0", "id": 1.5, "method": "tools/list"},
+        {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": "healthsim_tables"},
+        {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": [1, 2]},
+        {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": 5}},
+        {"jsonrpc": "2.0", "result": {}, "id": 999_999},
+        {"jsonrpc": "2.0", "error": {"code": 1, "message": "x"}, "id": 999_998},
+    ]
+    for _ in range(10):
+        for message in wrong_types:
+            yield json.dumps(message).encode(), None
+    for _ in range(120):  # unknown methods: every one owes a response
+        method = rng.choice(["foo/bar", "", "tools/calls", "TOOLS/LIST", "resources/lisst", "x" * 500, "rpc.discover", "\u0000"])
+        id_ = next_id()
+        yield json.dumps(request(id_, method, {})).encode(), id_
+    for big in [2**53, 2**63 - 1, -(2**63), 0, -1]:  # large ids that still fit: echoed back
+        yield json.dumps(request(big, "tools/list")).encode(), big
+    for big in [2**64 + 1, 10**30, -(10**30)]:  # ids beyond 64 bits: refused or ignored
+        yield json.dumps(request(big, "tools/list")).encode(), None
+    for _ in range(20):
+        id_ = f"str-{next_id()}-" + "y" * rng.randrange(0, 5000)
+        yield json.dumps(request(id_, "tools/list")).encode(), id_
+    tools = ["healthsim_query", "healthsim_tables", "healthsim_save_scenario", "healthsim_load_scenario", "nope", ""]
+    junk_values = [None, 0, -1, 10**20, "", "x" * 1000, [], {}, {"params": {"params": {}}}, True, 1.5, "\ud7ff\u202e"]
+    for _ in range(400):  # tool calls with arguments of every wrong shape
+        id_ = next_id()
+        arguments = {rng.choice(["sql", "limit", "name", "entities", "params", "zzz"]): rng.choice(junk_values) for _ in range(rng.randrange(0, 4))}
+        shape = rng.choice(["object", "object", "null", "text", "list"])
+        value = {"object": arguments, "null": None, "text": "text", "list": [arguments]}[shape]
+        params = {"name": rng.choice(tools), "arguments": value}
+        # A well-formed call is owed a response with its id; a malformed one may get an
+        # Invalid Request error whose id is null (JSON-RPC 2.0 § 5).
+        yield json.dumps(request(id_, "tools/call", params)).encode(), id_ if shape in ("object", "null") else None
+    for _ in range(100):  # notifications the server may ignore
+        note = rng.choice(
+            [
+                {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": rng.randrange(10**9)}},
+                {"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": "t", "progress": -5}},
+                {"jsonrpc": "2.0", "method": "notifications/unknown", "params": [1]},
+                {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            ]
+        )
+        yield json.dumps(note).encode(), None
+    deep = "[" * 10_000 + "]" * 10_000
+    yield ('{"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": ' + deep + "}").encode(), None
+    ten_mb = "z" * (10 * 1024 * 1024)
+    for tool, arguments in [
+        ("healthsim_query", {"sql": ten_mb}),
+        ("healthsim_save_scenario", {"name": "big", "entities": {}, "description": ten_mb}),
+        ("healthsim_load_scenario", {"name_or_id": ten_mb}),
+    ]:
+        id_ = next_id()
+        ten_mb_ids.append(id_)
+        yield json.dumps(request(id_, "tools/call", {"name": tool, "arguments": arguments})).encode(), id_
+
+
+def test_adversarial_messages_over_stdio(db_path):
+    wire = Wire(db_path)
+    counter = iter(range(10_000, 10**9))
+
+    def next_id():
+        return next(counter)
+
+    try:
+        # Before initialize: junk, notifications and requests. Requests are answered
+        # with errors; the rest is ignored; the session stays open for a real initialize.
+        early = [request(1, "tools/list"), request(2, "tools/call", {"name": "healthsim_tables", "arguments": {}})]
+        wire.raw(b"{broken")
+        wire.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        wire.send({"jsonrpc": "2.0", "result": {}, "id": 77})
+        for message in early:
+            wire.send(message)
+        answered = wire.wait_for({1, 2})
+        assert all("error" in answered[i] for i in (1, 2)), answered
+        wire.send(request(3, "ping"))
+        assert "result" in wire.wait_for({3})[3]
+        wire.send(request(4, "initialize", {"protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "fuzz", "version": "1"}}))
+        init = wire.wait_for({4})[4]
+        assert init["result"]["serverInfo"]["name"] == "healthsim-mcp", init
+        wire.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+        rng = random.Random(20261124)
+        sent, owed, ten_mb_ids = 0, set(), []
+        for data, expected in adversarial(rng, next_id, ten_mb_ids):
+            wire.raw(data)
+            sent += 1
+            if expected is not None:
+                owed.add(expected)
+        assert sent >= 1000, sent
+        responses = wire.wait_for(owed)
+        for id_ in owed:
+            response = responses[id_]
+            if "error" in response:
+                assert isinstance(response["error"].get("code"), int) and response["error"].get("message"), response
+            else:
+                # A tool call that reached a tool: a tool result, usually a tool error.
+                assert "content" in response["result"] or "tools" in response["result"], response
+        assert len(ten_mb_ids) == 3
+        for id_ in ten_mb_ids:
+            assert responses[id_]["result"]["isError"] is True, "10 MB arguments are refused as tool errors"
+            assert "at most" in responses[id_]["result"]["content"][0]["text"]
+
+        # Still serving, stdout still clean.
+        wire.send(request("final", "tools/call", {"name": "healthsim_save_scenario", "arguments": {"name": "after", "entities": {}}}))
+        final = wire.wait_for({"final"})["final"]
+        assert final["result"]["isError"] is False, final
+        wire.send(request("list", "tools/call", {"name": "healthsim_list_scenarios", "arguments": {}}))
+        listed = json.loads(wire.wait_for({"list"})["list"]["result"]["content"][0]["text"])
+        assert [x["name"] for x in listed] == ["after"]
+        assert wire.proc.poll() is None, "the server is still running"
+        assert wire.bad_lines == [], wire.bad_lines[:5]
+    finally:
+        wire.proc.stdin.close()
+        assert wire.proc.wait(timeout=30) == 0
