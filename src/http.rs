@@ -53,12 +53,9 @@ pub async fn serve(
     let mut allowed_hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
     allowed_hosts.push(bound.ip().to_string());
     allowed_hosts.push(bound.to_string());
-    let http_config = StreamableHttpServerConfig {
-        cancellation_token: stop.child_token(),
-        max_request_body_bytes: crate::MAX_MESSAGE_BYTES,
-        ..Default::default()
-    }
-    .with_allowed_hosts(allowed_hosts);
+    let mut http_config = StreamableHttpServerConfig::default().with_allowed_hosts(allowed_hosts);
+    http_config.cancellation_token = stop.child_token();
+    http_config.max_request_body_bytes = crate::MAX_MESSAGE_BYTES;
     let factory_db = db.clone();
     let service = StreamableHttpService::new(
         move || Ok(HealthSim::new(factory_db.clone(), limits)),

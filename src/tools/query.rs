@@ -162,7 +162,7 @@ impl HealthSim {
             Ok(Some(result)) => success(&result, true),
             Ok(None) => failure(
                 format!(
-                    "reference table population.{} is missing; load the CDC PLACES, SVI or ADI data into schema population of this database (see the README), then call again",
+                    "reference table population.{} is missing; load the CDC PLACES, SVI or ADI data into schema population of this database, or run `healthsim-mcp demo` for synthetic data, then call again",
                     table.name()
                 ),
                 Map::new(),

@@ -104,3 +104,54 @@ async fn tables_lists_all_schemas() {
     assert_eq!(tables["total"], 21);
     server.stop().await;
 }
+
+/// A query past --query-timeout-ms is interrupted with a clear error; the server (and its
+/// pooled connection) keeps serving.
+#[tokio::test(flavor = "multi_thread")]
+async fn query_timeout_interrupts() {
+    let (_dir, db) = crate::util::temp_db();
+    let server = crate::util::Server::start_with(&db, &["--query-timeout-ms", "300"], &[]).await;
+    let slow = json!({"sql": "SELECT count(*) FROM range(10000000000) a, range(10) b"});
+    let message = server.err_msg("healthsim_query", slow).await;
+    assert_eq!(
+        message,
+        "query interrupted after the 300 ms timeout; add filters or a LIMIT, or raise --query-timeout-ms"
+    );
+    for _ in 0..3 {
+        let ok = server.ok("healthsim_query", json!({"sql": "SELECT 42 AS x"})).await;
+        assert_eq!(ok["rows"], json!([{"x": 42}]));
+    }
+    server.stop().await;
+}
+
+/// notifications/cancelled for a running query interrupts it: a save, which must wait for
+/// every read in flight, goes through at once although the query alone would run for
+/// minutes and the query timeout is ten minutes.
+#[tokio::test(flavor = "multi_thread")]
+async fn cancellation_interrupts_a_running_query() {
+    use rmcp::model::{CallToolRequest, CallToolRequestParams, ClientRequest};
+    use rmcp::service::PeerRequestOptions;
+
+    let (_dir, db) = crate::util::temp_db();
+    let server = crate::util::Server::start_with(&db, &["--query-timeout-ms", "600000"], &[]).await;
+    server.ok("healthsim_list_scenarios", json!({})).await;
+    let mut arguments = serde_json::Map::new();
+    arguments.insert("sql".into(), json!("SELECT count(*) FROM range(10000000000) a, range(10) b"));
+    let request = ClientRequest::CallToolRequest(CallToolRequest::new(
+        CallToolRequestParams::new("healthsim_query").with_arguments(arguments),
+    ));
+    let handle = server.client.peer().send_cancellable_request(request, PeerRequestOptions::no_options()).await.unwrap();
+    // Let the query start: a read answered after it was sent was queued behind it.
+    server.ok("healthsim_query", json!({"sql": "SELECT 1 AS x"})).await;
+    let cancelled_at = std::time::Instant::now();
+    handle.cancel(Some("test".into())).await.unwrap();
+    let saved = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        server.ok("healthsim_save_scenario", json!({"name": "after-cancel", "entities": {}})),
+    )
+    .await
+    .expect("the save went through, so the cancelled query was interrupted");
+    assert_eq!(saved["status"], "saved");
+    eprintln!("save completed {:?} after the cancellation", cancelled_at.elapsed());
+    server.stop().await;
+}
