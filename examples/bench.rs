@@ -317,7 +317,7 @@ async fn main() {
         target: "ratio <= 1.5".into(),
     });
     let summary_sql = [
-        "SELECT min(date_sub('year', birth_date, current_date)), max(date_sub('year', birth_date, current_date)), count(*) FROM patients WHERE scenario_id = $1",
+        "SELECT min(date_sub('year', birth_date, DATE '2026-01-01')), max(date_sub('year', birth_date, DATE '2026-01-01')), count(*) FROM patients WHERE scenario_id = $1",
         "SELECT gender, count(*) FROM patients WHERE scenario_id = $1 GROUP BY 1",
         "SELECT min(admission_time), max(admission_time), count(*) FROM encounters WHERE scenario_id = $1",
         "SELECT class_code, count(*) AS n FROM encounters WHERE scenario_id = $1 GROUP BY 1 ORDER BY n DESC LIMIT 5",

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 /// Stdio MCP server giving Claude and other MCP clients eight healthsim_* tools over a
 /// HealthSim DuckDB database, sharing the file safely with other processes.
 #[derive(Debug, Parser)]
-#[command(name = "healthsim-mcp", version, about, long_about = None)]
+#[command(name = "healthsim-mcp", version, about, long_about = None, allow_negative_numbers = true)]
 pub struct Cli {
     #[command(flatten)]
     pub server: ServerArgs,

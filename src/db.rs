@@ -173,22 +173,22 @@ impl Db {
                 let statistics = summary::statistics(conn, &scenario.scenario_id)?;
                 let mut tags = scenarios::tags(conn, &scenario.scenario_id)?;
                 tags.sort();
-                let base = serde_json::to_string_pretty(&(&scenario.name, &scenario.description, &entity_counts, &statistics, &tags))
-                    .map_or(0, |t| t.len())
-                    + 400;
-                let mut samples = Map::new();
-                if include_samples {
-                    let mut k = per_type;
-                    while k > 0 {
-                        samples = summary::samples(conn, &scenario.scenario_id, k)?;
-                        let size = serde_json::to_string_pretty(&samples).map_or(0, |t| t.len() * 3 / 2);
-                        if base + size <= SUMMARY_BUDGET_CHARS {
-                            break;
-                        }
-                        k -= 1;
-                        samples = Map::new();
-                    }
-                }
+                // Measure the document as the tool will print it (same keys and nesting), and
+                // give out sample rows only while it fits the budget.
+                let size = |samples: &Map<String, Value>| {
+                    let document = serde_json::json!({
+                        "scenario_id": scenario.scenario_id, "name": scenario.name,
+                        "description": scenario.description, "created_at": scenario.created_at,
+                        "updated_at": scenario.updated_at, "entity_counts": entity_counts,
+                        "statistics": statistics, "samples": samples, "tags": tags,
+                    });
+                    serde_json::to_string_pretty(&document).map_or(usize::MAX, |t| t.chars().count())
+                };
+                let samples = if include_samples {
+                    summary::samples(conn, &scenario.scenario_id, per_type, |samples| size(samples) <= SUMMARY_BUDGET_CHARS)?
+                } else {
+                    Map::new()
+                };
                 Ok(Some(Summary { scenario, entity_counts, statistics, samples, tags }))
             })
             .await
@@ -203,7 +203,14 @@ impl Db {
         max_chars: usize,
         cancel: CancellationToken,
     ) -> Result<Result<QueryResult, QueryError>, DbError> {
-        self.access.read_cancellable(cancel, move |conn| Ok(query::run(conn, &sql, limit, max_chars))).await
+        self.access
+            .read_cancellable(cancel, move |conn| match query::run(conn, &sql, limit, max_chars) {
+                // An interrupt is the timeout or a cancellation, not a problem with the SQL:
+                // the access layer names which.
+                Err(QueryError::Failed(message)) if message.contains("INTERRUPT Error") => Err(anyhow::anyhow!(message)),
+                outcome => Ok(outcome),
+            })
+            .await
     }
 
     pub async fn query_reference(

@@ -411,7 +411,7 @@ mod tests {
             ("SELECT count(*) FROM population.places_tract p ANTI JOIN population.svi_tract t ON p.tractfips = t.fips", 0),
             ("SELECT count(*) FROM population.places_county p ANTI JOIN population.svi_county s
               ON p.countyfips = s.stcnty AND p.countyname = s.county AND p.stateabbr = s.st_abbr", 0),
-            ("SELECT count(DISTINCT county) - count(*) FROM population.svi_county", 0),
+            ("SELECT count(DISTINCT (st, county)) - count(*) FROM population.svi_county", 0),
             ("SELECT count(*) FROM population.svi_tract WHERE rpl_themes NOT BETWEEN 0 AND 1 OR ep_pov150 NOT BETWEEN 0 AND 100", 0),
             ("SELECT count(*) FROM population.places_county WHERE diabetes_crudeprev NOT BETWEEN 0.3 AND 40
               OR checkup_crudeprev NOT BETWEEN 50 AND 95 OR NOT regexp_matches(diabetes_crude95ci, '^\\(\\d+\\.?\\d*, \\d+\\.?\\d*\\)$')", 0),

@@ -68,7 +68,13 @@ pub fn run(conn: &InstanceConnection, sql: &str, limit: usize, max_chars: usize)
 
 /// Refuses anything but exactly one SELECT (or EXPLAIN of one) before it runs.
 fn check_read_only(conn: &InstanceConnection, sql: &str) -> Result<(), QueryError> {
-    let kinds = conn.instance().classify(sql).map_err(QueryError::Failed)?;
+    let kinds = conn.instance().classify(sql).map_err(|message| match leading_write_keyword(sql) {
+        // DuckDB could not even bind it (COPY and EXPORT need the file system that the
+        // read instance has disabled, for instance): nothing ran, and the refusal names
+        // what the statement is.
+        Some(kind) => QueryError::Refused(format!("{kind} statements are not allowed")),
+        None => QueryError::Failed(message),
+    })?;
     match kinds.as_slice() {
         [StatementKind::Select] => Ok(()),
         [StatementKind::Explain] => {
@@ -84,6 +90,40 @@ fn check_read_only(conn: &InstanceConnection, sql: &str) -> Result<(), QueryErro
         [other] => Err(QueryError::Refused(format!("{} statements are not allowed", other.name()))),
         many => Err(QueryError::Refused(format!("{} statements in one call are not allowed", many.len()))),
     }
+}
+
+/// The statement type named by the first keyword, for a single statement DuckDB could
+/// not prepare; `None` for anything that starts like a read (its error is DuckDB's own).
+fn leading_write_keyword(sql: &str) -> Option<&'static str> {
+    let rest = skip_space_and_comments(sql);
+    let word: String = rest.chars().take_while(|c| c.is_ascii_alphabetic()).collect::<String>().to_ascii_uppercase();
+    Some(match word.as_str() {
+        "COPY" => "COPY",
+        "EXPORT" => "EXPORT",
+        "IMPORT" => "IMPORT",
+        "INSERT" => "INSERT",
+        "UPDATE" => "UPDATE",
+        "DELETE" | "TRUNCATE" => "DELETE",
+        "MERGE" => "MERGE INTO",
+        "CREATE" => "CREATE",
+        "DROP" => "DROP",
+        "ALTER" => "ALTER",
+        "ATTACH" => "ATTACH",
+        "DETACH" => "DETACH",
+        "INSTALL" | "LOAD" => "LOAD",
+        "SET" | "RESET" => "SET",
+        "PRAGMA" => "PRAGMA",
+        "CALL" => "CALL",
+        "CHECKPOINT" | "FORCE" => "CHECKPOINT",
+        "VACUUM" => "VACUUM",
+        "ANALYZE" => "ANALYZE",
+        "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT" => "TRANSACTION",
+        "USE" => "USE",
+        "PREPARE" => "PREPARE",
+        "EXECUTE" => "EXECUTE",
+        "DEALLOCATE" => "DEALLOCATE",
+        _ => return None,
+    })
 }
 
 /// The statement after `EXPLAIN [ANALYZE]`, skipping comments; `None` if the text has
@@ -178,6 +218,17 @@ mod tests {
         let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(unique_names(names(&["a", "a", "b", "a"])), names(&["a", "a_2", "b", "a_3"]));
         assert_eq!(unique_names(names(&["a", "a", "a_2"])), names(&["a", "a_3", "a_2"]));
+    }
+
+    /// Statements DuckDB cannot prepare are named by their first keyword; reads are not.
+    #[test]
+    fn leading_keywords() {
+        assert_eq!(leading_write_keyword("  /* x */ copy t TO 'f'"), Some("COPY"));
+        assert_eq!(leading_write_keyword("-- c\nEXPORT DATABASE 'd'"), Some("EXPORT"));
+        assert_eq!(leading_write_keyword("truncate t"), Some("DELETE"));
+        assert_eq!(leading_write_keyword("SELECT * FROM nowhere"), None);
+        assert_eq!(leading_write_keyword("WITH x AS (SELECT 1) SELECT * FROM y"), None);
+        assert_eq!(leading_write_keyword("COPYX"), None);
     }
 
     /// The EXPLAIN prefix is found through comments and case; options lists are refused.

@@ -29,21 +29,42 @@ CREATE TABLE IF NOT EXISTS scenarios (
     updated_at TIMESTAMP,
     metadata JSON
 );
-CREATE TABLE IF NOT EXISTS scenario_entities (
+";
+
+/// The two tables that belong to a scenario, by name and DDL (under a given name).
+///
+/// Unlike the Python tooling's 1.2 layout they carry no `REFERENCES scenarios`: DuckDB
+/// refuses to delete a referenced row in the transaction that deleted the rows referencing
+/// it (its documented foreign-key limitation), so with the foreign keys a scenario could
+/// not be deleted in one transaction. Every write goes through the server's write
+/// transaction, which removes a scenario's rows together with the scenario.
+const CHILD_TABLES: [(&str, fn(&str) -> String); 2] = [
+    ("scenario_entities", |name| {
+        format!(
+            "CREATE TABLE IF NOT EXISTS {name} (
     id INTEGER NOT NULL DEFAULT nextval('scenario_entities_seq') PRIMARY KEY,
-    scenario_id VARCHAR NOT NULL REFERENCES scenarios (scenario_id),
+    scenario_id VARCHAR NOT NULL,
     entity_type VARCHAR NOT NULL,
     entity_id VARCHAR NOT NULL,
     entity_data JSON,
     created_at TIMESTAMP,
     UNIQUE (scenario_id, entity_type, entity_id)
-);
-CREATE TABLE IF NOT EXISTS scenario_tags (
+);"
+        )
+    }),
+    ("scenario_tags", |name| {
+        format!(
+            "CREATE TABLE IF NOT EXISTS {name} (
     id INTEGER NOT NULL DEFAULT nextval('scenario_tags_seq') PRIMARY KEY,
-    scenario_id VARCHAR NOT NULL REFERENCES scenarios (scenario_id),
+    scenario_id VARCHAR NOT NULL,
     tag VARCHAR NOT NULL,
     UNIQUE (scenario_id, tag)
-);
+);"
+        )
+    }),
+];
+
+const STATE_INDEXES: &str = "
 CREATE INDEX IF NOT EXISTS idx_scenario_entities_type ON scenario_entities (entity_type);
 CREATE INDEX IF NOT EXISTS idx_scenario_entities_scenario ON scenario_entities (scenario_id);
 CREATE INDEX IF NOT EXISTS idx_scenario_tags_scenario ON scenario_tags (scenario_id);
@@ -91,6 +112,12 @@ pub fn inspect(conn: &Connection) -> anyhow::Result<Layout> {
             reasons.push(format!("create table {table}"));
         }
     }
+    let referencing = foreign_key_tables(conn)?;
+    for (table, _) in CHILD_TABLES {
+        if referencing.contains(table) {
+            reasons.push(format!("drop the foreign key of {table}, so a scenario can be deleted in one transaction"));
+        }
+    }
     let keys = primary_keys(conn)?;
     for spec in canonical_tables() {
         match tables.get(spec.name) {
@@ -124,6 +151,15 @@ pub fn migrate(conn: &Connection) -> anyhow::Result<Vec<String>> {
         Layout::NeedsMigration(reasons) => reasons,
     };
     conn.execute_batch(STATE_DDL).context("cannot create the state tables")?;
+    let referencing = foreign_key_tables(conn)?;
+    for (table, ddl) in CHILD_TABLES {
+        if referencing.contains(table) {
+            rebuild_without_foreign_key(conn, table, ddl).with_context(|| format!("cannot migrate table {table}"))?;
+        } else {
+            conn.execute_batch(&ddl(table)).with_context(|| format!("cannot create table {table}"))?;
+        }
+    }
+    conn.execute_batch(STATE_INDEXES).context("cannot index the state tables")?;
     add_missing_state_columns(conn)?;
     let tables = main_tables(conn)?;
     let keys = primary_keys(conn)?;
@@ -228,6 +264,38 @@ fn rekey_table(conn: &Connection, spec: &TableSpec, old_columns: &BTreeMap<Strin
         old = quote(spec.name),
     ))?;
     Ok(())
+}
+
+/// Rebuilds a 1.2 child table without its foreign key, keeping every row and column.
+fn rebuild_without_foreign_key(conn: &Connection, table: &str, ddl: fn(&str) -> String) -> anyhow::Result<()> {
+    let staging = format!("{table}__healthsim_migrating");
+    conn.execute_batch(&ddl(&staging))?;
+    let old_columns = main_tables(conn)?.remove(table).unwrap_or_default();
+    let new_columns = main_tables(conn)?.remove(&staging).unwrap_or_default();
+    for (column, ty) in &old_columns {
+        if !new_columns.contains_key(column) {
+            conn.execute_batch(&format!("ALTER TABLE {} ADD COLUMN {} {ty};", quote(&staging), quote(column)))?;
+        }
+    }
+    let columns = old_columns.keys().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
+    conn.execute_batch(&format!(
+        "INSERT INTO {staging_q} ({columns}) SELECT {columns} FROM {old};
+         DROP TABLE {old};
+         ALTER TABLE {staging_q} RENAME TO {old};",
+        staging_q = quote(&staging),
+        old = quote(table),
+    ))?;
+    Ok(())
+}
+
+/// Tables of `main` that have a foreign key.
+fn foreign_key_tables(conn: &Connection) -> anyhow::Result<BTreeSet<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT DISTINCT table_name FROM duckdb_constraints()
+         WHERE database_name = current_database() AND schema_name = 'main' AND constraint_type = 'FOREIGN KEY'",
+    )?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    rows.collect::<Result<_, _>>().context("cannot read foreign keys")
 }
 
 fn add_missing_columns(conn: &Connection, spec: &TableSpec, columns: &BTreeMap<String, String>) -> anyhow::Result<()> {
@@ -383,6 +451,48 @@ mod tests {
         // The same id may now exist in two scenarios.
         conn.execute_batch("INSERT INTO diagnoses (id, code, patient_mrn, diagnosed_date, scenario_id) VALUES ('d1', 'X', 'M', '2020-01-01', 's2')")
             .unwrap();
+    }
+
+    /// 1.2's foreign keys from the scenario tables are dropped (keeping rows and extra
+    /// columns), after which a scenario is deleted in one transaction.
+    #[test]
+    fn foreign_keys_are_dropped_so_deletes_are_atomic() {
+        let conn = memory();
+        conn.execute_batch(
+            "CREATE SEQUENCE scenario_entities_seq START 1;
+             CREATE SEQUENCE scenario_tags_seq START 1;
+             CREATE TABLE scenarios (scenario_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL UNIQUE, description VARCHAR,
+                 created_at TIMESTAMP, updated_at TIMESTAMP, metadata JSON);
+             CREATE TABLE scenario_entities (id INTEGER PRIMARY KEY DEFAULT nextval('scenario_entities_seq'),
+                 scenario_id VARCHAR NOT NULL REFERENCES scenarios(scenario_id), entity_type VARCHAR NOT NULL,
+                 entity_id VARCHAR NOT NULL, entity_data JSON, created_at TIMESTAMP, extra VARCHAR,
+                 UNIQUE (scenario_id, entity_type, entity_id));
+             CREATE TABLE scenario_tags (id INTEGER PRIMARY KEY DEFAULT nextval('scenario_tags_seq'),
+                 scenario_id VARCHAR NOT NULL REFERENCES scenarios(scenario_id), tag VARCHAR NOT NULL, UNIQUE (scenario_id, tag));
+             INSERT INTO scenarios (scenario_id, name) VALUES ('s1', 'one'), ('s2', 'two');
+             INSERT INTO scenario_entities (scenario_id, entity_type, entity_id, extra) VALUES ('s1', 'x', 'e1', 'kept'), ('s2', 'x', 'e1', NULL);
+             INSERT INTO scenario_tags (scenario_id, tag) VALUES ('s1', 't');",
+        )
+        .unwrap();
+        let Layout::NeedsMigration(reasons) = inspect(&conn).unwrap() else { panic!("expected migration") };
+        assert!(reasons.iter().any(|r| r.starts_with("drop the foreign key of scenario_entities")), "{reasons:?}");
+        assert!(reasons.iter().any(|r| r.starts_with("drop the foreign key of scenario_tags")), "{reasons:?}");
+        migrate(&conn).unwrap();
+        assert_eq!(inspect(&conn).unwrap(), Layout::Current);
+        assert!(foreign_key_tables(&conn).unwrap().is_empty());
+        let extra: String = conn.query_row("SELECT extra FROM scenario_entities WHERE scenario_id = 's1'", [], |r| r.get(0)).unwrap();
+        assert_eq!(extra, "kept");
+        conn.execute_batch(
+            "BEGIN; DELETE FROM scenario_entities WHERE scenario_id = 's1'; DELETE FROM scenario_tags WHERE scenario_id = 's1';
+             DELETE FROM scenarios WHERE scenario_id = 's1'; COMMIT;",
+        )
+        .unwrap();
+        let left: i64 = conn.query_row("SELECT count(*) FROM scenario_entities", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 1);
+        // New ids continue from the sequence.
+        conn.execute_batch("INSERT INTO scenario_entities (scenario_id, entity_type, entity_id) VALUES ('s2', 'x', 'e2')").unwrap();
+        let max: i64 = conn.query_row("SELECT max(id) FROM scenario_entities", [], |r| r.get(0)).unwrap();
+        assert_eq!(max, 3);
     }
 
     /// Layouts we do not understand are reported, not migrated.

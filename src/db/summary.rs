@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use super::schema::quote;
 use super::scenarios::{self, ScenarioRow};
 use super::values::{ColumnHint, cell, to_json};
-use crate::model::{canonical_tables, canonical_type_name};
+use crate::model::{TableSpec, canonical_tables, canonical_type_name};
 
 /// Sample text values longer than this are shortened, so one clinical note cannot blow
 /// the summary's size budget.
@@ -34,11 +34,13 @@ pub fn statistics(conn: &Connection, scenario_id: &str) -> anyhow::Result<Map<St
         rows.map(|r| r.map(|(k, n)| (k, Value::from(n)))).collect::<Result<_, _>>().context("cannot count values")
     };
 
-    // Patients: whole years at today's (UTC) date.
-    let ages = one_row(
+    // Patients: whole years at today's UTC date. (DuckDB's current_date needs the ICU
+    // extension, which is not built in, so the date comes from here.)
+    let today = chrono::Utc::now().date_naive().format("%Y-%m-%d");
+    let ages = one_row(&format!(
         "SELECT min(age), max(age), round(avg(age), 1), count(*) FROM (
-             SELECT date_sub('year', birth_date, current_date) AS age FROM patients WHERE scenario_id = ?)",
-    )?;
+             SELECT date_sub('year', birth_date, DATE '{today}') AS age FROM patients WHERE scenario_id = ?)"
+    ))?;
     if ages[3].as_i64().unwrap_or(0) > 0 {
         stats.insert("age_range".into(), json!({"min": ages[0], "max": ages[1], "avg": ages[2]}));
         stats.insert(
@@ -150,41 +152,90 @@ pub fn statistics(conn: &Connection, scenario_id: &str) -> anyhow::Result<Map<St
     Ok(stats)
 }
 
-/// Up to `per_type` rows of every canonical table of the scenario, spread evenly
-/// (row `floor(i*n/k)` in insertion order), without `scenario_id`, `created_at` and
-/// `generation_seed`.
-pub fn samples(conn: &Connection, scenario_id: &str, per_type: usize) -> anyhow::Result<Map<String, Value>> {
-    let mut samples = Map::new();
+/// The canonical tables holding rows of the scenario, with their row counts.
+pub fn tables_with_rows(conn: &Connection, scenario_id: &str) -> anyhow::Result<Vec<(&'static TableSpec, i64)>> {
+    let mut found = Vec::new();
     for spec in canonical_tables() {
-        let table = quote(spec.name);
-        let n: i64 =
-            conn.query_row(&format!("SELECT count(*) FROM {table} WHERE scenario_id = ?"), [scenario_id], |r| r.get(0))?;
-        if n == 0 {
-            continue;
+        let n: i64 = conn.query_row(
+            &format!("SELECT count(*) FROM {} WHERE scenario_id = ?", quote(spec.name)),
+            [scenario_id],
+            |r| r.get(0),
+        )?;
+        if n > 0 {
+            found.push((spec, n));
         }
-        let k = (per_type as i64).min(n);
-        let picks: Vec<String> = (0..k).map(|i| (i * n / k).to_string()).collect();
-        let sql = format!(
-            "SELECT * EXCLUDE (scenario_id, created_at, generation_seed, healthsim_rn) FROM (
-                 SELECT *, row_number() OVER (ORDER BY rowid) - 1 AS healthsim_rn FROM {table} WHERE scenario_id = ?)
-             WHERE healthsim_rn IN ({}) ORDER BY healthsim_rn",
-            picks.join(", ")
-        );
-        let mut stmt = conn.prepare(&sql)?;
-        let mut rows = stmt.query([scenario_id])?;
-        let (names, hints) = super::query::columns_of(rows.as_ref());
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let mut object = Map::new();
-            for (i, name) in names.iter().enumerate() {
-                let value = shorten(cell(row, i, hints[i])?);
-                object.insert(name.clone(), value);
-            }
-            out.push(Value::Object(object));
-        }
-        samples.insert(spec.name.to_owned(), Value::Array(out));
     }
-    Ok(samples)
+    Ok(found)
+}
+
+/// `k` rows of one canonical table of the scenario (it has `n`), spread evenly (row
+/// `floor(i*n/k)` in insertion order), without `scenario_id`, `created_at` and
+/// `generation_seed`; long texts shortened.
+pub fn sample_rows(conn: &Connection, scenario_id: &str, spec: &TableSpec, n: i64, k: usize) -> anyhow::Result<Vec<Value>> {
+    let k = (k as i64).min(n);
+    if k == 0 {
+        return Ok(Vec::new());
+    }
+    let picks: Vec<String> = (0..k).map(|i| (i * n / k).to_string()).collect();
+    let sql = format!(
+        "SELECT * EXCLUDE (scenario_id, created_at, generation_seed, healthsim_rn) FROM (
+             SELECT *, row_number() OVER (ORDER BY rowid) - 1 AS healthsim_rn FROM {} WHERE scenario_id = ?)
+         WHERE healthsim_rn IN ({}) ORDER BY healthsim_rn",
+        quote(spec.name),
+        picks.join(", ")
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query([scenario_id])?;
+    let (names, hints) = super::query::columns_of(rows.as_ref());
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut object = Map::new();
+        for (i, name) in names.iter().enumerate() {
+            object.insert(name.clone(), shorten(cell(row, i, hints[i])?));
+        }
+        out.push(Value::Object(object));
+    }
+    Ok(out)
+}
+
+/// Samples for the summary: up to `per_type` rows per table, handed out round-robin (one
+/// row for every table, then a second for every table, ...) while `fits` accepts the
+/// result, so a tight budget still shows every table before it shows more of any.
+pub fn samples(
+    conn: &Connection,
+    scenario_id: &str,
+    per_type: usize,
+    fits: impl Fn(&Map<String, Value>) -> bool,
+) -> anyhow::Result<Map<String, Value>> {
+    let tables = tables_with_rows(conn, scenario_id)?;
+    let mut chosen: Vec<Vec<Value>> = vec![Vec::new(); tables.len()];
+    let assemble = |chosen: &[Vec<Value>]| -> Map<String, Value> {
+        tables
+            .iter()
+            .zip(chosen)
+            .filter(|(_, rows)| !rows.is_empty())
+            .map(|((spec, _), rows)| (spec.name.to_owned(), Value::Array(rows.clone())))
+            .collect()
+    };
+    'levels: for level in 1..=per_type {
+        let mut grew = false;
+        for (index, (spec, n)) in tables.iter().enumerate() {
+            if level as i64 > *n {
+                continue;
+            }
+            let rows = sample_rows(conn, scenario_id, spec, *n, level)?;
+            let previous = std::mem::replace(&mut chosen[index], rows);
+            if !fits(&assemble(&chosen)) {
+                chosen[index] = previous;
+                break 'levels;
+            }
+            grew = true;
+        }
+        if !grew {
+            break;
+        }
+    }
+    Ok(assemble(&chosen))
 }
 
 fn shorten(value: Value) -> Value {

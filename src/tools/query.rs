@@ -33,9 +33,10 @@ pub struct QueryArgs {
     pub limit: u32,
 }
 
-/// The reference tables of the population schema.
+/// The reference tables of the population schema (inlined: the tool schemas stay flat).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(inline)]
 pub enum ReferenceTableArg {
     PlacesCounty,
     PlacesTract,
