@@ -2,8 +2,11 @@
 //! clients show the model.
 
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::{ClientRequest, Implementation, JsonRpcMessage, ServerCapabilities, ServerConfig};
-use rmcp::service::{RoleServer, RxJsonRpcMessage, TxJsonRpcMessage};
+use rmcp::ErrorData;
+use rmcp::model::{
+    ClientRequest, CustomRequest, CustomResult, ErrorCode, Implementation, JsonRpcMessage, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::{RequestContext, RoleServer, RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use rmcp::{ServerHandler, tool_handler};
 
@@ -58,6 +61,19 @@ ask the user to close it, then retry.";
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for HealthSim {
+    /// Unknown methods get a message that names them (rmcp's default echoes only the name).
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, ErrorData> {
+        Err(ErrorData::new(
+            ErrorCode::METHOD_NOT_FOUND,
+            format!("method '{}' not found; this server offers tools/list and tools/call", request.method),
+            None,
+        ))
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new("healthsim-mcp", env!("CARGO_PKG_VERSION")))

@@ -65,9 +65,13 @@ pub struct ReferenceArgs {
     pub table: ReferenceTableArg,
     /// State: 2-letter abbreviation (any case) or 2-digit FIPS code
     #[schemars(length(min = 2, max = 2))]
+    #[serde(default)]
+    #[schemars(with = "String")]
     pub state: Option<String>,
     /// County name or part of it (case-insensitive, literal)
     #[schemars(length(max = 100))]
+    #[serde(default)]
+    #[schemars(with = "String")]
     pub county: Option<String>,
     /// Maximum rows to return
     #[serde(default = "default_reference_limit")]

@@ -32,9 +32,13 @@ fn default_samples() -> u32 {
 pub struct ListArgs {
     /// Keep scenarios having this tag (case-insensitive, exact match)
     #[schemars(length(max = 100))]
+    #[serde(default)]
+    #[schemars(with = "String")]
     pub tag: Option<String>,
     /// Keep scenarios whose name or description contains this text (case-insensitive, literal)
     #[schemars(length(max = 200))]
+    #[serde(default)]
+    #[schemars(with = "String")]
     pub search: Option<String>,
     /// Maximum number of scenarios to return
     #[serde(default = "default_list_limit")]
@@ -86,9 +90,13 @@ pub struct SaveArgs {
     pub entities: Map<String, Value>,
     /// Free-text description
     #[schemars(length(max = 10000))]
+    #[serde(default)]
+    #[schemars(with = "String")]
     pub description: Option<String>,
     /// Tags for finding the scenario later (each 1-100 characters, at most 50)
     #[schemars(length(max = 50))]
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub tags: Option<Vec<String>>,
     /// Replace an existing scenario of the same name (keeps its id and created_at)
     #[serde(default)]
@@ -116,9 +124,12 @@ pub struct LoadOutput {
     pub created_at: Option<String>,
     pub updated_at: Option<String>,
     pub tags: Vec<String>,
+    /// `{"product": "healthsim", "entity_types": [...], "entity_counts": {...}}`.
+    #[schemars(with = "Map<String, Value>")]
     pub metadata: Value,
     /// Entity-type key as saved → entities in submission order.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<BTreeMap<String, Vec<Map<String, Value>>>>")]
     pub entities: Option<BTreeMap<String, Vec<Value>>>,
     pub entity_count: u64,
     #[serde(skip_serializing_if = "Option::is_none")]

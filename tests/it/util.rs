@@ -16,7 +16,6 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_healthsim-mcp");
 /// A running server process with an MCP client attached.
 pub struct Server {
     pub client: RunningService<RoleClient, ()>,
-    pub pid: u32,
 }
 
 /// A fresh temp directory and a database path inside it (not created).
@@ -37,9 +36,8 @@ impl Server {
         });
         let (transport, _stderr) =
             TokioChildProcess::builder(command).stderr(Stdio::inherit()).spawn().expect("spawn healthsim-mcp");
-        let pid = transport.id().expect("child pid");
         let client = ().serve(transport).await.expect("initialize");
-        Server { client, pid }
+        Server { client }
     }
 
     pub async fn start(db: &Path) -> Server {

@@ -41,7 +41,7 @@ def test_inspector_lists_tools_strictly(demo_db):
     """tools/list: eight tools, and no schema portability error (--strict exits 6 on one)."""
     done = inspector(demo_db, "--method", "tools/list", "--strict")
     assert done.returncode == 0, done.stderr
-    tools = json.loads(done.stdout)["tools"]
+    tools = json.loads(done.stdout)["result"]["tools"]
     assert sorted(t["name"] for t in tools) == [
         "healthsim_delete_scenario",
         "healthsim_get_summary",
@@ -58,7 +58,7 @@ def test_inspector_lists_tools_strictly(demo_db):
 CALLS = [
     ("healthsim_list_scenarios", {"tag": "demo"}, lambda v: len(v) == 4),
     ("healthsim_load_scenario", {"name_or_id": "demo-trialsim-oncology"}, lambda v: v["entity_count"] > 0),
-    ("healthsim_get_summary", {"scenario_id_or_name": "membersim"}, lambda v: "financials" in v["statistics"]),
+    ("healthsim_get_summary", {"scenario_id_or_name": "membersim-claims"}, lambda v: "financials" in v["statistics"]),
     ("healthsim_query", {"sql": "SELECT count(*) AS n FROM members"}, lambda v: v["rows"][0]["n"] > 0),
     ("healthsim_query_reference", {"table": "adi_blockgroup", "state": "RI", "limit": 3}, lambda v: v["row_count"] == 3),
     ("healthsim_tables", {}, lambda v: "population.svi_tract" in v["reference_tables"]),
@@ -71,7 +71,7 @@ CALLS = [
 def test_inspector_calls_each_tool(demo_db, tool, args, check):
     done = inspector(demo_db, "--method", "tools/call", "--tool-name", tool, "--tool-args-json", json.dumps(args))
     assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
+    result = json.loads(done.stdout)["result"]
     assert not result.get("isError"), result
     text = "".join(c["text"] for c in result["content"] if c["type"] == "text")
     value = json.loads(text)
@@ -82,6 +82,8 @@ def test_inspector_calls_each_tool(demo_db, tool, args, check):
 
 def test_inspector_sees_tool_errors(demo_db):
     done = inspector(demo_db, "--method", "tools/call", "--tool-name", "healthsim_query", "--tool-args-json", json.dumps({"sql": "DROP TABLE patients"}))
-    result = json.loads(done.stdout) if done.stdout.strip() else {}
-    assert result.get("isError") is True, (done.returncode, done.stdout, done.stderr)
+    # The CLI prints the tool result, then exits 5 ("tool_is_error").
+    assert done.returncode == 5, (done.returncode, done.stderr)
+    result = json.loads(done.stdout.splitlines()[0])["result"]
+    assert result.get("isError") is True, done.stdout
     assert "DROP statements are not allowed" in result["content"][0]["text"]
