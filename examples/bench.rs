@@ -125,20 +125,24 @@ fn time_raw(runs: usize, mut work: impl FnMut()) -> f64 {
 }
 
 /// Raw DuckDB: a planned save appended in-process in one transaction (entities and
-/// canonical rows, replacing the previous rows of that scenario), then checkpointed.
-fn raw_save(conn: &duckdb::Connection, plan: &SavePlan) {
-    conn.execute_batch("BEGIN; INSERT INTO scenarios (scenario_id, name) VALUES ('raw', 'raw') ON CONFLICT DO NOTHING;").unwrap();
-    conn.execute("DELETE FROM scenario_entities WHERE scenario_id = 'raw'", []).unwrap();
-    for spec in canonical_tables() {
-        conn.execute(&format!("DELETE FROM {} WHERE scenario_id = 'raw'", spec.name), []).unwrap();
+/// canonical rows; with `replace`, the previous rows of that scenario are deleted first),
+/// then checkpointed.
+fn raw_save(conn: &duckdb::Connection, plan: &SavePlan, scenario: &str, replace: bool) {
+    conn.execute_batch("BEGIN").unwrap();
+    conn.execute("INSERT INTO scenarios (scenario_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING", [scenario, scenario]).unwrap();
+    if replace {
+        conn.execute("DELETE FROM scenario_entities WHERE scenario_id = ?", [scenario]).unwrap();
+        for spec in canonical_tables() {
+            conn.execute(&format!("DELETE FROM {} WHERE scenario_id = ?", spec.name), [scenario]).unwrap();
+        }
     }
     {
         let mut app = conn
             .appender_with_columns("scenario_entities", &["id", "scenario_id", "entity_type", "entity_id", "entity_data"])
             .unwrap();
-        // Ids far above the sequence's range, reused by every run (the old rows are gone).
+        let first: i64 = conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM scenario_entities", [], |r| r.get(0)).unwrap();
         for (i, entity) in plan.entities.iter().enumerate() {
-            app.append_row(duckdb::params![1_000_000_000 + i as i64, "raw", entity.entity_type, entity.entity_id, entity.json])
+            app.append_row(duckdb::params![first + i as i64, scenario, entity.entity_type, entity.entity_id, entity.json])
                 .unwrap();
         }
     }
@@ -153,7 +157,7 @@ fn raw_save(conn: &duckdb::Connection, plan: &SavePlan) {
             let values = row.values[..data]
                 .iter()
                 .map(Option::as_deref)
-                .chain([Some("raw")])
+                .chain([Some(scenario)])
                 .chain(row.values[data..].iter().map(Option::as_deref));
             app.append_row(duckdb::appender_params_from_iter(values)).unwrap();
         }
@@ -271,26 +275,40 @@ async fn main() {
 
     // Saves, against raw appends of the same planned rows into another file.
     let raw_write = duckdb::Connection::open(&raw_db).unwrap();
-    for (n, runs) in [(10_000usize, 7usize), (100_000, 3)] {
+    for (n, fresh_runs, overwrite_runs) in [(10_000usize, 7usize, 3usize), (100_000, 3, 1)] {
         let entities = mixed(n);
-        let mut server_times = Vec::new();
-        let mut raw_times = Vec::new();
-        for run in 0..runs {
-            let args = json!({"name": format!("bench-{n}"), "entities": entities, "overwrite": run > 0});
+        let plan = plan_save(&entities, new_uuid);
+        let (mut fresh, mut raw_fresh, mut replace, mut raw_replace) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for run in 0..fresh_runs + overwrite_runs {
+            let overwrite = run >= fresh_runs;
+            let name = format!("bench-{n}-{}", if overwrite { 0 } else { run });
+            let args = json!({"name": name, "entities": entities, "overwrite": overwrite});
             let started = Instant::now();
             let out = call(&client, "healthsim_save_scenario", args).await;
-            server_times.push(started.elapsed());
+            let elapsed = started.elapsed();
             assert_eq!(out["total_entities"], json!(n));
-            let plan = plan_save(&entities, new_uuid);
             let started = Instant::now();
-            raw_save(&raw_write, &plan);
-            raw_times.push(started.elapsed());
+            raw_save(&raw_write, &plan, &name, overwrite);
+            let raw_elapsed = started.elapsed();
+            if overwrite {
+                replace.push(elapsed);
+                raw_replace.push(raw_elapsed);
+            } else {
+                fresh.push(elapsed);
+                raw_fresh.push(raw_elapsed);
+            }
         }
         print_line(&Line {
-            name: format!("save {n} mixed entities"),
-            server: stats(server_times),
-            raw: Some(stats(raw_times).0),
+            name: format!("save {n} mixed entities (new scenario)"),
+            server: stats(fresh),
+            raw: Some(stats(raw_fresh).0),
             target: if n == 10_000 { "< 300; ratio <= 3".into() } else { "< 3000; ratio <= 3".into() },
+        });
+        print_line(&Line {
+            name: format!("save {n} mixed entities (overwrite)"),
+            server: stats(replace),
+            raw: Some(stats(raw_replace).0),
+            target: "ratio <= 3".into(),
         });
     }
     drop(raw_write);
@@ -300,7 +318,7 @@ async fn main() {
         let mut stmt = raw_read
             .prepare(
                 "SELECT e.entity_type, CAST(e.entity_data AS VARCHAR) FROM scenario_entities e JOIN scenarios s USING (scenario_id)
-                 WHERE s.name = 'bench-10000' ORDER BY e.id",
+                 WHERE s.name = 'bench-10000-0' ORDER BY e.id",
             )
             .unwrap();
         let rows: Vec<Value> = stmt
@@ -312,7 +330,7 @@ async fn main() {
     });
     print_line(&Line {
         name: "load a 10,000-entity scenario".into(),
-        server: time_calls(&client, "healthsim_load_scenario", json!({"name_or_id": "bench-10000"}), 10).await,
+        server: time_calls(&client, "healthsim_load_scenario", json!({"name_or_id": "bench-10000-0"}), 10).await,
         raw: Some(raw_load),
         target: "ratio <= 1.5".into(),
     });
@@ -328,7 +346,7 @@ async fn main() {
         "SELECT entity_type, count(*) FROM scenario_entities WHERE scenario_id = $1 GROUP BY 1",
     ];
     let scenario_id: String =
-        raw_read.query_row("SELECT scenario_id FROM scenarios WHERE name = 'bench-100000'", [], |r| r.get(0)).unwrap();
+        raw_read.query_row("SELECT scenario_id FROM scenarios WHERE name = 'bench-100000-0'", [], |r| r.get(0)).unwrap();
     let raw_summary = time_raw(10, || {
         for sql in summary_sql {
             let mut stmt = raw_read.prepare(sql).unwrap();
@@ -337,7 +355,7 @@ async fn main() {
     });
     print_line(&Line {
         name: "get_summary of a 100,000-entity scenario".into(),
-        server: time_calls(&client, "healthsim_get_summary", json!({"scenario_id_or_name": "bench-100000"}), 10).await,
+        server: time_calls(&client, "healthsim_get_summary", json!({"scenario_id_or_name": "bench-100000-0"}), 10).await,
         raw: Some(raw_summary),
         target: "ratio <= 1.5".into(),
     });

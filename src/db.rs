@@ -41,6 +41,8 @@ pub struct Db {
     access: Access,
     /// `Some(reason)` when writes are refused (read-only mode, unsupported layout).
     writes_disabled: Arc<RwLock<Option<String>>>,
+    /// Becomes true once the startup layout preparation is over; operations wait for it.
+    ready: tokio::sync::watch::Receiver<bool>,
 }
 
 /// A scenario as `healthsim_load_scenario` reads it.
@@ -65,10 +67,12 @@ pub struct Summary {
 }
 
 impl Db {
-    /// Opens the database per `config`: bootstraps a new file, migrates an old layout, or
-    /// (for a layout we do not understand) serves reads only. Waiting for the write lock
-    /// is bounded by the write timeout; if it times out the server still starts and the
-    /// first write migrates.
+    /// Opens the database per `config` and returns at once; the layout is prepared in the
+    /// background (bootstrap a new file, migrate an old layout, or, for a layout we do not
+    /// understand, serve reads only), so a client's `initialize` and `tools/list` never
+    /// wait for the file, even while another process holds it. Every operation waits for
+    /// that preparation first. Waiting for the write lock is bounded by the write timeout;
+    /// if it times out the server still serves and the first write migrates.
     pub async fn open(config: &Config) -> anyhow::Result<Db> {
         let access = Access::new(AccessSettings {
             path: config.db_path.clone(),
@@ -76,37 +80,54 @@ impl Db {
             query_timeout: config.query_timeout,
             idle_release: config.idle_release,
         });
-        let db = Db { access, writes_disabled: Arc::new(RwLock::new(None)) };
+        let (prepared, ready) = tokio::sync::watch::channel(false);
+        let db = Db { access, writes_disabled: Arc::new(RwLock::new(None)), ready };
         if config.read_only {
             db.disable_writes(format!(
                 "server is read-only (--read-only); restart it without --read-only to save or delete scenarios in {}",
                 config.db_path.display()
             ));
+            let _ = prepared.send(true);
             return Ok(db);
         }
-        let layout = if config.db_path.exists() {
-            match db.access.read(|conn| schema::inspect(conn.conn())).await {
+        let preparing = db.clone();
+        let path = config.db_path.clone();
+        tokio::spawn(async move {
+            preparing.prepare_layout(&path).await;
+            let _ = prepared.send(true);
+        });
+        Ok(db)
+    }
+
+    async fn prepare_layout(&self, path: &std::path::Path) {
+        let layout = if path.exists() {
+            match self.access.read(|conn| schema::inspect(conn.conn())).await {
                 Ok(layout) => layout,
                 Err(err) => {
                     tracing::warn!("cannot inspect the database layout yet: {err}");
-                    return Ok(db);
+                    return;
                 }
             }
         } else {
             Layout::Empty
         };
         match layout {
-            Layout::Current => tracing::info!(path = %config.db_path.display(), "database layout is current"),
+            Layout::Current => tracing::info!(path = %path.display(), "database layout is current"),
             Layout::Unsupported(reason) => {
                 tracing::warn!("serving read-only: {reason}");
-                db.disable_writes(format!("writes are disabled: {reason}"));
+                self.disable_writes(format!("writes are disabled: {reason}"));
             }
-            Layout::Empty | Layout::NeedsMigration(_) => match db.access.write(|conn| schema::migrate(conn)).await {
+            Layout::Empty | Layout::NeedsMigration(_) => match self.access.write(|conn| schema::migrate(conn)).await {
                 Ok(steps) => tracing::info!(?steps, "database layout prepared"),
                 Err(err) => tracing::warn!("cannot prepare the database layout yet ({err}); the first write will"),
             },
         }
-        Ok(db)
+    }
+
+    /// Waits until the startup preparation of the layout has finished (or given up).
+    async fn ready(&self) {
+        let mut ready = self.ready.clone();
+        let _ = ready.wait_for(|done| *done).await;
     }
 
     fn disable_writes(&self, reason: String) {
@@ -121,11 +142,13 @@ impl Db {
     }
 
     /// Whether write tools work; `Err` carries the reason.
-    pub fn writes_enabled(&self) -> Result<(), String> {
+    pub async fn writes_enabled(&self) -> Result<(), String> {
+        self.ready().await;
         self.check_writable().map_err(|e| e.to_string())
     }
 
     pub async fn list_scenarios(&self, filter: ListFilter) -> Result<Vec<ScenarioListing>, DbError> {
+        self.ready().await;
         self.access
             .read(move |conn| {
                 if !has_scenarios(conn.conn())? {
@@ -137,6 +160,7 @@ impl Db {
     }
 
     pub async fn load_scenario(&self, input: String, include_entities: bool) -> Result<Option<LoadedScenario>, DbError> {
+        self.ready().await;
         self.access
             .read(move |conn| {
                 let conn = conn.conn();
@@ -160,6 +184,7 @@ impl Db {
 
     /// The summary of a scenario, with samples reduced until it fits the size budget.
     pub async fn summary(&self, input: String, include_samples: bool, per_type: usize) -> Result<Option<Summary>, DbError> {
+        self.ready().await;
         self.access
             .read(move |conn| {
                 let conn = conn.conn();
@@ -203,6 +228,7 @@ impl Db {
         max_chars: usize,
         cancel: CancellationToken,
     ) -> Result<Result<QueryResult, QueryError>, DbError> {
+        self.ready().await;
         self.access
             .read_cancellable(cancel, move |conn| match query::run(conn, &sql, limit, max_chars) {
                 // An interrupt is the timeout or a cancellation, not a problem with the SQL:
@@ -220,15 +246,18 @@ impl Db {
         county: Option<String>,
         limit: u32,
     ) -> Result<Option<ReferenceResult>, DbError> {
+        self.ready().await;
         self.access.read(move |conn| reference::query(conn.conn(), table, state, county.as_deref(), limit)).await
     }
 
     pub async fn tables(&self) -> Result<TableInventory, DbError> {
+        self.ready().await;
         self.access.read(|conn| reference::inventory(conn.conn())).await
     }
 
     /// Saves a scenario in one transaction (migrating the layout first if needed).
     pub async fn save(&self, request: SaveRequest) -> Result<SaveOutcome, DbError> {
+        self.ready().await;
         self.check_writable()?;
         self.access
             .write(move |conn| {
@@ -240,6 +269,7 @@ impl Db {
 
     /// Deletes a scenario in one transaction; `None` when nothing matches.
     pub async fn delete(&self, input: String) -> Result<Option<(ScenarioRow, Removed)>, DbError> {
+        self.ready().await;
         self.check_writable()?;
         self.access
             .write(move |conn| {
@@ -254,6 +284,7 @@ impl Db {
     /// carry no "SYNTHETIC" comment) are never replaced. Returns the row count of each
     /// table and whether it was generated now.
     pub async fn ensure_reference_data(&self, scale: Scale) -> Result<(Vec<(String, i64)>, bool), DbError> {
+        self.ready().await;
         self.check_writable()?;
         self.access
             .write(move |conn| {

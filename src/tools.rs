@@ -156,6 +156,11 @@ pub fn describe(value: &Value) -> String {
 pub fn success(value: &impl Serialize, structured: bool) -> CallToolResult {
     let json = serde_json::to_value(value).unwrap_or_else(|e| serde_json::json!({"error": e.to_string()}));
     let text = serde_json::to_string_pretty(&json).unwrap_or_default();
+    success_text(json, text, structured)
+}
+
+/// A successful result whose pretty `text` the caller already made from `json`.
+pub fn success_text(json: Value, text: String, structured: bool) -> CallToolResult {
     let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
     if structured {
         result.structured_content = Some(json);

@@ -189,7 +189,10 @@ impl Access {
                 .await
                 .map_err(|e| DbError::Other(anyhow!("write task failed: {e}")))?;
             match attempt {
-                Attempt::Done(result) => return result,
+                Attempt::Done(result) => {
+                    *self.inner.last_used.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                    return result;
+                }
                 Attempt::Locked(holder, job) => {
                     let now = Instant::now();
                     if now >= deadline {
@@ -370,27 +373,41 @@ fn run_transaction<T>(
 /// Closes the read instance after `idle` without reads, so other processes can write.
 async fn idle_release_loop(inner: Weak<Inner>, idle: Duration) {
     let tick = (idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    // The `last_used` of the idle period whose memory was already trimmed.
+    let mut trimmed_for: Option<Instant> = None;
     loop {
         tokio::time::sleep(tick).await;
         let Some(inner) = inner.upgrade() else { return };
         if inner.closed.is_cancelled() {
             return;
         }
-        let since = inner.last_used.lock().unwrap_or_else(|e| e.into_inner()).elapsed();
+        let last_used = *inner.last_used.lock().unwrap_or_else(|e| e.into_inner());
         let is_open = inner.slot.lock().unwrap_or_else(|e| e.into_inner()).is_some();
-        if !is_open || since < idle {
+        if last_used.elapsed() < idle || (!is_open && trimmed_for == Some(last_used)) {
             continue;
         }
-        // Only when no read is in flight; otherwise try again next tick.
+        // Only when no read or write is in flight; otherwise try again next tick.
         if let Ok(gate) = inner.gate.clone().try_write_owned() {
             let closer = Arc::clone(&inner);
             let _ = tokio::task::spawn_blocking(move || {
                 let _gate = gate;
                 closer.close_read();
+                release_free_memory();
                 tracing::debug!("read instance released after idle period");
             })
             .await;
+            trimmed_for = Some(last_used);
         }
+    }
+}
+
+/// Hands memory freed by the closed instance back to the OS, so an idle server is small
+/// (glibc keeps freed heap pages otherwise).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns unused pages of the allocator's own heap.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -154,53 +154,64 @@ pub fn statistics(conn: &Connection, scenario_id: &str) -> anyhow::Result<Map<St
 
 /// The canonical tables holding rows of the scenario, with their row counts.
 pub fn tables_with_rows(conn: &Connection, scenario_id: &str) -> anyhow::Result<Vec<(&'static TableSpec, i64)>> {
-    let mut found = Vec::new();
-    for spec in canonical_tables() {
-        let n: i64 = conn.query_row(
-            &format!("SELECT count(*) FROM {} WHERE scenario_id = ?", quote(spec.name)),
-            [scenario_id],
-            |r| r.get(0),
-        )?;
-        if n > 0 {
-            found.push((spec, n));
-        }
-    }
-    Ok(found)
+    // One statement for all 17 tables; `$1` is the scenario in every branch.
+    let sql = canonical_tables()
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| format!("SELECT {i} AS t, count(*) AS n FROM {} WHERE scenario_id = $1", quote(spec.name)))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let mut stmt = conn.prepare(&format!("SELECT t, n FROM ({sql}) WHERE n > 0 ORDER BY t"))?;
+    let rows = stmt.query_map([scenario_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+    let tables = canonical_tables();
+    rows.map(|row| row.map(|(t, n)| (&tables[t as usize], n))).collect::<Result<_, _>>().context("cannot count sample rows")
 }
 
-/// `k` rows of one canonical table of the scenario (it has `n`), spread evenly (row
-/// `floor(i*n/k)` in insertion order), without `scenario_id`, `created_at` and
-/// `generation_seed`; long texts shortened.
-pub fn sample_rows(conn: &Connection, scenario_id: &str, spec: &TableSpec, n: i64, k: usize) -> anyhow::Result<Vec<Value>> {
+/// Positions (in insertion order) of `k` rows spread evenly over `n`: `floor(i*n/k)`.
+fn spread(n: i64, k: usize) -> Vec<i64> {
     let k = (k as i64).min(n);
-    if k == 0 {
-        return Ok(Vec::new());
-    }
-    let picks: Vec<String> = (0..k).map(|i| (i * n / k).to_string()).collect();
+    (0..k).map(|i| i * n / k).collect()
+}
+
+/// The rows of one canonical table of the scenario at `positions` (insertion order),
+/// without `scenario_id`, `created_at` and `generation_seed`, long texts shortened.
+fn rows_at(
+    conn: &Connection,
+    scenario_id: &str,
+    spec: &TableSpec,
+    positions: &[i64],
+) -> anyhow::Result<std::collections::BTreeMap<i64, Value>> {
+    let list = positions.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
     let sql = format!(
-        "SELECT * EXCLUDE (scenario_id, created_at, generation_seed, healthsim_rn) FROM (
+        "SELECT * EXCLUDE (scenario_id, created_at, generation_seed) FROM (
              SELECT *, row_number() OVER (ORDER BY rowid) - 1 AS healthsim_rn FROM {} WHERE scenario_id = ?)
-         WHERE healthsim_rn IN ({}) ORDER BY healthsim_rn",
+         WHERE healthsim_rn IN ({list}) ORDER BY healthsim_rn",
         quote(spec.name),
-        picks.join(", ")
     );
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query([scenario_id])?;
     let (names, hints) = super::query::columns_of(rows.as_ref());
-    let mut out = Vec::new();
+    let mut out = std::collections::BTreeMap::new();
     while let Some(row) = rows.next()? {
         let mut object = Map::new();
+        let mut position = 0;
         for (i, name) in names.iter().enumerate() {
+            if name == "healthsim_rn" {
+                position = row.get::<_, i64>(i)?;
+                continue;
+            }
             object.insert(name.clone(), shorten(cell(row, i, hints[i])?));
         }
-        out.push(Value::Object(object));
+        out.insert(position, Value::Object(object));
     }
     Ok(out)
 }
 
-/// Samples for the summary: up to `per_type` rows per table, handed out round-robin (one
-/// row for every table, then a second for every table, ...) while `fits` accepts the
-/// result, so a tight budget still shows every table before it shows more of any.
+/// Samples for the summary: up to `per_type` rows per table, spread evenly over the
+/// table's rows of the scenario, handed out round-robin (one row for every table, then
+/// two for every table, ...) while `fits` accepts the result, so a tight budget still
+/// shows every table before it shows more of any. One query per table fetches every row
+/// any level could need.
 pub fn samples(
     conn: &Connection,
     scenario_id: &str,
@@ -208,25 +219,36 @@ pub fn samples(
     fits: impl Fn(&Map<String, Value>) -> bool,
 ) -> anyhow::Result<Map<String, Value>> {
     let tables = tables_with_rows(conn, scenario_id)?;
-    let mut chosen: Vec<Vec<Value>> = vec![Vec::new(); tables.len()];
-    let assemble = |chosen: &[Vec<Value>]| -> Map<String, Value> {
+    let mut candidates = Vec::with_capacity(tables.len());
+    for (spec, n) in &tables {
+        let mut positions: Vec<i64> = (1..=per_type).flat_map(|k| spread(*n, k)).collect();
+        positions.sort_unstable();
+        positions.dedup();
+        candidates.push(rows_at(conn, scenario_id, spec, &positions)?);
+    }
+    let assemble = |levels: &[usize]| -> Map<String, Value> {
         tables
             .iter()
-            .zip(chosen)
+            .zip(levels)
+            .zip(&candidates)
             .filter(|(_, rows)| !rows.is_empty())
-            .map(|((spec, _), rows)| (spec.name.to_owned(), Value::Array(rows.clone())))
+            .filter(|((_, level), _)| **level > 0)
+            .map(|(((spec, n), level), rows)| {
+                let picked = spread(*n, *level).iter().filter_map(|p| rows.get(p).cloned()).collect();
+                (spec.name.to_owned(), Value::Array(picked))
+            })
             .collect()
     };
+    let mut levels = vec![0usize; tables.len()];
     'levels: for level in 1..=per_type {
         let mut grew = false;
-        for (index, (spec, n)) in tables.iter().enumerate() {
+        for (index, (_, n)) in tables.iter().enumerate() {
             if level as i64 > *n {
                 continue;
             }
-            let rows = sample_rows(conn, scenario_id, spec, *n, level)?;
-            let previous = std::mem::replace(&mut chosen[index], rows);
-            if !fits(&assemble(&chosen)) {
-                chosen[index] = previous;
+            levels[index] = level;
+            if !fits(&assemble(&levels)) {
+                levels[index] = level - 1;
                 break 'levels;
             }
             grew = true;
@@ -235,7 +257,7 @@ pub fn samples(
             break;
         }
     }
-    Ok(assemble(&chosen))
+    Ok(assemble(&levels))
 }
 
 fn shorten(value: Value) -> Value {

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{ArgError, ArgReader, Args, db_failure, describe, failure, success};
+use super::{ArgError, ArgReader, Args, db_failure, describe, failure, success, success_text};
 use crate::db::{ListFilter, LoadedScenario, SaveOutcome, SaveRequest};
 use crate::model::{MAX_WARNINGS, plan_save};
 use crate::server::HealthSim;
@@ -229,7 +229,10 @@ impl HealthSim {
             Err(err) => return err.into(),
         };
         match self.db.load_scenario(args.name_or_id.clone(), args.include_entities).await {
-            Ok(Some(loaded)) => success(&fit_load_output(loaded, self.limits.max_output_chars), true),
+            Ok(Some(loaded)) => {
+                let (json, text) = fit_load_output(loaded, self.limits.max_output_chars);
+                success_text(json, text, true)
+            }
             Ok(None) => not_found(&args.name_or_id),
             Err(err) => db_failure("healthsim_load_scenario", err),
         }
@@ -286,7 +289,7 @@ impl HealthSim {
         Parameters(args): Parameters<Args<SaveArgs>>,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        if let Err(reason) = self.db.writes_enabled() {
+        if let Err(reason) = self.db.writes_enabled().await {
             return failure(reason, Map::new());
         }
         let max_entities = self.limits.max_save_entities;
@@ -355,7 +358,7 @@ impl HealthSim {
         annotations(title = "Delete HealthSim Scenario", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
     )]
     async fn healthsim_delete_scenario(&self, Parameters(args): Parameters<Args<DeleteArgs>>) -> CallToolResult {
-        if let Err(reason) = self.db.writes_enabled() {
+        if let Err(reason) = self.db.writes_enabled().await {
             return failure(reason, Map::new());
         }
         let read = || -> Result<DeleteArgs, ArgError> {
@@ -494,43 +497,68 @@ fn progress_reporter(
     Some((progress, forwarder))
 }
 
-/// Cuts each entity type's array to the same fraction until the text fits `max_chars`.
-fn fit_load_output(loaded: LoadedScenario, max_chars: usize) -> LoadOutput {
+/// The load result as JSON and its pretty text, cut to fit `max_chars`: each entity
+/// type's array is cut to the same fraction (the largest that fits), and `truncated` and
+/// `hint` are added. The JSON is built by moving the entities, and in the common case
+/// (it fits) printed once.
+fn fit_load_output(loaded: LoadedScenario, max_chars: usize) -> (Value, String) {
     let LoadedScenario { scenario, tags, entities, entity_count } = loaded;
-    let mut output = LoadOutput {
-        scenario_id: scenario.scenario_id,
-        name: scenario.name,
-        description: scenario.description,
-        created_at: scenario.created_at,
-        updated_at: scenario.updated_at,
-        tags,
-        metadata: scenario.metadata,
-        entities,
-        entity_count,
-        truncated: None,
-        hint: None,
+    let document = |entities: Option<Value>, truncated: bool| -> Value {
+        let mut object = Map::new();
+        object.insert("scenario_id".into(), Value::String(scenario.scenario_id.clone()));
+        object.insert("name".into(), Value::String(scenario.name.clone()));
+        object.insert("description".into(), scenario.description.clone().map_or(Value::Null, Value::String));
+        object.insert("created_at".into(), scenario.created_at.clone().map_or(Value::Null, Value::String));
+        object.insert("updated_at".into(), scenario.updated_at.clone().map_or(Value::Null, Value::String));
+        object.insert("tags".into(), Value::from(tags.clone()));
+        object.insert("metadata".into(), scenario.metadata.clone());
+        if let Some(entities) = entities {
+            object.insert("entities".into(), entities);
+        }
+        object.insert("entity_count".into(), Value::from(entity_count));
+        if truncated {
+            object.insert("truncated".into(), Value::Bool(true));
+            object.insert("hint".into(), Value::String(LOAD_HINT.to_owned()));
+        }
+        Value::Object(object)
     };
-    let size = |o: &LoadOutput| serde_json::to_string_pretty(o).map_or(usize::MAX, |t| t.chars().count());
-    if output.entities.is_none() || size(&output) <= max_chars {
-        return output;
+    let pretty = |value: &Value| serde_json::to_string_pretty(value).unwrap_or_default();
+    let Some(full) = entities else {
+        let json = document(None, false);
+        let text = pretty(&json);
+        return (json, text);
+    };
+    let as_value = |map: BTreeMap<String, Vec<Value>>| -> Value {
+        Value::Object(map.into_iter().map(|(k, v)| (k, Value::Array(v))).collect())
+    };
+    let json = document(Some(as_value(full)), false);
+    let text = pretty(&json);
+    if text.chars().count() <= max_chars {
+        return (json, text);
     }
-    let full = output.entities.take().unwrap_or_default();
-    output.truncated = Some(true);
-    output.hint = Some(LOAD_HINT.to_owned());
-    let cut = |fraction: f64| -> BTreeMap<String, Vec<Value>> {
-        full.iter()
-            .map(|(k, v)| (k.clone(), v[..((v.len() as f64 * fraction).floor() as usize).min(v.len())].to_vec()))
-            .collect()
+    let Value::Object(mut object) = json else { unreachable!("document is an object") };
+    let Some(Value::Object(full)) = object.remove("entities") else { unreachable!("entities were inserted") };
+    let cut = |fraction: f64| -> Value {
+        Value::Object(
+            full.iter()
+                .map(|(k, v)| {
+                    let items = v.as_array().map(Vec::as_slice).unwrap_or(&[]);
+                    let keep = ((items.len() as f64 * fraction).floor() as usize).min(items.len());
+                    (k.clone(), Value::Array(items[..keep].to_vec()))
+                })
+                .collect(),
+        )
     };
+    let size = |fraction: f64| pretty(&document(Some(cut(fraction)), true)).chars().count();
     // Binary search for the largest fraction that fits.
     let (mut low, mut high) = (0.0f64, 1.0f64);
     for _ in 0..20 {
         let mid = (low + high) / 2.0;
-        output.entities = Some(cut(mid));
-        if size(&output) <= max_chars { low = mid } else { high = mid }
+        if size(mid) <= max_chars { low = mid } else { high = mid }
     }
-    output.entities = Some(cut(low));
-    output
+    let json = document(Some(cut(low)), true);
+    let text = pretty(&json);
+    (json, text)
 }
 
 #[cfg(test)]
