@@ -323,6 +323,79 @@ mod tests {
         assert_eq!(get(&r, "chief_complaint").as_deref(), Some("Chest pain"));
     }
 
+    /// The other clinical tables and claim lines: aliases, defaults, typed values, JSON.
+    #[test]
+    fn remaining_clinical_tables_and_claim_lines() {
+        let d = row(
+            "diagnosis",
+            json!({"id": "d-1", "code": "E11.9", "display": "Type 2 diabetes", "patient_id": "p-1",
+                   "onsetDateTime": "2023-12-31T23:30:00-05:00", "abatementDateTime": "2024-06-01"}),
+        )
+        .unwrap();
+        assert_eq!(get(&d, "description").as_deref(), Some("Type 2 diabetes"));
+        assert_eq!(get(&d, "patient_mrn").as_deref(), Some("p-1"));
+        assert_eq!(get(&d, "diagnosed_date").as_deref(), Some("2024-01-01"), "offset dates are stored as UTC");
+        assert_eq!(get(&d, "resolved_date").as_deref(), Some("2024-06-01"));
+        assert_eq!(get(&d, "type").as_deref(), Some("final"));
+        let m = row(
+            "medications",
+            json!({"id": "m-1", "name": "Metformin", "dose": "500 mg", "route": "oral", "frequency": "BID",
+                   "patient_mrn": "p-1", "start_date": "2024-01-08"}),
+        )
+        .unwrap();
+        assert_eq!(get(&m, "start_date").as_deref(), Some("2024-01-08 00:00:00"));
+        assert_eq!(get(&m, "status").as_deref(), Some("active"));
+        assert_eq!(get(&m, "source_system").as_deref(), Some("patientsim"));
+        let l = row(
+            "lab_result",
+            json!({"id": "l-1", "test_name": "HbA1c", "loinc_code": "4548-4", "value": 7.1, "patient_mrn": "p-1",
+                   "collected_time": "2024-01-05T09:10:00Z"}),
+        )
+        .unwrap();
+        assert_eq!(get(&l, "value").as_deref(), Some("7.1"));
+        assert_eq!(get(&l, "collected_time").as_deref(), Some("2024-01-05 09:10:00"));
+        let v = row(
+            "vital_sign",
+            json!({"id": "v-1", "patient_mrn": "p-1", "observation_time": "2024-01-05T09:00:00Z", "temperature": "37.25",
+                   "heart_rate": "72", "systolic_bp": 120.0, "spo2": "n/a", "weight_kg": 81.456}),
+        )
+        .unwrap();
+        assert_eq!(get(&v, "temperature").as_deref(), Some("37.25"));
+        assert_eq!(get(&v, "heart_rate").as_deref(), Some("72"));
+        assert_eq!(get(&v, "systolic_bp").as_deref(), Some("120"));
+        assert_eq!(get(&v, "spo2"), None, "an unparseable optional value is stored as NULL");
+        assert_eq!(get(&v, "weight_kg").as_deref(), Some("81.46"));
+        let o = row(
+            "order",
+            json!({"order_id": "o-1", "patient_mrn": "p-1", "order_type": "lab", "code": "83036", "ordered_datetime": "2024-01-05 08:00"}),
+        )
+        .unwrap();
+        assert_eq!(
+            (get(&o, "code_system"), get(&o, "priority"), get(&o, "status")),
+            (Some("CPT".into()), Some("routine".into()), Some("new".into()))
+        );
+        assert_eq!(get(&o, "ordered_datetime").as_deref(), Some("2024-01-05 08:00:00"));
+        let n = row(
+            "clinical_notes",
+            json!({"note_id": "n-1", "patient_mrn": "p-1", "note_type": "progress", "note_datetime": "2024-01-05T10:00:00Z", "content": "Stable."}),
+        )
+        .unwrap();
+        assert_eq!(get(&n, "id").as_deref(), Some("n-1"));
+        assert_eq!(get(&n, "content").as_deref(), Some("Stable."));
+        let c = row(
+            "claim_line",
+            json!({"id": "cl-1", "claim_id": "c-1", "line_number": 1, "procedure_code": "99213", "procedure_modifiers": ["25"],
+                   "service_date": "2024-02-01", "charge_amount": "125", "diagnosis_pointers": [1, 2]}),
+        )
+        .unwrap();
+        assert_eq!(get(&c, "procedure_modifiers").as_deref(), Some(r#"["25"]"#));
+        assert_eq!(get(&c, "diagnosis_pointers").as_deref(), Some("[1,2]"));
+        assert_eq!(get(&c, "charge_amount").as_deref(), Some("125.00"));
+        assert_eq!(get(&c, "units").as_deref(), Some("1"));
+        assert_eq!(get(&c, "place_of_service").as_deref(), Some("11"));
+        assert_eq!(get(&c, "source_system").as_deref(), Some("membersim"));
+    }
+
     /// Members: id fallbacks, X12 relationship text, coverage and plan aliases.
     #[test]
     fn member_mapping_and_x12() {

@@ -115,8 +115,9 @@ async fn bootstrap_creates_directory_and_layout() {
     let (dir, _) = temp_db();
     let db = dir.path().join("nested/deeper/h.duckdb");
     let server = Server::start(&db).await;
-    assert!(db.exists());
+    // Startup prepares the file in the background; the first call waits for it.
     let tables = server.ok("healthsim_tables", json!({})).await;
+    assert!(db.exists());
     assert_eq!(tables["total"], 21);
     let version = server.ok("healthsim_query", json!({"sql": "SELECT version FROM schema_migrations"})).await;
     assert_eq!(version["rows"], json!([{"version": "1.3"}]));
