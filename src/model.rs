@@ -115,7 +115,7 @@ pub fn plan_save(entities: &Map<String, Value>, mut new_id: impl FnMut() -> Stri
             plan.entities.push(StoredEntity {
                 entity_type: type_key.clone(),
                 entity_id: id,
-                json: Value::Object(object.clone()).to_string(),
+                json: serde_json::to_string(object).unwrap_or_default(),
             });
         }
         plan.entity_counts.push((type_key.clone(), saved));
