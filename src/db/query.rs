@@ -35,7 +35,18 @@ pub enum QueryError {
 /// `max_chars` characters of pretty-printed rows.
 pub fn run(conn: &InstanceConnection, sql: &str, limit: usize, max_chars: usize) -> Result<QueryResult, QueryError> {
     check_read_only(conn, sql)?;
-    let failed = |e: duckdb::Error| QueryError::Failed(e.to_string());
+    let failed = |e: duckdb::Error| {
+        let message = e.to_string();
+        if message.contains("decoding Variant columns is not supported") {
+            // duckdb-rs cannot read VARIANT values (e.g. duckdb_settings().value).
+            return QueryError::Failed(
+                "a result column has DuckDB's VARIANT type, which this server cannot return; \
+                 select it as CAST(column AS VARCHAR)"
+                    .to_owned(),
+            );
+        }
+        QueryError::Failed(message)
+    };
     let mut stmt = conn.conn().prepare(sql).map_err(failed)?;
     // Streaming execution: chunks are produced as rows are pulled, so stopping at the cap
     // stops the query too.

@@ -143,6 +143,9 @@ pub fn inspect(conn: &Connection) -> anyhow::Result<Layout> {
 /// Brings the file to the current layout (inside the caller's transaction). Idempotent;
 /// never drops a row or a column of user data. Returns the steps applied.
 pub fn migrate(conn: &Connection) -> anyhow::Result<Vec<String>> {
+    if recorded_current(conn)? {
+        return Ok(Vec::new());
+    }
     let layout = inspect(conn)?;
     let steps = match layout {
         Layout::Current => return Ok(Vec::new()),
@@ -186,6 +189,33 @@ pub fn migrate(conn: &Connection) -> anyhow::Result<Vec<String>> {
     )
     .context("cannot record the layout version")?;
     Ok(steps)
+}
+
+/// The cheap check every write makes first: this version is recorded, none newer, and
+/// every table of ours exists (a full `inspect` reads the columns of every table, which
+/// on a file with wide reference tables costs tens of milliseconds).
+fn recorded_current(conn: &Connection) -> anyhow::Result<bool> {
+    let ours: Vec<String> = ["schema_migrations", "scenarios"]
+        .into_iter()
+        .chain(CHILD_TABLES.iter().map(|(name, _)| *name))
+        .chain(canonical_tables().iter().map(|t| t.name))
+        .map(|name| format!("'{name}'"))
+        .collect();
+    let present: i64 = conn.query_row(
+        &format!(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'
+             AND table_name IN ({})",
+            ours.join(", ")
+        ),
+        [],
+        |r| r.get(0),
+    )?;
+    if present != ours.len() as i64 {
+        return Ok(false);
+    }
+    let mut stmt = conn.prepare("SELECT CAST(version AS VARCHAR) FROM schema_migrations")?;
+    let versions: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(versions.iter().any(|v| v == CURRENT_VERSION) && !versions.iter().any(|v| version_newer(v, CURRENT_VERSION)))
 }
 
 /// `CREATE TABLE` for a canonical table under `name`, keyed per scenario.

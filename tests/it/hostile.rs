@@ -74,6 +74,8 @@ fn corpus(db: &str) -> Vec<(String, Outcome)> {
         ("PRAGMA threads = 1".into(), Refused("statements are not allowed")),
         ("SELECT current_setting('threads') AS t".into(), Rows(1)),
         ("SELECT name, description FROM duckdb_settings() WHERE name = 'enable_external_access'".into(), Rows(1)),
+        ("SELECT * FROM duckdb_settings() WHERE name = 'threads'".into(), Failed("VARIANT type")),
+        ("SELECT name, CAST(value AS VARCHAR) AS v FROM duckdb_settings() WHERE name = 'threads'".into(), Rows(1)),
         ("CALL pragma_version()".into(), Refused("CALL statements")),
         // Everything else that is not a read.
         ("ATTACH ':memory:' AS scratch".into(), Refused("ATTACH statements")),
