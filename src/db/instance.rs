@@ -326,7 +326,9 @@ impl Inner {
         F: FnOnce(&Connection) -> anyhow::Result<T>,
     {
         let _gate = gate;
+        let started = Instant::now();
         self.close_read();
+        let closed_read = started.elapsed();
         debug_assert_eq!(super::engine::open_instances(&self.settings.path), 0);
         if let Some(parent) = self.settings.path.parent()
             && let Err(err) = std::fs::create_dir_all(parent)
@@ -349,9 +351,18 @@ impl Inner {
                 )));
             }
         };
+        let opened = started.elapsed();
         let result = run_transaction(&instance, work);
+        let committed = started.elapsed();
         // Dropping the last connection and the instance checkpoints and closes the file.
         drop(instance);
+        tracing::debug!(
+            close_read_ms = closed_read.as_secs_f64() * 1e3,
+            open_ms = (opened - closed_read).as_secs_f64() * 1e3,
+            work_commit_checkpoint_ms = (committed - opened).as_secs_f64() * 1e3,
+            close_ms = (started.elapsed() - committed).as_secs_f64() * 1e3,
+            "write cycle"
+        );
         Attempt::Done(result.map_err(DbError::Other))
     }
 }

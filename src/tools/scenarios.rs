@@ -308,7 +308,9 @@ impl HealthSim {
             Err(err) => return err.into(),
         };
         let tags = tags.unwrap_or_default();
+        let planning = std::time::Instant::now();
         let plan = tokio::task::spawn_blocking(move || plan_save(&entities, crate::model::new_uuid)).await;
+        tracing::debug!(plan_ms = planning.elapsed().as_secs_f64() * 1e3, "save planned");
         let Ok(plan) = plan else { return failure("internal error while preparing the save; nothing was written", Map::new()) };
         let entity_counts: Map<String, Value> = plan.entity_counts.iter().map(|(t, n)| (t.clone(), Value::from(*n))).collect();
         let canonical_rows: Map<String, Value> =
