@@ -221,11 +221,12 @@ async fn main() {
 
     let (client, pid) = start(&db, &[]).await;
     let raw_read = duckdb::Connection::open_with_flags(&db, duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap()).unwrap();
-    let list_sql = "SELECT s.scenario_id, s.name, s.description,
-               (SELECT count(*) FROM scenario_entities e WHERE e.scenario_id = s.scenario_id),
-               (SELECT coalesce(list(t.tag ORDER BY t.id), []) FROM scenario_tags t WHERE t.scenario_id = s.scenario_id),
+    let list_sql = "SELECT s.scenario_id, s.name, s.description, coalesce(e.n, 0), coalesce(t.tags, []),
                strftime(s.created_at, '%Y-%m-%dT%H:%M:%S.%f'), strftime(s.updated_at, '%Y-%m-%dT%H:%M:%S.%f')
-        FROM scenarios s ORDER BY s.updated_at DESC NULLS LAST, s.name LIMIT 50";
+        FROM scenarios s
+        LEFT JOIN (SELECT scenario_id, count(*) AS n FROM scenario_entities GROUP BY ALL) e USING (scenario_id)
+        LEFT JOIN (SELECT scenario_id, list(tag ORDER BY id) AS tags FROM scenario_tags GROUP BY ALL) t USING (scenario_id)
+        ORDER BY s.updated_at DESC NULLS LAST, s.name LIMIT 50";
     let raw_list = time_raw(200, || {
         let mut stmt = raw_read.prepare(list_sql).unwrap();
         let n = stmt.query_map([], |r| r.get::<_, String>(1)).unwrap().count();
