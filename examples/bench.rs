@@ -30,28 +30,53 @@ fn binary() -> PathBuf {
 /// a lab result, a member, a claim and a prescription.
 fn mixed(n: usize) -> Map<String, Value> {
     let mut by_type: Map<String, Value> = Map::new();
-    let mut push = |t: &str, v: Value| by_type.entry(t).or_insert_with(|| Value::Array(vec![])).as_array_mut().unwrap().push(v);
+    let mut push =
+        |t: &str, v: Value| by_type.entry(t).or_insert_with(|| Value::Array(vec![])).as_array_mut().unwrap().push(v);
     for u in 0..n.div_ceil(10) {
         let mrn = format!("MRN{u:07}");
-        push("patients", json!({"patient_id": format!("P{u}"), "mrn": mrn, "name": {"given": ["Ana"], "family": format!("Fam{u}")},
+        push(
+            "patients",
+            json!({"patient_id": format!("P{u}"), "mrn": mrn, "name": {"given": ["Ana"], "family": format!("Fam{u}")},
             "birthDate": format!("19{:02}-0{}-1{}", 40 + u % 60, 1 + u % 9, u % 10), "gender": if u % 2 == 0 { "female" } else { "male" },
-            "address": {"line": ["1 Main St"], "city": "Austin", "state": "TX", "postalCode": "78701"}}));
+            "address": {"line": ["1 Main St"], "city": "Austin", "state": "TX", "postalCode": "78701"}}),
+        );
         for e in 0..2 {
-            push("encounters", json!({"encounter_id": format!("E{u}-{e}"), "patient_mrn": mrn, "class_code": (["I", "O", "E"][(u + e) % 3]),
-                "admission_time": format!("2024-0{}-1{}T08:30:00-06:00", 1 + e, u % 10)}));
-            push("diagnoses", json!({"id": format!("D{u}-{e}"), "code": (["E11.9", "I10", "J06.9", "E78.5"][(u + e) % 4]),
-                "description": "dx", "patient_mrn": mrn, "diagnosed_date": "2024-01-05"}));
+            push(
+                "encounters",
+                json!({"encounter_id": format!("E{u}-{e}"), "patient_mrn": mrn, "class_code": (["I", "O", "E"][(u + e) % 3]),
+                "admission_time": format!("2024-0{}-1{}T08:30:00-06:00", 1 + e, u % 10)}),
+            );
+            push(
+                "diagnoses",
+                json!({"id": format!("D{u}-{e}"), "code": (["E11.9", "I10", "J06.9", "E78.5"][(u + e) % 4]),
+                "description": "dx", "patient_mrn": mrn, "diagnosed_date": "2024-01-05"}),
+            );
         }
-        push("medications", json!({"id": format!("M{u}"), "name": "Metformin", "dose": "500 mg", "route": "oral", "frequency": "BID",
-            "patient_mrn": mrn, "start_date": "2024-01-08"}));
-        push("lab_results", json!({"id": format!("L{u}"), "test_name": "HbA1c", "loinc_code": "4548-4", "value": "7.1",
-            "patient_mrn": mrn, "collected_time": "2024-01-05T09:10:00Z"}));
-        push("members", json!({"member_id": format!("MEM{u}"), "relationship": "self", "first_name": "Ana", "last_name": "X",
-            "birth_date": "1980-01-01", "gender": "F", "group_number": "G1", "plan_id": "PPO", "effective_date": "2024-01-01"}));
-        push("claims", json!({"claim_id": format!("C{u}"), "claim_type": "professional", "member_id": format!("MEM{u}"),
-            "provider_npi": "1234567890", "service_date": "2024-02-01", "diagnosis_codes": ["E11.9"], "total_billed": 125.5, "total_paid": 100}));
-        push("prescriptions", json!({"prescription_number": format!("RX{u}"), "member_id": format!("MEM{u}"), "ndc": "00093-1048-01",
-            "drug_name": "Metformin", "quantity": 60, "days_supply": 30, "prescriber_npi": "1", "written_date": "2024-01-01", "expiration_date": "2025-01-01"}));
+        push(
+            "medications",
+            json!({"id": format!("M{u}"), "name": "Metformin", "dose": "500 mg", "route": "oral", "frequency": "BID",
+            "patient_mrn": mrn, "start_date": "2024-01-08"}),
+        );
+        push(
+            "lab_results",
+            json!({"id": format!("L{u}"), "test_name": "HbA1c", "loinc_code": "4548-4", "value": "7.1",
+            "patient_mrn": mrn, "collected_time": "2024-01-05T09:10:00Z"}),
+        );
+        push(
+            "members",
+            json!({"member_id": format!("MEM{u}"), "relationship": "self", "first_name": "Ana", "last_name": "X",
+            "birth_date": "1980-01-01", "gender": "F", "group_number": "G1", "plan_id": "PPO", "effective_date": "2024-01-01"}),
+        );
+        push(
+            "claims",
+            json!({"claim_id": format!("C{u}"), "claim_type": "professional", "member_id": format!("MEM{u}"),
+            "provider_npi": "1234567890", "service_date": "2024-02-01", "diagnosis_codes": ["E11.9"], "total_billed": 125.5, "total_paid": 100}),
+        );
+        push(
+            "prescriptions",
+            json!({"prescription_number": format!("RX{u}"), "member_id": format!("MEM{u}"), "ndc": "00093-1048-01",
+            "drug_name": "Metformin", "quantity": 60, "days_supply": 30, "prescriber_npi": "1", "written_date": "2024-01-01", "expiration_date": "2025-01-01"}),
+        );
     }
     by_type
 }
@@ -129,7 +154,11 @@ fn time_raw(runs: usize, mut work: impl FnMut()) -> f64 {
 /// then checkpointed.
 fn raw_save(conn: &duckdb::Connection, plan: &SavePlan, scenario: &str, replace: bool) {
     conn.execute_batch("BEGIN").unwrap();
-    conn.execute("INSERT INTO scenarios (scenario_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING", [scenario, scenario]).unwrap();
+    conn.execute(
+        "INSERT INTO scenarios (scenario_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        [scenario, scenario],
+    )
+    .unwrap();
     if replace {
         conn.execute("DELETE FROM scenario_entities WHERE scenario_id = ?", [scenario]).unwrap();
         for spec in canonical_tables() {
@@ -138,12 +167,22 @@ fn raw_save(conn: &duckdb::Connection, plan: &SavePlan, scenario: &str, replace:
     }
     {
         let mut app = conn
-            .appender_with_columns("scenario_entities", &["id", "scenario_id", "entity_type", "entity_id", "entity_data"])
+            .appender_with_columns(
+                "scenario_entities",
+                &["id", "scenario_id", "entity_type", "entity_id", "entity_data"],
+            )
             .unwrap();
-        let first: i64 = conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM scenario_entities", [], |r| r.get(0)).unwrap();
+        let first: i64 =
+            conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM scenario_entities", [], |r| r.get(0)).unwrap();
         for (i, entity) in plan.entities.iter().enumerate() {
-            app.append_row(duckdb::params![first + i as i64, scenario, entity.entity_type, entity.entity_id, entity.json])
-                .unwrap();
+            app.append_row(duckdb::params![
+                first + i as i64,
+                scenario,
+                entity.entity_type,
+                entity.entity_id,
+                entity.json
+            ])
+            .unwrap();
         }
     }
     for spec in canonical_tables() {
@@ -208,7 +247,11 @@ async fn main() {
         Command::new(binary()).arg("--version").output().unwrap();
     });
     let open_floor = time_raw(15, || {
-        let conn = duckdb::Connection::open_with_flags(&db, duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap()).unwrap();
+        let conn = duckdb::Connection::open_with_flags(
+            &db,
+            duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap(),
+        )
+        .unwrap();
         drop(conn);
     });
     print_line(&Line {
@@ -220,7 +263,11 @@ async fn main() {
     println!("  (raw = process spawn {spawn_floor:.2} + DuckDB read-only open/close {open_floor:.2})");
 
     let (client, pid) = start(&db, &[]).await;
-    let raw_read = duckdb::Connection::open_with_flags(&db, duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap()).unwrap();
+    let raw_read = duckdb::Connection::open_with_flags(
+        &db,
+        duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap(),
+    )
+    .unwrap();
     let list_sql = "SELECT s.scenario_id, s.name, s.description, coalesce(e.n, 0), coalesce(t.tags, []),
                strftime(s.created_at, '%Y-%m-%dT%H:%M:%S.%f'), strftime(s.updated_at, '%Y-%m-%dT%H:%M:%S.%f')
         FROM scenarios s
@@ -253,7 +300,9 @@ async fn main() {
     });
     // The row cap is applied while fetching: a 10^8-row result costs no memory.
     let before = rss_kib(pid, "VmHWM:");
-    let huge = time_calls(&client, "healthsim_query", json!({"sql": "SELECT * FROM range(100000000)", "limit": 1000}), 5).await;
+    let huge =
+        time_calls(&client, "healthsim_query", json!({"sql": "SELECT * FROM range(100000000)", "limit": 1000}), 5)
+            .await;
     let after = rss_kib(pid, "VmHWM:");
     let raw_huge = time_raw(5, || {
         let mut stmt = raw_read.prepare("SELECT * FROM range(100000000)").unwrap();
@@ -314,7 +363,11 @@ async fn main() {
     }
     drop(raw_write);
 
-    let raw_read = duckdb::Connection::open_with_flags(&db, duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap()).unwrap();
+    let raw_read = duckdb::Connection::open_with_flags(
+        &db,
+        duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap(),
+    )
+    .unwrap();
     let raw_load = time_raw(10, || {
         let mut stmt = raw_read
             .prepare(
@@ -346,8 +399,9 @@ async fn main() {
         "SELECT drug_name, count(*) FROM prescriptions WHERE scenario_id = $1 GROUP BY 1",
         "SELECT entity_type, count(*) FROM scenario_entities WHERE scenario_id = $1 GROUP BY 1",
     ];
-    let scenario_id: String =
-        raw_read.query_row("SELECT scenario_id FROM scenarios WHERE name = 'bench-100000-0'", [], |r| r.get(0)).unwrap();
+    let scenario_id: String = raw_read
+        .query_row("SELECT scenario_id FROM scenarios WHERE name = 'bench-100000-0'", [], |r| r.get(0))
+        .unwrap();
     let raw_summary = time_raw(10, || {
         for sql in summary_sql {
             let mut stmt = raw_read.prepare(sql).unwrap();
@@ -356,7 +410,8 @@ async fn main() {
     });
     print_line(&Line {
         name: "get_summary of a 100,000-entity scenario".into(),
-        server: time_calls(&client, "healthsim_get_summary", json!({"scenario_id_or_name": "bench-100000-0"}), 10).await,
+        server: time_calls(&client, "healthsim_get_summary", json!({"scenario_id_or_name": "bench-100000-0"}), 10)
+            .await,
         raw: Some(raw_summary),
         target: "ratio <= 1.5".into(),
     });
@@ -432,11 +487,13 @@ async fn main() {
             raw: Some(raw_insert),
             target: "-".into(),
         });
-        cycle_note = format!(
-            "write cycle overhead (server - raw, median): {:.2} ms (target <= 80)",
-            median - raw_insert
-        );
+        cycle_note =
+            format!("write cycle overhead (server - raw, median): {:.2} ms (target <= 80)", median - raw_insert);
     }
     println!("\n{cycle_note}");
-    println!("server RSS: peak {:.1} MB, idle {:.1} MB (target idle <= 60)", peak as f64 / 1024.0, idle as f64 / 1024.0);
+    println!(
+        "server RSS: peak {:.1} MB, idle {:.1} MB (target idle <= 60)",
+        peak as f64 / 1024.0,
+        idle as f64 / 1024.0
+    );
 }

@@ -45,7 +45,8 @@ pub async fn call(config: Config, tool: &str, arguments: Map<String, Value>) -> 
             .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments))
             .await
             .with_context(|| format!("calling {tool} failed"))?;
-        let text = result.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect::<Vec<_>>().join("");
+        let text =
+            result.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect::<Vec<_>>().join("");
         let _ = client.cancel().await;
         Ok(CallOutcome { text, is_error: result.is_error == Some(true) })
     }

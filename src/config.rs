@@ -138,10 +138,15 @@ impl Config {
             TransportKind::Stdio => Transport::Stdio,
             TransportKind::Http => {
                 let listen: std::net::SocketAddr = args.listen.trim().parse().map_err(|_| {
-                    anyhow::anyhow!("--listen must be an IP address and port such as 127.0.0.1:8765 (got '{}')", args.listen)
+                    anyhow::anyhow!(
+                        "--listen must be an IP address and port such as 127.0.0.1:8765 (got '{}')",
+                        args.listen
+                    )
                 })?;
                 let token = match std::env::var("HEALTHSIM_MCP_TOKEN") {
-                    Ok(token) if token.trim().is_empty() => bail!("HEALTHSIM_MCP_TOKEN is set but empty; set a token or unset it"),
+                    Ok(token) if token.trim().is_empty() => {
+                        bail!("HEALTHSIM_MCP_TOKEN is set but empty; set a token or unset it")
+                    }
                     Ok(token) => Some(token.trim().to_owned()),
                     Err(_) => None,
                 };

@@ -26,7 +26,9 @@ pub use error::DbError;
 pub use population::Scale;
 pub use query::{QueryError, QueryResult};
 pub use reference::{ReferenceResult, ReferenceTable, STATES, State, TableInventory, parse_state};
-pub use scenarios::{ListFilter, Progress, Removed, Resolution, SaveOutcome, SaveRequest, ScenarioListing, ScenarioRow};
+pub use scenarios::{
+    ListFilter, Progress, Removed, Resolution, SaveOutcome, SaveRequest, ScenarioListing, ScenarioRow,
+};
 pub use schema::{CURRENT_VERSION, Layout};
 
 use crate::config::Config;
@@ -159,7 +161,11 @@ impl Db {
             .await
     }
 
-    pub async fn load_scenario(&self, input: String, include_entities: bool) -> Result<Option<LoadedScenario>, DbError> {
+    pub async fn load_scenario(
+        &self,
+        input: String,
+        include_entities: bool,
+    ) -> Result<Option<LoadedScenario>, DbError> {
         self.ready().await;
         self.access
             .read(move |conn| {
@@ -183,7 +189,12 @@ impl Db {
     }
 
     /// The summary of a scenario, with samples reduced until it fits the size budget.
-    pub async fn summary(&self, input: String, include_samples: bool, per_type: usize) -> Result<Option<Summary>, DbError> {
+    pub async fn summary(
+        &self,
+        input: String,
+        include_samples: bool,
+        per_type: usize,
+    ) -> Result<Option<Summary>, DbError> {
         self.ready().await;
         self.access
             .read(move |conn| {
@@ -210,7 +221,9 @@ impl Db {
                     serde_json::to_string_pretty(&document).map_or(usize::MAX, |t| t.chars().count())
                 };
                 let samples = if include_samples {
-                    summary::samples(conn, &scenario.scenario_id, per_type, |samples| size(samples) <= SUMMARY_BUDGET_CHARS)?
+                    summary::samples(conn, &scenario.scenario_id, per_type, |samples| {
+                        size(samples) <= SUMMARY_BUDGET_CHARS
+                    })?
                 } else {
                     Map::new()
                 };
@@ -233,7 +246,9 @@ impl Db {
             .read_cancellable(cancel, move |conn| match query::run(conn, &sql, limit, max_chars) {
                 // An interrupt is the timeout or a cancellation, not a problem with the SQL:
                 // the access layer names which.
-                Err(QueryError::Failed(message)) if message.contains("INTERRUPT Error") => Err(anyhow::anyhow!(message)),
+                Err(QueryError::Failed(message)) if message.contains("INTERRUPT Error") => {
+                    Err(anyhow::anyhow!(message))
+                }
                 outcome => Ok(outcome),
             })
             .await

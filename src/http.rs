@@ -22,7 +22,6 @@ use crate::Config;
 use crate::db::Db;
 use crate::server::{HealthSim, Limits};
 
-
 /// Checks the listen address against the token rule before anything is opened.
 pub fn check_listen(listen: SocketAddr, token: Option<&str>) -> anyhow::Result<()> {
     if token.is_none() && !listen.ip().is_loopback() {
@@ -43,9 +42,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     check_listen(listen, token.as_deref())?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}; is another server using that port? pass another --listen"))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| {
+        format!("cannot listen on {listen}; is another server using that port? pass another --listen")
+    })?;
     let bound = listener.local_addr().context("cannot read the bound address")?;
     let db = Db::open(&config).await?;
     let limits = Limits { max_output_chars: config.max_output_chars, max_save_entities: config.max_save_entities };

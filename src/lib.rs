@@ -37,7 +37,8 @@ pub const MAX_MESSAGE_BYTES: usize = 256 << 20;
 /// of 16 MiB would silently drop a large save).
 pub fn stdio_transport() -> impl rmcp::transport::Transport<RoleServer> {
     let (read, write) = rmcp::transport::stdio_pipes();
-    rmcp::transport::async_rw::AsyncRwTransport::<RoleServer, _, _>::new(read, write).with_max_line_length(MAX_MESSAGE_BYTES)
+    rmcp::transport::async_rw::AsyncRwTransport::<RoleServer, _, _>::new(read, write)
+        .with_max_line_length(MAX_MESSAGE_BYTES)
 }
 
 /// Serves MCP on `transport` until the client disconnects or `shutdown` completes, then

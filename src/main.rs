@@ -41,7 +41,9 @@ fn main() -> ExitCode {
             Command::Serve => {
                 tracing::info!(db = %config.db_path.display(), version = env!("CARGO_PKG_VERSION"), "starting");
                 match config.transport.clone() {
-                    Transport::Stdio => healthsim_mcp::run(config, healthsim_mcp::stdio_transport(), shutdown_signal()).await,
+                    Transport::Stdio => {
+                        healthsim_mcp::run(config, healthsim_mcp::stdio_transport(), shutdown_signal()).await
+                    }
                     Transport::Http { listen, token } => {
                         healthsim_mcp::http::serve(config, listen, token, |_| {}, shutdown_signal()).await
                     }

@@ -61,9 +61,8 @@ pub fn plan_save(entities: &Map<String, Value>, mut new_id: impl FnMut() -> Stri
     for (type_key, items) in entities {
         let table = table_for_entity_type(type_key);
         if table.is_none() {
-            plan.warnings.push(format!(
-                "entity type '{type_key}' is not a canonical type; its entities are saved as JSON only"
-            ));
+            plan.warnings
+                .push(format!("entity type '{type_key}' is not a canonical type; its entities are saved as JSON only"));
         }
         let items: &[Value] = items.as_array().map(Vec::as_slice).unwrap_or(&[]);
         // Later duplicates win: remember the last index of every id first.
@@ -73,9 +72,8 @@ pub fn plan_save(entities: &Map<String, Value>, mut new_id: impl FnMut() -> Stri
             let Some(object) = item.as_object() else { continue };
             let id = mapping::entity_id(table, object).unwrap_or_else(&mut new_id);
             if last_index.insert(id.clone(), index).is_some() {
-                plan.warnings.push(format!(
-                    "{type_key} '{id}' appears more than once in this request; the later one was saved"
-                ));
+                plan.warnings
+                    .push(format!("{type_key} '{id}' appears more than once in this request; the later one was saved"));
             }
             resolved.push((id, object));
         }
@@ -107,9 +105,9 @@ pub fn plan_save(entities: &Map<String, Value>, mut new_id: impl FnMut() -> Stri
                             }
                         }
                     }
-                    Err(reason) => plan.warnings.push(format!(
-                        "{type_key} '{id}' has no canonical row ({reason}); saved as JSON only"
-                    )),
+                    Err(reason) => plan
+                        .warnings
+                        .push(format!("{type_key} '{id}' has no canonical row ({reason}); saved as JSON only")),
                 }
             }
             plan.entities.push(StoredEntity {

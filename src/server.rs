@@ -1,10 +1,11 @@
 //! The MCP server: the `ServerHandler`, tool router composition and the instructions
 //! clients show the model.
 
-use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::ErrorData;
+use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
-    ClientRequest, CustomRequest, CustomResult, ErrorCode, Implementation, JsonRpcMessage, ServerCapabilities, ServerConfig,
+    ClientRequest, CustomRequest, CustomResult, ErrorCode, Implementation, JsonRpcMessage, ServerCapabilities,
+    ServerConfig,
 };
 use rmcp::service::{RequestContext, RoleServer, RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;

@@ -119,14 +119,14 @@ impl ArgReader {
     /// An integer in `min..=max`, `default` when absent.
     pub fn integer(&mut self, name: &str, default: i64, min: i64, max: i64) -> Result<i64, ArgError> {
         let Some(value) = self.take(name) else { return Ok(default) };
-        let number = value.as_i64().or_else(|| value.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9e15).map(|f| f as i64));
+        let number =
+            value.as_i64().or_else(|| value.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9e15).map(|f| f as i64));
         match number {
             Some(n) if (min..=max).contains(&n) => Ok(n),
             Some(n) => Err(ArgError(format!("{name} must be between {min} and {max} (got {n})"))),
-            None => Err(ArgError(format!(
-                "{name} must be an integer between {min} and {max} (got {})",
-                describe(&value)
-            ))),
+            None => {
+                Err(ArgError(format!("{name} must be an integer between {min} and {max} (got {})", describe(&value))))
+            }
         }
     }
 

@@ -8,7 +8,10 @@ use super::engine::LockHolder;
 #[derive(Debug)]
 pub enum DbError {
     /// Another process kept the file locked for the whole wait.
-    Busy { holder: LockHolder, waited: Duration },
+    Busy {
+        holder: LockHolder,
+        waited: Duration,
+    },
     /// Writes are disabled; the text says why.
     ReadOnly(String),
     /// A read ran longer than the query timeout and was interrupted.

@@ -338,10 +338,8 @@ impl Inner {
                 parent.display()
             ))));
         }
-        let settings = [
-            ("autoload_known_extensions", "false".to_owned()),
-            ("autoinstall_known_extensions", "false".to_owned()),
-        ];
+        let settings =
+            [("autoload_known_extensions", "false".to_owned()), ("autoinstall_known_extensions", "false".to_owned())];
         let instance = match Instance::open(&self.settings.path, Mode::ReadWrite, &settings) {
             Ok(instance) => instance,
             Err(OpenError::Locked(holder)) => return Attempt::Locked(holder, work),
@@ -450,7 +448,10 @@ mod tests {
         let refused: Vec<(String, String)> = access
             .read(move |conn| {
                 let escapes = [
-                    format!("COPY (SELECT 1) TO '{}/copied.csv'", std::path::Path::new(&outside_path).parent().unwrap().display()),
+                    format!(
+                        "COPY (SELECT 1) TO '{}/copied.csv'",
+                        std::path::Path::new(&outside_path).parent().unwrap().display()
+                    ),
                     format!("SELECT * FROM read_csv('{outside_path}')"),
                     format!("SELECT * FROM read_text('{outside_path}')"),
                     format!("SELECT * FROM read_blob('{db_path}')"),
@@ -501,8 +502,10 @@ mod tests {
         let access = access_for(&path);
         access.write(|conn| Ok(conn.execute_batch("CREATE TABLE t (x INTEGER)")?)).await.unwrap();
         for i in 0..5i64 {
-            let before: i64 =
-                access.read(|conn| Ok(conn.conn().query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)).await.unwrap();
+            let before: i64 = access
+                .read(|conn| Ok(conn.conn().query_row("SELECT count(*) FROM t", [], |r| r.get(0))?))
+                .await
+                .unwrap();
             assert_eq!(before, i);
             access.write(move |conn| Ok(conn.execute("INSERT INTO t VALUES (?)", [i])?)).await.unwrap();
         }
@@ -523,7 +526,8 @@ mod tests {
             })
             .await;
         assert!(matches!(failed, Err(DbError::Other(_))));
-        let n: i64 = access.read(|conn| Ok(conn.conn().query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)).await.unwrap();
+        let n: i64 =
+            access.read(|conn| Ok(conn.conn().query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)).await.unwrap();
         assert_eq!(n, 0);
     }
 
@@ -540,7 +544,11 @@ mod tests {
         });
         access.write(|conn| Ok(conn.execute_batch("CREATE TABLE t (x INTEGER)")?)).await.unwrap();
         let slow = access
-            .read(|conn| Ok(conn.conn().query_row("SELECT count(*) FROM range(10000000000) a, range(10) b", [], |r| r.get::<_, i64>(0))?))
+            .read(|conn| {
+                Ok(conn
+                    .conn()
+                    .query_row("SELECT count(*) FROM range(10000000000) a, range(10) b", [], |r| r.get::<_, i64>(0))?)
+            })
             .await;
         assert!(matches!(slow, Err(DbError::TimedOut(_))), "{slow:?}");
         let ok: i64 = access.read(|conn| Ok(conn.conn().query_row("SELECT 7", [], |r| r.get(0))?)).await.unwrap();
@@ -552,7 +560,11 @@ mod tests {
             async move {
                 access
                     .read_cancellable(cancel, |conn| {
-                        Ok(conn.conn().query_row("SELECT count(*) FROM range(10000000000) a, range(10) b", [], |r| r.get::<_, i64>(0))?)
+                        Ok(conn.conn().query_row(
+                            "SELECT count(*) FROM range(10000000000) a, range(10) b",
+                            [],
+                            |r| r.get::<_, i64>(0),
+                        )?)
                     })
                     .await
             }

@@ -36,54 +36,170 @@ impl Scale {
 /// State abbreviation, FIPS, name and number of counties (Alaska's 31 include the one
 /// PLACES leaves out). The 50 states and DC: 3,144 counties.
 pub const STATE_COUNTIES: &[(&str, &str, &str, u32)] = &[
-    ("AL", "01", "Alabama", 67), ("AK", "02", "Alaska", 31), ("AZ", "04", "Arizona", 15),
-    ("AR", "05", "Arkansas", 75), ("CA", "06", "California", 58), ("CO", "08", "Colorado", 64),
-    ("CT", "09", "Connecticut", 8), ("DE", "10", "Delaware", 3), ("DC", "11", "District of Columbia", 1),
-    ("FL", "12", "Florida", 67), ("GA", "13", "Georgia", 159), ("HI", "15", "Hawaii", 5),
-    ("ID", "16", "Idaho", 44), ("IL", "17", "Illinois", 102), ("IN", "18", "Indiana", 92),
-    ("IA", "19", "Iowa", 99), ("KS", "20", "Kansas", 105), ("KY", "21", "Kentucky", 120),
-    ("LA", "22", "Louisiana", 64), ("ME", "23", "Maine", 16), ("MD", "24", "Maryland", 24),
-    ("MA", "25", "Massachusetts", 14), ("MI", "26", "Michigan", 83), ("MN", "27", "Minnesota", 87),
-    ("MS", "28", "Mississippi", 82), ("MO", "29", "Missouri", 115), ("MT", "30", "Montana", 56),
-    ("NE", "31", "Nebraska", 93), ("NV", "32", "Nevada", 17), ("NH", "33", "New Hampshire", 10),
-    ("NJ", "34", "New Jersey", 21), ("NM", "35", "New Mexico", 33), ("NY", "36", "New York", 62),
-    ("NC", "37", "North Carolina", 100), ("ND", "38", "North Dakota", 53), ("OH", "39", "Ohio", 88),
-    ("OK", "40", "Oklahoma", 77), ("OR", "41", "Oregon", 36), ("PA", "42", "Pennsylvania", 67),
-    ("RI", "44", "Rhode Island", 5), ("SC", "45", "South Carolina", 46), ("SD", "46", "South Dakota", 66),
-    ("TN", "47", "Tennessee", 95), ("TX", "48", "Texas", 254), ("UT", "49", "Utah", 29),
-    ("VT", "50", "Vermont", 14), ("VA", "51", "Virginia", 133), ("WA", "53", "Washington", 39),
-    ("WV", "54", "West Virginia", 55), ("WI", "55", "Wisconsin", 72), ("WY", "56", "Wyoming", 23),
+    ("AL", "01", "Alabama", 67),
+    ("AK", "02", "Alaska", 31),
+    ("AZ", "04", "Arizona", 15),
+    ("AR", "05", "Arkansas", 75),
+    ("CA", "06", "California", 58),
+    ("CO", "08", "Colorado", 64),
+    ("CT", "09", "Connecticut", 8),
+    ("DE", "10", "Delaware", 3),
+    ("DC", "11", "District of Columbia", 1),
+    ("FL", "12", "Florida", 67),
+    ("GA", "13", "Georgia", 159),
+    ("HI", "15", "Hawaii", 5),
+    ("ID", "16", "Idaho", 44),
+    ("IL", "17", "Illinois", 102),
+    ("IN", "18", "Indiana", 92),
+    ("IA", "19", "Iowa", 99),
+    ("KS", "20", "Kansas", 105),
+    ("KY", "21", "Kentucky", 120),
+    ("LA", "22", "Louisiana", 64),
+    ("ME", "23", "Maine", 16),
+    ("MD", "24", "Maryland", 24),
+    ("MA", "25", "Massachusetts", 14),
+    ("MI", "26", "Michigan", 83),
+    ("MN", "27", "Minnesota", 87),
+    ("MS", "28", "Mississippi", 82),
+    ("MO", "29", "Missouri", 115),
+    ("MT", "30", "Montana", 56),
+    ("NE", "31", "Nebraska", 93),
+    ("NV", "32", "Nevada", 17),
+    ("NH", "33", "New Hampshire", 10),
+    ("NJ", "34", "New Jersey", 21),
+    ("NM", "35", "New Mexico", 33),
+    ("NY", "36", "New York", 62),
+    ("NC", "37", "North Carolina", 100),
+    ("ND", "38", "North Dakota", 53),
+    ("OH", "39", "Ohio", 88),
+    ("OK", "40", "Oklahoma", 77),
+    ("OR", "41", "Oregon", 36),
+    ("PA", "42", "Pennsylvania", 67),
+    ("RI", "44", "Rhode Island", 5),
+    ("SC", "45", "South Carolina", 46),
+    ("SD", "46", "South Dakota", 66),
+    ("TN", "47", "Tennessee", 95),
+    ("TX", "48", "Texas", 254),
+    ("UT", "49", "Utah", 29),
+    ("VT", "50", "Vermont", 14),
+    ("VA", "51", "Virginia", 133),
+    ("WA", "53", "Washington", 39),
+    ("WV", "54", "West Virginia", 55),
+    ("WI", "55", "Wisconsin", 72),
+    ("WY", "56", "Wyoming", 23),
 ];
 
 /// County name stems; a county's name is a stem, prefixed for states with many counties.
 const COUNTY_STEMS: [&str; 64] = [
-    "Washington", "Jefferson", "Franklin", "Jackson", "Lincoln", "Madison", "Clay", "Montgomery",
-    "Marion", "Monroe", "Union", "Warren", "Wayne", "Greene", "Harris", "Grant", "Hamilton", "Adams",
-    "Carroll", "Clark", "Douglas", "Lake", "Lee", "Marshall", "Polk", "Scott", "Shelby", "Morgan",
-    "Johnson", "Benton", "Calhoun", "Crawford", "Fayette", "Henry", "Lawrence", "Logan", "Perry",
-    "Pike", "Putnam", "Randolph", "Boone", "Brown", "Butler", "Cass", "Cedar", "Clinton", "Cumberland",
-    "Dallas", "Decatur", "Floyd", "Fulton", "Hancock", "Howard", "Knox", "Lewis", "Mercer", "Mitchell",
-    "Orange", "Richland", "Sullivan", "Taylor", "Travis", "Webster", "Wilson",
+    "Washington",
+    "Jefferson",
+    "Franklin",
+    "Jackson",
+    "Lincoln",
+    "Madison",
+    "Clay",
+    "Montgomery",
+    "Marion",
+    "Monroe",
+    "Union",
+    "Warren",
+    "Wayne",
+    "Greene",
+    "Harris",
+    "Grant",
+    "Hamilton",
+    "Adams",
+    "Carroll",
+    "Clark",
+    "Douglas",
+    "Lake",
+    "Lee",
+    "Marshall",
+    "Polk",
+    "Scott",
+    "Shelby",
+    "Morgan",
+    "Johnson",
+    "Benton",
+    "Calhoun",
+    "Crawford",
+    "Fayette",
+    "Henry",
+    "Lawrence",
+    "Logan",
+    "Perry",
+    "Pike",
+    "Putnam",
+    "Randolph",
+    "Boone",
+    "Brown",
+    "Butler",
+    "Cass",
+    "Cedar",
+    "Clinton",
+    "Cumberland",
+    "Dallas",
+    "Decatur",
+    "Floyd",
+    "Fulton",
+    "Hancock",
+    "Howard",
+    "Knox",
+    "Lewis",
+    "Mercer",
+    "Mitchell",
+    "Orange",
+    "Richland",
+    "Sullivan",
+    "Taylor",
+    "Travis",
+    "Webster",
+    "Wilson",
 ];
 const COUNTY_PREFIXES: [&str; 5] = ["", "North ", "South ", "East ", "West "];
 
 /// PLACES measures: name, typical prevalence (%), spread.
 const MEASURES: &[(&str, f64, f64)] = &[
-    ("arthritis", 25.0, 8.0), ("bphigh", 32.0, 8.0), ("cancer", 7.0, 2.0), ("casthma", 10.0, 2.0),
-    ("chd", 6.0, 2.0), ("copd", 7.0, 3.0), ("depression", 20.0, 5.0), ("diabetes", 11.0, 4.0),
-    ("highchol", 31.0, 5.0), ("kidney", 3.0, 1.0), ("obesity", 33.0, 7.0), ("stroke", 3.5, 1.2),
-    ("access2", 12.0, 7.0), ("checkup", 76.0, 5.0), ("csmoking", 15.0, 6.0), ("lpa", 25.0, 8.0),
-    ("sleep", 35.0, 5.0), ("disability", 29.0, 8.0), ("mhlth", 16.0, 4.0), ("phlth", 12.0, 4.0),
+    ("arthritis", 25.0, 8.0),
+    ("bphigh", 32.0, 8.0),
+    ("cancer", 7.0, 2.0),
+    ("casthma", 10.0, 2.0),
+    ("chd", 6.0, 2.0),
+    ("copd", 7.0, 3.0),
+    ("depression", 20.0, 5.0),
+    ("diabetes", 11.0, 4.0),
+    ("highchol", 31.0, 5.0),
+    ("kidney", 3.0, 1.0),
+    ("obesity", 33.0, 7.0),
+    ("stroke", 3.5, 1.2),
+    ("access2", 12.0, 7.0),
+    ("checkup", 76.0, 5.0),
+    ("csmoking", 15.0, 6.0),
+    ("lpa", 25.0, 8.0),
+    ("sleep", 35.0, 5.0),
+    ("disability", 29.0, 8.0),
+    ("mhlth", 16.0, 4.0),
+    ("phlth", 12.0, 4.0),
 ];
 
 /// SVI variables: name, theme (1-4), share of the denominator at the least and at the most
 /// deprived end, denominator (`pop` or `hh`).
 const SVI_VARIABLES: &[(&str, u8, f64, f64, &str)] = &[
-    ("pov150", 1, 0.08, 0.45, "pop"), ("unemp", 1, 0.02, 0.12, "pop"), ("hburd", 1, 0.15, 0.45, "hh"),
-    ("nohsdp", 1, 0.03, 0.30, "pop"), ("uninsur", 1, 0.03, 0.22, "pop"), ("age65", 2, 0.10, 0.24, "pop"),
-    ("age17", 2, 0.18, 0.28, "pop"), ("disabl", 2, 0.08, 0.20, "pop"), ("sngpnt", 2, 0.03, 0.12, "hh"),
-    ("limeng", 2, 0.00, 0.12, "pop"), ("minrty", 3, 0.08, 0.85, "pop"), ("munit", 4, 0.01, 0.30, "hu"),
-    ("mobile", 4, 0.00, 0.15, "hu"), ("crowd", 4, 0.01, 0.08, "hh"), ("noveh", 4, 0.02, 0.15, "hh"),
+    ("pov150", 1, 0.08, 0.45, "pop"),
+    ("unemp", 1, 0.02, 0.12, "pop"),
+    ("hburd", 1, 0.15, 0.45, "hh"),
+    ("nohsdp", 1, 0.03, 0.30, "pop"),
+    ("uninsur", 1, 0.03, 0.22, "pop"),
+    ("age65", 2, 0.10, 0.24, "pop"),
+    ("age17", 2, 0.18, 0.28, "pop"),
+    ("disabl", 2, 0.08, 0.20, "pop"),
+    ("sngpnt", 2, 0.03, 0.12, "hh"),
+    ("limeng", 2, 0.00, 0.12, "pop"),
+    ("minrty", 3, 0.08, 0.85, "pop"),
+    ("munit", 4, 0.01, 0.30, "hu"),
+    ("mobile", 4, 0.00, 0.15, "hu"),
+    ("crowd", 4, 0.01, 0.08, "hh"),
+    ("noveh", 4, 0.02, 0.15, "hh"),
     ("groupq", 4, 0.00, 0.06, "pop"),
 ];
 
@@ -111,10 +227,8 @@ pub fn counts(conn: &Connection) -> anyhow::Result<Vec<(String, i64)>> {
 
 /// The whole generator as one SQL script.
 pub fn script(scale: Scale) -> String {
-    let states: Vec<&(&str, &str, &str, u32)> = STATE_COUNTIES
-        .iter()
-        .filter(|(abbr, ..)| scale.states.is_none_or(|wanted| wanted.contains(abbr)))
-        .collect();
+    let states: Vec<&(&str, &str, &str, u32)> =
+        STATE_COUNTIES.iter().filter(|(abbr, ..)| scale.states.is_none_or(|wanted| wanted.contains(abbr))).collect();
     let counties: u32 = states.iter().map(|s| s.3).sum();
     // At national scale PLACES leaves out Alaska's last county.
     let places_omits_one = scale.states.is_none();
@@ -197,10 +311,7 @@ UPDATE hs_tracts SET d = 0.75 * {d_tract} + 0.25 * {d_county}, pop = (1200 + 680
         est.push(format!("round(1 + 100 * {share} * 0.2, 1) AS mp_{name}"));
     }
     est.push("t.d".to_owned());
-    sql.push_str(&format!(
-        "CREATE TEMP TABLE hs_svi_est AS SELECT {} FROM hs_tracts t;\n",
-        est.join(",\n    ")
-    ));
+    sql.push_str(&format!("CREATE TEMP TABLE hs_svi_est AS SELECT {} FROM hs_tracts t;\n", est.join(",\n    ")));
     let mut ranked = vec!["*".to_owned()];
     for (name, ..) in SVI_VARIABLES {
         ranked.push(format!("round(percent_rank() OVER (ORDER BY ep_{name}), 4) AS epl_{name}"));
@@ -230,7 +341,10 @@ UPDATE hs_tracts SET d = 0.75 * {d_tract} + 0.25 * {d_county}, pop = (1200 + 680
             SVI_VARIABLES.iter().filter(|v| v.1 == theme).map(|v| format!("f_{}", v.0)).collect::<Vec<_>>().join(" + ");
         flags.push(format!("{sum} AS f_theme{theme}"));
     }
-    flags.push(format!("{} AS f_total", SVI_VARIABLES.iter().map(|v| format!("f_{}", v.0)).collect::<Vec<_>>().join(" + ")));
+    flags.push(format!(
+        "{} AS f_total",
+        SVI_VARIABLES.iter().map(|v| format!("f_{}", v.0)).collect::<Vec<_>>().join(" + ")
+    ));
     sql.push_str(&format!(
         "CREATE TABLE population.svi_tract AS SELECT {} FROM hs_svi_rpl ORDER BY fips;\n",
         flags.join(",\n    ")
@@ -250,11 +364,14 @@ UPDATE hs_tracts SET d = 0.75 * {d_tract} + 0.25 * {d_county}, pop = (1200 + 680
     ];
     for (name, _, _, _, denominator) in SVI_VARIABLES {
         county.push(format!("sum(e_{name})::INTEGER AS e_{name}"));
-        county.push(format!("round(100.0 * sum(e_{name}) / greatest(sum(e_{denominator}), 1), 1) AS ep_{name}", denominator = match *denominator {
-            "hh" => "hh",
-            "hu" => "hu",
-            _ => "totpop",
-        }));
+        county.push(format!(
+            "round(100.0 * sum(e_{name}) / greatest(sum(e_{denominator}), 1), 1) AS ep_{name}",
+            denominator = match *denominator {
+                "hh" => "hh",
+                "hu" => "hu",
+                _ => "totpop",
+            }
+        ));
     }
     sql.push_str(&format!(
         "CREATE TEMP TABLE hs_svi_county AS SELECT {} FROM population.svi_tract GROUP BY ALL;\n",
@@ -291,11 +408,10 @@ FROM hs_svi_county_s ORDER BY stcnty;\n",
         let mut columns = Vec::new();
         for (name, typical, spread) in MEASURES {
             let tilt = if *name == "checkup" { "0".to_owned() } else { format!("({d} - 0.5) * 1.4") };
-            let crude = format!(
-                "round(greatest(0.3, {typical} + {spread} * ({tilt} + 0.6 * ({} - 0.5))), 1)",
-                unit(key, name)
-            );
-            let adjusted = format!("round(greatest(0.3, {crude} + 1.2 * ({} - 0.5)), 1)", unit(key, &format!("{name}a")));
+            let crude =
+                format!("round(greatest(0.3, {typical} + {spread} * ({tilt} + 0.6 * ({} - 0.5))), 1)", unit(key, name));
+            let adjusted =
+                format!("round(greatest(0.3, {crude} + 1.2 * ({} - 0.5)), 1)", unit(key, &format!("{name}a")));
             let ci = |value: &str, salt: &str| {
                 let half = format!("(0.2 + 0.02 * {value} * (0.5 + {}))", unit(key, salt));
                 format!("'(' || round(greatest(0.1, {value} - {half}), 1) || ', ' || round({value} + {half}, 1) || ')'")

@@ -89,9 +89,8 @@ fn check_read_only(conn: &InstanceConnection, sql: &str) -> Result<(), QueryErro
     match kinds.as_slice() {
         [StatementKind::Select] => Ok(()),
         [StatementKind::Explain] => {
-            let inner = explained_statement(sql).ok_or_else(|| {
-                QueryError::Refused("EXPLAIN with an options list is not allowed".to_owned())
-            })?;
+            let inner = explained_statement(sql)
+                .ok_or_else(|| QueryError::Refused("EXPLAIN with an options list is not allowed".to_owned()))?;
             match conn.instance().classify(inner).map_err(QueryError::Failed)?.as_slice() {
                 [StatementKind::Select] => Ok(()),
                 [other] => Err(QueryError::Refused(format!("EXPLAIN {} statements are not allowed", other.name()))),

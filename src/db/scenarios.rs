@@ -251,7 +251,10 @@ fn insert_entities(
         .collect::<Result<_, _>>()
         .context("cannot reserve entity ids")?;
     let mut appender = conn
-        .appender_with_columns("scenario_entities", &["id", "scenario_id", "entity_type", "entity_id", "entity_data", "created_at"])
+        .appender_with_columns(
+            "scenario_entities",
+            &["id", "scenario_id", "entity_type", "entity_id", "entity_data", "created_at"],
+        )
         .context("cannot open the entity appender")?;
     for (id, entity) in ids.iter().zip(&plan.entities) {
         appender
@@ -307,8 +310,9 @@ fn remove_contents(conn: &Connection, scenario_id: &str) -> anyhow::Result<Remov
     let entities = conn
         .execute("DELETE FROM scenario_entities WHERE scenario_id = ?", [scenario_id])
         .context("cannot delete entities")? as u64;
-    let tags = conn.execute("DELETE FROM scenario_tags WHERE scenario_id = ?", [scenario_id]).context("cannot delete tags")?
-        as u64;
+    let tags = conn
+        .execute("DELETE FROM scenario_tags WHERE scenario_id = ?", [scenario_id])
+        .context("cannot delete tags")? as u64;
     Ok(Removed { entities, canonical_rows, tags })
 }
 

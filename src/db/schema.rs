@@ -400,7 +400,10 @@ fn primary_keys(conn: &Connection) -> anyhow::Result<BTreeMap<String, Vec<String
     rows.collect::<Result<_, _>>().context("cannot read primary keys")
 }
 
-fn recorded_versions(conn: &Connection, tables: &BTreeMap<String, BTreeMap<String, String>>) -> anyhow::Result<Vec<String>> {
+fn recorded_versions(
+    conn: &Connection,
+    tables: &BTreeMap<String, BTreeMap<String, String>>,
+) -> anyhow::Result<Vec<String>> {
     if !tables.contains_key("schema_migrations") {
         return Ok(Vec::new());
     }
@@ -510,7 +513,8 @@ mod tests {
         migrate(&conn).unwrap();
         assert_eq!(inspect(&conn).unwrap(), Layout::Current);
         assert!(foreign_key_tables(&conn).unwrap().is_empty());
-        let extra: String = conn.query_row("SELECT extra FROM scenario_entities WHERE scenario_id = 's1'", [], |r| r.get(0)).unwrap();
+        let extra: String =
+            conn.query_row("SELECT extra FROM scenario_entities WHERE scenario_id = 's1'", [], |r| r.get(0)).unwrap();
         assert_eq!(extra, "kept");
         conn.execute_batch(
             "BEGIN; DELETE FROM scenario_entities WHERE scenario_id = 's1'; DELETE FROM scenario_tags WHERE scenario_id = 's1';
@@ -520,7 +524,10 @@ mod tests {
         let left: i64 = conn.query_row("SELECT count(*) FROM scenario_entities", [], |r| r.get(0)).unwrap();
         assert_eq!(left, 1);
         // New ids continue from the sequence.
-        conn.execute_batch("INSERT INTO scenario_entities (scenario_id, entity_type, entity_id) VALUES ('s2', 'x', 'e2')").unwrap();
+        conn.execute_batch(
+            "INSERT INTO scenario_entities (scenario_id, entity_type, entity_id) VALUES ('s2', 'x', 'e2')",
+        )
+        .unwrap();
         let max: i64 = conn.query_row("SELECT max(id) FROM scenario_entities", [], |r| r.get(0)).unwrap();
         assert_eq!(max, 3);
     }

@@ -5,8 +5,8 @@ use anyhow::Context;
 use duckdb::Connection;
 use serde_json::{Map, Value, json};
 
-use super::schema::quote;
 use super::scenarios::{self, ScenarioRow};
+use super::schema::quote;
 use super::values::{ColumnHint, cell, to_json};
 use crate::model::{TableSpec, canonical_tables, canonical_type_name};
 
@@ -22,9 +22,7 @@ pub fn statistics(conn: &Connection, scenario_id: &str) -> anyhow::Result<Map<St
         let width = stmt.column_count();
         let mut rows = stmt.query([scenario_id])?;
         let row = rows.next()?.context("aggregate returned no row")?;
-        (0..width)
-            .map(|i| Ok(to_json(row.get::<_, duckdb::types::Value>(i)?, ColumnHint::default())))
-            .collect()
+        (0..width).map(|i| Ok(to_json(row.get::<_, duckdb::types::Value>(i)?, ColumnHint::default()))).collect()
     };
     let counts = |sql: &str| -> anyhow::Result<Map<String, Value>> {
         let mut stmt = conn.prepare(sql)?;
@@ -164,7 +162,9 @@ pub fn tables_with_rows(conn: &Connection, scenario_id: &str) -> anyhow::Result<
     let mut stmt = conn.prepare(&format!("SELECT t, n FROM ({sql}) WHERE n > 0 ORDER BY t"))?;
     let rows = stmt.query_map([scenario_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
     let tables = canonical_tables();
-    rows.map(|row| row.map(|(t, n)| (&tables[t as usize], n))).collect::<Result<_, _>>().context("cannot count sample rows")
+    rows.map(|row| row.map(|(t, n)| (&tables[t as usize], n)))
+        .collect::<Result<_, _>>()
+        .context("cannot count sample rows")
 }
 
 /// Positions (in insertion order) of `k` rows spread evenly over `n`: `floor(i*n/k)`.

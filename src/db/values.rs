@@ -62,9 +62,9 @@ pub fn to_json(value: Value, hint: ColumnHint) -> Json {
         Value::List(items) | Value::Array(items) => {
             Json::Array(items.into_iter().map(|v| to_json(v, ColumnHint::default())).collect())
         }
-        Value::Struct(fields) => Json::Object(
-            fields.iter().map(|(k, v)| (k.clone(), to_json(v.clone(), ColumnHint::default()))).collect(),
-        ),
+        Value::Struct(fields) => {
+            Json::Object(fields.iter().map(|(k, v)| (k.clone(), to_json(v.clone(), ColumnHint::default()))).collect())
+        }
         Value::Map(entries) => {
             if entries.keys().all(|k| matches!(k, Value::Text(_) | Value::Enum(_))) {
                 let mut object = Map::new();
@@ -148,7 +148,8 @@ fn interval_text(months: i32, days: i32, nanos: i64) -> String {
     if micros != 0 || parts.is_empty() {
         let sign = if micros < 0 { "-" } else { "" };
         let micros = micros.unsigned_abs();
-        let (h, m, s, f) = (micros / 3_600_000_000, micros / 60_000_000 % 60, micros / 1_000_000 % 60, micros % 1_000_000);
+        let (h, m, s, f) =
+            (micros / 3_600_000_000, micros / 60_000_000 % 60, micros / 1_000_000 % 60, micros % 1_000_000);
         let mut time = format!("{sign}{h:02}:{m:02}:{s:02}");
         if f != 0 {
             time.push_str(format!(".{f:06}").trim_end_matches('0'));
@@ -199,7 +200,10 @@ mod tests {
     fn value_table() {
         let plain = ColumnHint::default();
         assert_eq!(one("SELECT 42::INTEGER", plain), json!(42));
-        assert_eq!(one("SELECT 170141183460469231731687303715884105727::HUGEINT", plain), json!("170141183460469231731687303715884105727"));
+        assert_eq!(
+            one("SELECT 170141183460469231731687303715884105727::HUGEINT", plain),
+            json!("170141183460469231731687303715884105727")
+        );
         assert_eq!(one("SELECT 12::HUGEINT", plain), json!(12));
         assert_eq!(one("SELECT 'NaN'::DOUBLE", plain), json!("NaN"));
         assert_eq!(one("SELECT '-inf'::DOUBLE", plain), json!("-Infinity"));

@@ -54,17 +54,15 @@ pub fn map_entity(table: &TableSpec, entity: &Map<String, Value>, entity_id: &st
         }
         values.push(value);
     }
-    let provenance = ["_provenance", "provenance"]
-        .iter()
-        .find_map(|key| entity.get(*key).and_then(Value::as_object));
+    let provenance = ["_provenance", "provenance"].iter().find_map(|key| entity.get(*key).and_then(Value::as_object));
     let from_provenance = |keys: &[&str]| {
         provenance.and_then(|p| keys.iter().find_map(|k| p.get(*k).filter(|v| !is_empty(v)).map(text_of)))
     };
     values.push(Some(from_provenance(&["source_type"]).unwrap_or_else(|| "generated".into())));
     values.push(Some(from_provenance(&["source_system"]).unwrap_or_else(|| table.product.source_system().into())));
     values.push(from_provenance(&["skill_used"]));
-    let seed = provenance
-        .and_then(|p| ["seed", "generation_seed"].iter().find_map(|k| p.get(*k).filter(|v| !is_empty(v))));
+    let seed =
+        provenance.and_then(|p| ["seed", "generation_seed"].iter().find_map(|k| p.get(*k).filter(|v| !is_empty(v))));
     values.push(match seed.map(|v| coerce(v, super::tables::ColumnType::Integer)) {
         Some(Ok(seed)) => Some(seed),
         Some(Err(reason)) => {

@@ -327,9 +327,7 @@ pub fn canonical_tables() -> &'static [TableSpec] {
 /// case-insensitive (`Patient`, `patients`, `lab_result`).
 pub fn table_for_entity_type(key: &str) -> Option<&'static TableSpec> {
     let key = key.trim();
-    canonical_tables()
-        .iter()
-        .find(|t| t.name.eq_ignore_ascii_case(key) || t.singular.eq_ignore_ascii_case(key))
+    canonical_tables().iter().find(|t| t.name.eq_ignore_ascii_case(key) || t.singular.eq_ignore_ascii_case(key))
 }
 
 /// Parses the compact column notation; panics on a malformed spec, which the unit tests

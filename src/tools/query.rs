@@ -108,7 +108,9 @@ impl HealthSim {
         match self.db.query(args.sql, args.limit as usize, self.limits.max_output_chars, context.ct.clone()).await {
             Ok(Ok(result)) => success(&result, true),
             Ok(Err(QueryError::Refused(what))) => failure(
-                format!("query refused: {what}; healthsim_query runs exactly one read-only statement (SELECT, WITH, VALUES, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN)"),
+                format!(
+                    "query refused: {what}; healthsim_query runs exactly one read-only statement (SELECT, WITH, VALUES, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN)"
+                ),
                 Map::new(),
             ),
             Ok(Err(QueryError::Failed(message))) => {
@@ -130,9 +132,8 @@ impl HealthSim {
             let table = match a.value("table") {
                 Some(Value::String(text)) => {
                     let text = text.trim().to_ascii_lowercase();
-                    serde_json::from_value::<ReferenceTableArg>(Value::String(text.clone())).map_err(|_| {
-                        ArgError(format!("table must be one of {} (got \"{text}\")", table_names()))
-                    })?
+                    serde_json::from_value::<ReferenceTableArg>(Value::String(text.clone()))
+                        .map_err(|_| ArgError(format!("table must be one of {} (got \"{text}\")", table_names())))?
                 }
                 Some(other) => {
                     return Err(ArgError(format!("table must be one of {} (got {})", table_names(), describe(&other))));

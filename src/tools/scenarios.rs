@@ -180,10 +180,7 @@ pub struct DeleteOutput {
 const LOAD_HINT: &str = "entities were cut to fit the output limit; use healthsim_get_summary for an overview or healthsim_query to page through canonical tables";
 
 fn not_found(input: &str) -> CallToolResult {
-    failure(
-        format!("scenario '{input}' not found; call healthsim_list_scenarios to see saved scenarios"),
-        Map::new(),
-    )
+    failure(format!("scenario '{input}' not found; call healthsim_list_scenarios to see saved scenarios"), Map::new())
 }
 
 #[tool_router(router = scenario_tools, vis = "pub(crate)")]
@@ -191,7 +188,13 @@ impl HealthSim {
     #[tool(
         name = "healthsim_list_scenarios",
         description = "List saved HealthSim scenarios, newest first, with entity counts and tags. Filter by tag (exact, case-insensitive) or by text in the name or description.",
-        annotations(title = "List HealthSim Scenarios", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            title = "List HealthSim Scenarios",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn healthsim_list_scenarios(&self, Parameters(args): Parameters<Args<ListArgs>>) -> CallToolResult {
         let read = || -> Result<ListArgs, ArgError> {
@@ -222,7 +225,10 @@ impl HealthSim {
     async fn healthsim_load_scenario(&self, Parameters(args): Parameters<Args<LoadArgs>>) -> CallToolResult {
         let read = || -> Result<LoadArgs, ArgError> {
             let mut a = ArgReader::new::<LoadArgs>(args.raw)?;
-            Ok(LoadArgs { name_or_id: a.string("name_or_id", 1, 200)?, include_entities: a.boolean("include_entities", true)? })
+            Ok(LoadArgs {
+                name_or_id: a.string("name_or_id", 1, 200)?,
+                include_entities: a.boolean("include_entities", true)?,
+            })
         };
         let args = match read() {
             Ok(args) => args,
@@ -311,8 +317,11 @@ impl HealthSim {
         let planning = std::time::Instant::now();
         let plan = tokio::task::spawn_blocking(move || plan_save(&entities, crate::model::new_uuid)).await;
         tracing::debug!(plan_ms = planning.elapsed().as_secs_f64() * 1e3, "save planned");
-        let Ok(plan) = plan else { return failure("internal error while preparing the save; nothing was written", Map::new()) };
-        let entity_counts: Map<String, Value> = plan.entity_counts.iter().map(|(t, n)| (t.clone(), Value::from(*n))).collect();
+        let Ok(plan) = plan else {
+            return failure("internal error while preparing the save; nothing was written", Map::new());
+        };
+        let entity_counts: Map<String, Value> =
+            plan.entity_counts.iter().map(|(t, n)| (t.clone(), Value::from(*n))).collect();
         let canonical_rows: Map<String, Value> =
             plan.canonical_counts().into_iter().map(|(t, n)| (t.to_owned(), Value::from(n))).collect();
         let total_entities = plan.total_entities();
@@ -345,10 +354,9 @@ impl HealthSim {
                     true,
                 )
             }
-            Ok(SaveOutcome::NameTaken) => failure(
-                format!("scenario '{name}' already exists; pass overwrite=true to replace it"),
-                Map::new(),
-            ),
+            Ok(SaveOutcome::NameTaken) => {
+                failure(format!("scenario '{name}' already exists; pass overwrite=true to replace it"), Map::new())
+            }
             Err(err) => db_failure("healthsim_save_scenario", err),
         }
     }
@@ -417,7 +425,10 @@ fn check_entities(value: Option<Value>, max: usize) -> Result<Map<String, Value>
             return Err(ArgError("entities has an empty entity-type key; name every type, e.g. \"patients\"".into()));
         }
         let Value::Array(list) = &items else {
-            return Err(ArgError(format!("entities['{type_key}'] must be an array of objects (got {})", describe(&items))));
+            return Err(ArgError(format!(
+                "entities['{type_key}'] must be an array of objects (got {})",
+                describe(&items)
+            )));
         };
         if let Some((index, bad)) = list.iter().enumerate().find(|(_, v)| !v.is_object()) {
             return Err(ArgError(format!("entities['{type_key}'][{index}] must be an object (got {})", describe(bad))));
@@ -574,7 +585,10 @@ mod tests {
     fn tags_are_deduplicated() {
         let tags = check_tags(Some(json!([" Diabetes ", "diabetes", "Q3", "DIABETES"]))).unwrap();
         assert_eq!(tags, vec!["Diabetes".to_owned(), "Q3".to_owned()]);
-        assert_eq!(check_tags(Some(json!(["  "]))).unwrap_err().0, "tags[0] must be between 1 and 100 characters (got 0)");
+        assert_eq!(
+            check_tags(Some(json!(["  "]))).unwrap_err().0,
+            "tags[0] must be between 1 and 100 characters (got 0)"
+        );
         assert!(check_tags(Some(json!("x"))).is_err());
     }
 

@@ -37,9 +37,15 @@ async fn membersim_claims_fixture() {
                "plan_code": "PPO-GOLD", "cs": "2023-01-01", "ce": null, "street_address": "14 Oak St", "postal_code": "43215",
                "email": "dana.brooks@example.org", "generation_seed": 7, "source_system": "membersim"})
     );
-    assert_eq!((members[1]["subscriber_id"].clone(), members[1]["relationship_code"].clone()), (json!("MEM-1001"), json!("01")));
+    assert_eq!(
+        (members[1]["subscriber_id"].clone(), members[1]["relationship_code"].clone()),
+        (json!("MEM-1001"), json!("01"))
+    );
     assert_eq!(members[1]["ce"], "2024-12-31");
-    assert_eq!((members[2]["relationship_code"].clone(), members[2]["group_id"].clone()), (json!("19"), json!("GRP-OH-100")));
+    assert_eq!(
+        (members[2]["relationship_code"].clone(), members[2]["group_id"].clone()),
+        (json!("19"), json!("GRP-OH-100"))
+    );
     assert_eq!((members[3]["relationship_code"].clone(), members[3]["ce"].clone()), (json!("18"), json!("2024-06-30")));
     let claims = rows(
         &server,
@@ -92,13 +98,20 @@ async fn rxmembersim_pharmacy_fixture() {
                "days_supply": 30, "refills_authorized": 0, "daw_code": "1", "source_system": "rxmembersim"})
     );
     let claims = rows(&server, "SELECT claim_id, fill_number, quantity_dispensed, gross_amount_due, patient_pay_amount FROM pharmacy_claims ORDER BY claim_id").await;
-    assert_eq!(claims[1], json!({"claim_id": "PC-9002", "fill_number": 0, "quantity_dispensed": "30.00", "gross_amount_due": "42.30", "patient_pay_amount": "15.00"}));
-    let stats = server.ok("healthsim_get_summary", json!({"scenario_id_or_name": "rxmembersim"})).await["statistics"].clone();
+    assert_eq!(
+        claims[1],
+        json!({"claim_id": "PC-9002", "fill_number": 0, "quantity_dispensed": "30.00", "gross_amount_due": "42.30", "patient_pay_amount": "15.00"})
+    );
+    let stats =
+        server.ok("healthsim_get_summary", json!({"scenario_id_or_name": "rxmembersim"})).await["statistics"].clone();
     assert_eq!(
         stats["top_drugs"],
         json!({"Metformin 500 mg tablet": 2, "Amoxicillin 400 mg/5 mL suspension": 1, "Atorvastatin 40 mg tablet": 1})
     );
-    assert_eq!(stats["pharmacy_financials"], json!({"total_gross_amount_due": 62.6, "total_patient_pay": 25.0, "avg_days_supply": 30.0}));
+    assert_eq!(
+        stats["pharmacy_financials"],
+        json!({"total_gross_amount_due": 62.6, "total_patient_pay": 25.0, "avg_days_supply": 30.0})
+    );
     server.stop().await;
 }
 
@@ -114,12 +127,20 @@ async fn trialsim_fixture() {
         json!({"id": "S-0001", "subject_id": "S-0001", "given_name": "Helen", "family_name": "Park", "gender": "F",
                "treatment_arm": "Drug A 10 mg", "source_system": "trialsim"})
     );
-    let visits = rows(&server, "SELECT id, visit_num, CAST(visit_date AS VARCHAR) AS d, window_deviation_days FROM trial_visits ORDER BY id").await;
+    let visits = rows(
+        &server,
+        "SELECT id, visit_num, CAST(visit_date AS VARCHAR) AS d, window_deviation_days FROM trial_visits ORDER BY id",
+    )
+    .await;
     assert_eq!(visits[1], json!({"id": "V-0001-2", "visit_num": "2.1", "d": "2024-02-05", "window_deviation_days": 2}));
     assert_eq!(visits[2]["window_deviation_days"], 0);
     let exposures = rows(&server, "SELECT id, exdose FROM exposures ORDER BY id").await;
-    assert_eq!(exposures, vec![json!({"id": "EX-001", "exdose": "10.0000"}), json!({"id": "EX-002", "exdose": "0.0000"})]);
-    let stats = server.ok("healthsim_get_summary", json!({"scenario_id_or_name": "trialsim"})).await["statistics"].clone();
+    assert_eq!(
+        exposures,
+        vec![json!({"id": "EX-001", "exdose": "10.0000"}), json!({"id": "EX-002", "exdose": "0.0000"})]
+    );
+    let stats =
+        server.ok("healthsim_get_summary", json!({"scenario_id_or_name": "trialsim"})).await["statistics"].clone();
     assert_eq!(stats["study_arms"], json!({"Drug A 10 mg": 2, "Placebo": 1, "unknown": 1}));
     assert_eq!(stats["subject_status"], json!({"on_treatment": 2, "discontinued": 1, "screen_failed": 1}));
     assert_eq!(stats["top_adverse_events"], json!({"Nausea": 2, "Neutropenia": 1}));
@@ -137,23 +158,50 @@ async fn large_scenario_summary_stays_small() {
     };
     for u in 0..10_000 {
         let mrn = format!("MRN{u:06}");
-        push("patients", json!({"id": format!("P{u}"), "mrn": mrn, "given_name": "A", "family_name": format!("F{u}"),
-            "birth_date": format!("19{:02}-01-15", 30 + u % 70), "gender": (["female", "male"][u % 2])}));
-        push("encounters", json!({"encounter_id": format!("E{u}"), "patient_mrn": mrn, "class_code": (["I", "O", "E", "H", "V", "A"][u % 6]),
-            "admission_time": "2024-01-05T08:30:00Z"}));
-        push("diagnoses", json!({"id": format!("D{u}"), "code": format!("C{:02}", u % 40), "patient_mrn": mrn, "diagnosed_date": "2024-01-05"}));
-        push("clinical_notes", json!({"id": format!("N{u}"), "patient_mrn": mrn, "note_type": "progress", "note_datetime": "2024-01-05T09:00:00Z",
-            "content": "x".repeat(2000)}));
-        push("members", json!({"member_id": format!("M{u}"), "first_name": "A", "last_name": "B", "birth_date": "1980-01-01", "gender": "F",
-            "group_id": "G", "plan_code": format!("PLAN{}", u % 25), "coverage_start": "2024-01-01", "relationship": (["self", "spouse", "child"][u % 3])}));
-        push("claims", json!({"claim_id": format!("C{u}"), "claim_type": (["professional", "institutional"][u % 2]), "member_id": format!("M{u}"),
-            "provider_npi": "1", "service_date": "2024-02-01", "principal_diagnosis": "E11.9", "total_charge": 100 + u % 50}));
-        push("prescriptions", json!({"prescription_number": format!("RX{u}"), "ndc": "1", "drug_name": format!("Drug {}", u % 30),
-            "quantity_prescribed": 30, "days_supply": 30, "prescriber_npi": "1", "written_date": "2024-01-01", "expiration_date": "2025-01-01"}));
-        push("subjects", json!({"subject_id": format!("S{u}"), "usubjid": format!("ST-S{u}"), "study_id": "ST", "site_id": format!("SITE{}", u % 12),
+        push(
+            "patients",
+            json!({"id": format!("P{u}"), "mrn": mrn, "given_name": "A", "family_name": format!("F{u}"),
+            "birth_date": format!("19{:02}-01-15", 30 + u % 70), "gender": (["female", "male"][u % 2])}),
+        );
+        push(
+            "encounters",
+            json!({"encounter_id": format!("E{u}"), "patient_mrn": mrn, "class_code": (["I", "O", "E", "H", "V", "A"][u % 6]),
+            "admission_time": "2024-01-05T08:30:00Z"}),
+        );
+        push(
+            "diagnoses",
+            json!({"id": format!("D{u}"), "code": format!("C{:02}", u % 40), "patient_mrn": mrn, "diagnosed_date": "2024-01-05"}),
+        );
+        push(
+            "clinical_notes",
+            json!({"id": format!("N{u}"), "patient_mrn": mrn, "note_type": "progress", "note_datetime": "2024-01-05T09:00:00Z",
+            "content": "x".repeat(2000)}),
+        );
+        push(
+            "members",
+            json!({"member_id": format!("M{u}"), "first_name": "A", "last_name": "B", "birth_date": "1980-01-01", "gender": "F",
+            "group_id": "G", "plan_code": format!("PLAN{}", u % 25), "coverage_start": "2024-01-01", "relationship": (["self", "spouse", "child"][u % 3])}),
+        );
+        push(
+            "claims",
+            json!({"claim_id": format!("C{u}"), "claim_type": (["professional", "institutional"][u % 2]), "member_id": format!("M{u}"),
+            "provider_npi": "1", "service_date": "2024-02-01", "principal_diagnosis": "E11.9", "total_charge": 100 + u % 50}),
+        );
+        push(
+            "prescriptions",
+            json!({"prescription_number": format!("RX{u}"), "ndc": "1", "drug_name": format!("Drug {}", u % 30),
+            "quantity_prescribed": 30, "days_supply": 30, "prescriber_npi": "1", "written_date": "2024-01-01", "expiration_date": "2025-01-01"}),
+        );
+        push(
+            "subjects",
+            json!({"subject_id": format!("S{u}"), "usubjid": format!("ST-S{u}"), "study_id": "ST", "site_id": format!("SITE{}", u % 12),
             "given_name": "A", "family_name": "B", "birth_date": "1970-01-01", "gender": "M", "informed_consent_date": "2024-01-01",
-            "status": "enrolled", "treatment_arm": format!("ARM{}", u % 7)}));
-        push("adverse_events", json!({"id": format!("AE{u}"), "usubjid": format!("ST-S{u}"), "aeterm": format!("Event {}", u % 20), "aestdtc": "2024-02-01"}));
+            "status": "enrolled", "treatment_arm": format!("ARM{}", u % 7)}),
+        );
+        push(
+            "adverse_events",
+            json!({"id": format!("AE{u}"), "usubjid": format!("ST-S{u}"), "aeterm": format!("Event {}", u % 20), "aestdtc": "2024-02-01"}),
+        );
         push("gizmos", json!({"id": format!("G{u}"), "blob": "y".repeat(500)}));
     }
     let saved = server.ok("healthsim_save_scenario", json!({"name": "huge", "entities": entities})).await;
@@ -161,7 +209,8 @@ async fn large_scenario_summary_stays_small() {
     assert_eq!(saved["canonical_rows"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum::<u64>(), 90_000);
     let warnings = saved["warnings"].as_array().unwrap();
     assert_eq!(warnings.len(), 1, "only the unknown type warns: {warnings:?}");
-    let result = server.call("healthsim_get_summary", json!({"scenario_id_or_name": "huge", "samples_per_type": 10})).await;
+    let result =
+        server.call("healthsim_get_summary", json!({"scenario_id_or_name": "huge", "samples_per_type": 10})).await;
     let text = crate::util::text_of(&result);
     assert!(text.chars().count() < 10_000, "summary is {} characters", text.chars().count());
     let summary: Value = serde_json::from_str(&text).unwrap();

@@ -13,13 +13,25 @@ fn help_lists_flags_and_environment() {
     assert!(output.status.success());
     let help = String::from_utf8(output.stdout).unwrap();
     for needle in [
-        "--db", "HEALTHSIM_DB_PATH", "--read-only", "--idle-release-ms", "--write-timeout-ms", "--query-timeout-ms",
-        "--max-output-chars", "--max-save-entities", "[default: 2000]", "[default: 10000]", "[default: 30000]",
+        "--db",
+        "HEALTHSIM_DB_PATH",
+        "--read-only",
+        "--idle-release-ms",
+        "--write-timeout-ms",
+        "--query-timeout-ms",
+        "--max-output-chars",
+        "--max-save-entities",
+        "[default: 2000]",
+        "[default: 10000]",
+        "[default: 30000]",
     ] {
         assert!(help.contains(needle), "--help mentions {needle}:\n{help}");
     }
     let version = Command::new(BIN).arg("--version").output().unwrap();
-    assert_eq!(String::from_utf8(version.stdout).unwrap().trim(), format!("healthsim-mcp {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8(version.stdout).unwrap().trim(),
+        format!("healthsim-mcp {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 /// Invalid values exit with status 2 and a one-line message naming the flag.
@@ -58,28 +70,49 @@ async fn server_metadata_and_tool_list() {
     assert_eq!(
         names,
         [
-            "healthsim_delete_scenario", "healthsim_get_summary", "healthsim_list_scenarios", "healthsim_load_scenario",
-            "healthsim_query", "healthsim_query_reference", "healthsim_save_scenario", "healthsim_tables"
+            "healthsim_delete_scenario",
+            "healthsim_get_summary",
+            "healthsim_list_scenarios",
+            "healthsim_load_scenario",
+            "healthsim_query",
+            "healthsim_query_reference",
+            "healthsim_save_scenario",
+            "healthsim_tables"
         ]
     );
     let by_name = |n: &str| tools.iter().find(|t| t.name == n).unwrap();
     let list = by_name("healthsim_list_scenarios");
     let annotations = list.annotations.as_ref().unwrap();
     assert_eq!(annotations.title.as_deref(), Some("List HealthSim Scenarios"));
-    assert_eq!((annotations.read_only_hint, annotations.destructive_hint, annotations.idempotent_hint), (Some(true), Some(false), Some(true)));
+    assert_eq!(
+        (annotations.read_only_hint, annotations.destructive_hint, annotations.idempotent_hint),
+        (Some(true), Some(false), Some(true))
+    );
     let limit = &list.input_schema["properties"]["limit"];
-    assert_eq!((limit["minimum"].as_u64(), limit["maximum"].as_u64(), limit["default"].as_u64()), (Some(1), Some(200), Some(50)));
+    assert_eq!(
+        (limit["minimum"].as_u64(), limit["maximum"].as_u64(), limit["default"].as_u64()),
+        (Some(1), Some(200), Some(50))
+    );
     assert_eq!(list.input_schema.get("additionalProperties"), Some(&Value::Bool(false)));
     assert!(list.output_schema.is_none(), "list returns an array, text only");
     let delete = by_name("healthsim_delete_scenario").annotations.as_ref().unwrap();
-    assert_eq!((delete.read_only_hint, delete.destructive_hint, delete.idempotent_hint), (Some(false), Some(true), Some(false)));
+    assert_eq!(
+        (delete.read_only_hint, delete.destructive_hint, delete.idempotent_hint),
+        (Some(false), Some(true), Some(false))
+    );
     let query = by_name("healthsim_query");
     assert_eq!(query.annotations.as_ref().unwrap().open_world_hint, Some(false));
     assert_eq!(query.input_schema["properties"]["sql"]["maxLength"].as_u64(), Some(100_000));
     let reference = by_name("healthsim_query_reference");
     let table = serde_json::to_string(&reference.input_schema["properties"]["table"]).unwrap();
     assert!(table.contains("adi_blockgroup") && table.contains("places_county"), "{table}");
-    for name in ["healthsim_load_scenario", "healthsim_get_summary", "healthsim_query", "healthsim_save_scenario", "healthsim_tables"] {
+    for name in [
+        "healthsim_load_scenario",
+        "healthsim_get_summary",
+        "healthsim_query",
+        "healthsim_save_scenario",
+        "healthsim_tables",
+    ] {
         assert!(by_name(name).output_schema.is_some(), "{name} declares an outputSchema");
     }
     assert!(by_name("healthsim_save_scenario").input_schema["required"].to_string().contains("entities"));

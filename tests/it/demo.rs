@@ -53,7 +53,13 @@ fn demo_then_call() {
     assert!(svi.status.success());
     let svi: Value = serde_json::from_str(&stdout(&svi)).unwrap();
     assert_eq!(svi["row_count"], 3);
-    assert!(svi["rows"].as_array().unwrap().iter().all(|r| r["st_abbr"] == "DE" && r["stcnty"].as_str().unwrap().starts_with("10")));
+    assert!(
+        svi["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["st_abbr"] == "DE" && r["stcnty"].as_str().unwrap().starts_with("10"))
+    );
 }
 
 /// A tool error prints the error JSON and exits 1; bad usage is explained on stderr.

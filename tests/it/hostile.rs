@@ -50,7 +50,10 @@ fn corpus(db: &str) -> Vec<(String, Outcome)> {
         ("SELECT '\u{202e}DROP' AS bidi".into(), Rows(1)),
         // CTEs hiding writes.
         ("WITH d AS (DELETE FROM scenarios RETURNING *) SELECT * FROM d".into(), Failed("")),
-        ("WITH x AS (SELECT 1) INSERT INTO scenario_tags SELECT 99, 'x', 'y' FROM x".into(), Refused("INSERT statements")),
+        (
+            "WITH x AS (SELECT 1) INSERT INTO scenario_tags SELECT 99, 'x', 'y' FROM x".into(),
+            Refused("INSERT statements"),
+        ),
         ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5) SELECT * FROM r".into(), Rows(5)),
         ("WITH a AS (WITH b AS (SELECT 1 AS x) SELECT * FROM b) SELECT * FROM a".into(), Rows(1)),
         // Table functions reaching files, URLs, the database itself.
@@ -130,7 +133,9 @@ fn corpus(db: &str) -> Vec<(String, Outcome)> {
 async fn hostile_corpus() {
     let (_dir, db) = temp_db();
     let server = Server::start(&db).await;
-    server.ok("healthsim_save_scenario", json!({"name": "guarded", "entities": {"widgets": [{"id": 1}]}, "tags": ["t"]})).await;
+    server
+        .ok("healthsim_save_scenario", json!({"name": "guarded", "entities": {"widgets": [{"id": 1}]}, "tags": ["t"]}))
+        .await;
     let cases = corpus(&db.display().to_string());
     assert!(cases.len() >= 60, "{} cases", cases.len());
     let mut wrong = Vec::new();
@@ -154,7 +159,11 @@ async fn hostile_corpus() {
             _ => false,
         };
         if !ok {
-            wrong.push(format!("{:?} expected {expected:?}, got {}", &sql[..sql.len().min(80)], text.replace('\n', " ")));
+            wrong.push(format!(
+                "{:?} expected {expected:?}, got {}",
+                &sql[..sql.len().min(80)],
+                text.replace('\n', " ")
+            ));
         }
     }
     assert!(wrong.is_empty(), "{} wrong outcomes:\n{}", wrong.len(), wrong.join("\n"));

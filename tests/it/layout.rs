@@ -48,7 +48,10 @@ async fn python_layout_is_migrated_in_place() {
     assert_eq!(list[0]["tags"], json!(["legacy"]));
     assert_eq!(list[0]["created_at"], "2025-01-02T03:04:05");
     let rows = server
-        .ok("healthsim_query", json!({"sql": "SELECT id, scenario_id, notebook_flag, language FROM patients ORDER BY id"}))
+        .ok(
+            "healthsim_query",
+            json!({"sql": "SELECT id, scenario_id, notebook_flag, language FROM patients ORDER BY id"}),
+        )
         .await;
     assert_eq!(
         rows["rows"],
@@ -59,13 +62,15 @@ async fn python_layout_is_migrated_in_place() {
         .ok("healthsim_query", json!({"sql": "SELECT constraint_column_names AS k FROM duckdb_constraints() WHERE table_name = 'patients' AND constraint_type = 'PRIMARY KEY'"}))
         .await;
     assert_eq!(key["rows"][0]["k"], json!(["scenario_id", "id"]));
-    let versions = server.ok("healthsim_query", json!({"sql": "SELECT version FROM schema_migrations ORDER BY version"})).await;
+    let versions =
+        server.ok("healthsim_query", json!({"sql": "SELECT version FROM schema_migrations ORDER BY version"})).await;
     assert_eq!(versions["rows"], json!([{"version": "1.0"}, {"version": "1.2"}, {"version": "1.3"}]));
     // The same id in a new scenario is now its own row.
     server
         .ok("healthsim_save_scenario", json!({"name": "new", "entities": {"patients": [{"id": "p1", "given_name": "New", "family_name": "X", "birth_date": "2000-01-01", "gender": "M"}]}}))
         .await;
-    let count = server.ok("healthsim_query", json!({"sql": "SELECT count(*) AS n FROM patients WHERE id = 'p1'"})).await;
+    let count =
+        server.ok("healthsim_query", json!({"sql": "SELECT count(*) AS n FROM patients WHERE id = 'p1'"})).await;
     assert_eq!(count["rows"][0]["n"], 2);
     let loaded = server.ok("healthsim_load_scenario", json!({"name_or_id": "legacy cohort"})).await;
     assert_eq!(loaded["entities"], json!({"patients": [{"id": "p1", "given_name": "Old"}]}));
@@ -78,7 +83,10 @@ async fn unknown_layout_is_read_only() {
     let (_dir, db) = temp_db();
     {
         let conn = duckdb::Connection::open(&db).unwrap();
-        conn.execute_batch("CREATE TABLE scenarios (id INTEGER, title VARCHAR); INSERT INTO scenarios VALUES (1, 'x');").unwrap();
+        conn.execute_batch(
+            "CREATE TABLE scenarios (id INTEGER, title VARCHAR); INSERT INTO scenarios VALUES (1, 'x');",
+        )
+        .unwrap();
     }
     let server = Server::start(&db).await;
     let message = server.err_msg("healthsim_save_scenario", json!({"name": "n", "entities": {}})).await;

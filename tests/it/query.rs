@@ -56,7 +56,9 @@ async fn only_single_read_statements_run() {
 async fn row_cap_truncation_and_column_names() {
     let (_dir, db) = temp_db();
     let server = Server::start(&db).await;
-    let result = server.ok("healthsim_query", json!({"sql": "SELECT range AS credit_limit FROM range(100000000)", "limit": 5})).await;
+    let result = server
+        .ok("healthsim_query", json!({"sql": "SELECT range AS credit_limit FROM range(100000000)", "limit": 5}))
+        .await;
     assert_eq!(result["row_count"], 5);
     assert_eq!(result["truncated"], true);
     assert_eq!(result["columns"], json!(["credit_limit"]));
@@ -80,7 +82,9 @@ async fn row_cap_truncation_and_column_names() {
 async fn output_cap_drops_rows() {
     let (_dir, db) = temp_db();
     let server = Server::start_with(&db, &["--max-output-chars", "2000"], &[]).await;
-    let result = server.call("healthsim_query", json!({"sql": "SELECT repeat('x', 100) AS s FROM range(100)", "limit": 100})).await;
+    let result = server
+        .call("healthsim_query", json!({"sql": "SELECT repeat('x', 100) AS s FROM range(100)", "limit": 100}))
+        .await;
     let text = crate::util::text_of(&result);
     assert!(text.len() <= 2000, "{} chars", text.len());
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -99,7 +103,10 @@ async fn tables_lists_all_schemas() {
     let keys: Vec<&String> = tables.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["reference_tables", "entity_tables", "system_tables", "other_tables", "row_counts", "total"]);
     assert_eq!(tables["entity_tables"].as_array().unwrap().len(), 17);
-    assert_eq!(tables["system_tables"], json!(["scenario_entities", "scenario_tags", "scenarios", "schema_migrations"]));
+    assert_eq!(
+        tables["system_tables"],
+        json!(["scenario_entities", "scenario_tags", "scenarios", "schema_migrations"])
+    );
     assert_eq!(tables["row_counts"]["scenario_entities"], 2);
     assert_eq!(tables["total"], 21);
     server.stop().await;
@@ -140,7 +147,8 @@ async fn cancellation_interrupts_a_running_query() {
     let request = ClientRequest::CallToolRequest(CallToolRequest::new(
         CallToolRequestParams::new("healthsim_query").with_arguments(arguments),
     ));
-    let handle = server.client.peer().send_cancellable_request(request, PeerRequestOptions::no_options()).await.unwrap();
+    let handle =
+        server.client.peer().send_cancellable_request(request, PeerRequestOptions::no_options()).await.unwrap();
     // Let the query start: a read answered after it was sent was queued behind it.
     server.ok("healthsim_query", json!({"sql": "SELECT 1 AS x"})).await;
     let cancelled_at = std::time::Instant::now();

@@ -67,16 +67,38 @@ async fn filters_on_every_table() {
 
     assert_eq!(column(&call(json!({"table": "places_county", "state": "tx"})).await, "countyfips"), ["48201", "48453"]);
     assert_eq!(column(&call(json!({"table": "places_county", "state": "48"})).await, "countyfips"), ["48201", "48453"]);
-    assert_eq!(column(&call(json!({"table": "places_county", "county": "harris"})).await, "countyfips"), ["06001", "48201"]);
-    assert_eq!(column(&call(json!({"table": "places_county", "county": "_like%"})).await, "countyfips"), ["06001"], "wildcards are literal");
-    assert_eq!(column(&call(json!({"table": "places_tract", "state": "TX", "county": "Harris"})).await, "tractfips"), ["48201100000", "48201100100"]);
+    assert_eq!(
+        column(&call(json!({"table": "places_county", "county": "harris"})).await, "countyfips"),
+        ["06001", "48201"]
+    );
+    assert_eq!(
+        column(&call(json!({"table": "places_county", "county": "_like%"})).await, "countyfips"),
+        ["06001"],
+        "wildcards are literal"
+    );
+    assert_eq!(
+        column(&call(json!({"table": "places_tract", "state": "TX", "county": "Harris"})).await, "tractfips"),
+        ["48201100000", "48201100100"]
+    );
     assert_eq!(column(&call(json!({"table": "svi_county", "state": "ca"})).await, "stcnty"), ["06001"]);
     assert_eq!(column(&call(json!({"table": "svi_county", "county": "TRAVIS"})).await, "stcnty"), ["48453"]);
-    assert_eq!(column(&call(json!({"table": "svi_tract", "county": "harris", "state": "TX"})).await, "fips"), ["48201100000"]);
+    assert_eq!(
+        column(&call(json!({"table": "svi_tract", "county": "harris", "state": "TX"})).await, "fips"),
+        ["48201100000"]
+    );
     // ADI: state on the first two digits, county through svi_county on the first five.
-    assert_eq!(column(&call(json!({"table": "adi_blockgroup", "state": "TX"})).await, "fips"), ["482011000001", "482011000002", "484530001001"]);
-    assert_eq!(column(&call(json!({"table": "adi_blockgroup", "county": "Harris"})).await, "fips"), ["060014001001", "482011000001", "482011000002"]);
-    assert_eq!(column(&call(json!({"table": "adi_blockgroup", "county": "Harris", "state": "TX"})).await, "fips"), ["482011000001", "482011000002"]);
+    assert_eq!(
+        column(&call(json!({"table": "adi_blockgroup", "state": "TX"})).await, "fips"),
+        ["482011000001", "482011000002", "484530001001"]
+    );
+    assert_eq!(
+        column(&call(json!({"table": "adi_blockgroup", "county": "Harris"})).await, "fips"),
+        ["060014001001", "482011000001", "482011000002"]
+    );
+    assert_eq!(
+        column(&call(json!({"table": "adi_blockgroup", "county": "Harris", "state": "TX"})).await, "fips"),
+        ["482011000001", "482011000002"]
+    );
     assert_eq!(call(json!({"table": "adi_blockgroup", "county": "Nowhere"})).await["row_count"], 0);
     let suppressed = call(json!({"table": "adi_blockgroup", "state": "TX", "limit": 2})).await;
     assert_eq!(suppressed["row_count"], 2);
@@ -114,13 +136,22 @@ async fn tables_include_population_and_other_schemas() {
     build_population(&db);
     {
         let conn = duckdb::Connection::open(&db).unwrap();
-        conn.execute_batch("CREATE SCHEMA network; CREATE TABLE network.providers AS SELECT range AS npi FROM range(5);").unwrap();
+        conn.execute_batch(
+            "CREATE SCHEMA network; CREATE TABLE network.providers AS SELECT range AS npi FROM range(5);",
+        )
+        .unwrap();
     }
     let server = Server::start(&db).await;
     let tables = server.ok("healthsim_tables", json!({})).await;
     assert_eq!(
         tables["reference_tables"],
-        json!(["population.adi_blockgroup", "population.places_county", "population.places_tract", "population.svi_county", "population.svi_tract"])
+        json!([
+            "population.adi_blockgroup",
+            "population.places_county",
+            "population.places_tract",
+            "population.svi_county",
+            "population.svi_tract"
+        ])
     );
     assert_eq!(tables["other_tables"], json!(["network.providers"]));
     assert_eq!(tables["row_counts"]["network.providers"], 5);

@@ -70,7 +70,10 @@ async fn save_list_summary_load_delete_round_trip() {
     assert_eq!(stats["gender_distribution"], json!({"female": 2, "male": 2}));
     assert_eq!(stats["date_range"], json!({"min": "2023-12-01", "max": "2024-03-20"}));
     assert_eq!(stats["encounter_types"], json!({"O": 2, "E": 1, "I": 1}));
-    assert_eq!(stats["top_diagnoses"][0], json!({"code": "I10", "description": "Essential (primary) hypertension", "count": 2}));
+    assert_eq!(
+        stats["top_diagnoses"][0],
+        json!({"code": "I10", "description": "Essential (primary) hypertension", "count": 2})
+    );
     assert_eq!(stats["top_diagnoses"].as_array().unwrap().len(), 4);
     assert!(stats.get("financials").is_none(), "no claims, no financials");
     assert_eq!(summary["tags"], json!(["Q1", "cohort", "diabetes"]));
@@ -94,7 +97,20 @@ async fn save_list_summary_load_delete_round_trip() {
     // Load: lossless, types sorted, submission order kept, unknown keys kept.
     let loaded = server.ok("healthsim_load_scenario", json!({"name_or_id": "diabetes COHORT"})).await;
     let keys: Vec<&String> = loaded.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["scenario_id", "name", "description", "created_at", "updated_at", "tags", "metadata", "entities", "entity_count"]);
+    assert_eq!(
+        keys,
+        [
+            "scenario_id",
+            "name",
+            "description",
+            "created_at",
+            "updated_at",
+            "tags",
+            "metadata",
+            "entities",
+            "entity_count"
+        ]
+    );
     assert_eq!(loaded["entities"], fixture("patientsim_clinical"), "every key and value comes back");
     let types: Vec<&String> = loaded["entities"].as_object().unwrap().keys().collect();
     let mut sorted = types.clone();
@@ -103,7 +119,8 @@ async fn save_list_summary_load_delete_round_trip() {
     assert_eq!(loaded["entity_count"], 20);
     assert_eq!(loaded["metadata"]["product"], "healthsim");
     assert_eq!(loaded["metadata"]["entity_counts"]["patients"], 4);
-    let meta_only = server.ok("healthsim_load_scenario", json!({"name_or_id": scenario_id, "include_entities": false})).await;
+    let meta_only =
+        server.ok("healthsim_load_scenario", json!({"name_or_id": scenario_id, "include_entities": false})).await;
     assert!(meta_only.get("entities").is_none());
     assert_eq!(meta_only["entity_count"], 20);
 
@@ -129,13 +146,17 @@ async fn save_list_summary_load_delete_round_trip() {
     let encounter = server
         .ok("healthsim_query", json!({"sql": "SELECT admission_time, status, chief_complaint FROM encounters WHERE encounter_id = 'ENC-002'"}))
         .await;
-    assert_eq!(encounter["rows"][0], json!({"admission_time": "2024-02-11 22:05:00", "status": "finished", "chief_complaint": "Chest pain"}));
+    assert_eq!(
+        encounter["rows"][0],
+        json!({"admission_time": "2024-02-11 22:05:00", "status": "finished", "chief_complaint": "Chest pain"})
+    );
 
     // Delete: needs confirm; removes everything; then not_found.
     let refused = server.err("healthsim_delete_scenario", json!({"name_or_id": "Diabetes cohort"})).await;
     assert_eq!(refused["error"], "deleting 'Diabetes cohort' is permanent; call again with confirm=true");
     assert_eq!(refused["scenario"], "Diabetes cohort");
-    let deleted = server.ok("healthsim_delete_scenario", json!({"name_or_id": "Diabetes cohort", "confirm": true})).await;
+    let deleted =
+        server.ok("healthsim_delete_scenario", json!({"name_or_id": "Diabetes cohort", "confirm": true})).await;
     assert_eq!(deleted["status"], "deleted");
     assert_eq!(deleted["scenario_id"], scenario_id.as_str());
     assert_eq!(deleted["removed"], json!({"entities": 20, "canonical_rows": 20, "tags": 3}));
@@ -169,7 +190,12 @@ async fn params_envelope_is_unwrapped() {
 async fn overwrite_replaces_everything() {
     let (_dir, db) = temp_db();
     let server = Server::start(&db).await;
-    let first = server.ok("healthsim_save_scenario", json!({"name": "s", "entities": fixture("patientsim_clinical"), "tags": ["old"]})).await;
+    let first = server
+        .ok(
+            "healthsim_save_scenario",
+            json!({"name": "s", "entities": fixture("patientsim_clinical"), "tags": ["old"]}),
+        )
+        .await;
     let taken = server.err_msg("healthsim_save_scenario", json!({"name": "s", "entities": {}})).await;
     assert_eq!(taken, "scenario 's' already exists; pass overwrite=true to replace it");
     let before = server.ok("healthsim_load_scenario", json!({"name_or_id": "s", "include_entities": false})).await;
@@ -227,7 +253,10 @@ async fn failed_save_leaves_nothing_behind() {
         .await;
     assert!(message.contains("failpoint"), "{message}");
     let overwrite = server
-        .err_msg("healthsim_save_scenario", json!({"name": "kept", "overwrite": true, "entities": fixture("patientsim_clinical")}))
+        .err_msg(
+            "healthsim_save_scenario",
+            json!({"name": "kept", "overwrite": true, "entities": fixture("patientsim_clinical")}),
+        )
         .await;
     assert!(overwrite.contains("failpoint"), "{overwrite}");
     let counts = server

@@ -90,12 +90,7 @@ impl Server {
 }
 
 pub fn text_of(result: &CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("")
+    result.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect::<Vec<_>>().join("")
 }
 
 /// A fixture payload from `fixtures/scenarios/<name>.json`.
