@@ -25,7 +25,7 @@ pub use engine::open_instances;
 pub use error::DbError;
 pub use population::Scale;
 pub use query::{QueryError, QueryResult};
-pub use reference::{ReferenceResult, ReferenceTable, STATES, State, TableInventory, parse_state};
+pub use reference::{ReferenceResult, ReferenceTable, State, TableInventory, parse_state, states};
 pub use scenarios::{
     ListFilter, Progress, Removed, Resolution, SaveOutcome, SaveRequest, ScenarioListing, ScenarioRow,
 };
@@ -101,6 +101,8 @@ impl Db {
         Ok(db)
     }
 
+    /// The startup preparation itself; it uses `self.access` directly (the other methods
+    /// wait for it through `reader`).
     async fn prepare_layout(&self, path: &std::path::Path) {
         let layout = if path.exists() {
             match self.access.read(|conn| schema::inspect(conn.conn())).await {
@@ -126,10 +128,19 @@ impl Db {
         }
     }
 
-    /// Waits until the startup preparation of the layout has finished (or given up).
-    async fn ready(&self) {
+    /// The access layer, once the startup preparation of the layout has finished (or
+    /// given up): every operation goes through here (or through [`writer`](Self::writer)).
+    async fn reader(&self) -> &Access {
         let mut ready = self.ready.clone();
         let _ = ready.wait_for(|done| *done).await;
+        &self.access
+    }
+
+    /// The access layer for a write: after the startup preparation, if writes are enabled.
+    async fn writer(&self) -> Result<&Access, DbError> {
+        let access = self.reader().await;
+        self.check_writable()?;
+        Ok(access)
     }
 
     fn disable_writes(&self, reason: String) {
@@ -145,13 +156,12 @@ impl Db {
 
     /// Whether write tools work; `Err` carries the reason.
     pub async fn writes_enabled(&self) -> Result<(), String> {
-        self.ready().await;
-        self.check_writable().map_err(|e| e.to_string())
+        self.writer().await.map(|_| ()).map_err(|e| e.to_string())
     }
 
     pub async fn list_scenarios(&self, filter: ListFilter) -> Result<Vec<ScenarioListing>, DbError> {
-        self.ready().await;
-        self.access
+        self.reader()
+            .await
             .read(move |conn| {
                 if !has_scenarios(conn.conn())? {
                     return Ok(Vec::new());
@@ -166,8 +176,8 @@ impl Db {
         input: String,
         include_entities: bool,
     ) -> Result<Option<LoadedScenario>, DbError> {
-        self.ready().await;
-        self.access
+        self.reader()
+            .await
             .read(move |conn| {
                 let conn = conn.conn();
                 if !has_scenarios(conn)? {
@@ -195,8 +205,8 @@ impl Db {
         include_samples: bool,
         per_type: usize,
     ) -> Result<Option<Summary>, DbError> {
-        self.ready().await;
-        self.access
+        self.reader()
+            .await
             .read(move |conn| {
                 let conn = conn.conn();
                 if !has_scenarios(conn)? {
@@ -241,8 +251,8 @@ impl Db {
         max_chars: usize,
         cancel: CancellationToken,
     ) -> Result<Result<QueryResult, QueryError>, DbError> {
-        self.ready().await;
-        self.access
+        self.reader()
+            .await
             .read_cancellable(cancel, move |conn| match query::run(conn, &sql, limit, max_chars) {
                 // An interrupt is the timeout or a cancellation, not a problem with the SQL:
                 // the access layer names which.
@@ -261,20 +271,20 @@ impl Db {
         county: Option<String>,
         limit: u32,
     ) -> Result<Option<ReferenceResult>, DbError> {
-        self.ready().await;
-        self.access.read(move |conn| reference::query(conn.conn(), table, state, county.as_deref(), limit)).await
+        self.reader()
+            .await
+            .read(move |conn| reference::query(conn.conn(), table, state, county.as_deref(), limit))
+            .await
     }
 
     pub async fn tables(&self) -> Result<TableInventory, DbError> {
-        self.ready().await;
-        self.access.read(|conn| reference::inventory(conn.conn())).await
+        self.reader().await.read(|conn| reference::inventory(conn.conn())).await
     }
 
     /// Saves a scenario in one transaction (migrating the layout first if needed).
     pub async fn save(&self, request: SaveRequest) -> Result<SaveOutcome, DbError> {
-        self.ready().await;
-        self.check_writable()?;
-        self.access
+        self.writer()
+            .await?
             .write(move |conn| {
                 schema::migrate(conn)?;
                 scenarios::save(conn, request)
@@ -284,9 +294,8 @@ impl Db {
 
     /// Deletes a scenario in one transaction; `None` when nothing matches.
     pub async fn delete(&self, input: String) -> Result<Option<(ScenarioRow, Removed)>, DbError> {
-        self.ready().await;
-        self.check_writable()?;
-        self.access
+        self.writer()
+            .await?
             .write(move |conn| {
                 schema::migrate(conn)?;
                 scenarios::delete(conn, &input)
@@ -295,43 +304,10 @@ impl Db {
     }
 
     /// Creates the synthetic reference tables of schema `population` at `scale`, unless
-    /// they are all there already. Tables that are not ours (real CDC/ATSDR data, which
-    /// carry no "SYNTHETIC" comment) are never replaced. Returns the row count of each
-    /// table and whether it was generated now.
+    /// they are all there already (see `population::ensure`). Returns the row count of
+    /// each table and whether it was generated now.
     pub async fn ensure_reference_data(&self, scale: Scale) -> Result<(Vec<(String, i64)>, bool), DbError> {
-        self.ready().await;
-        self.check_writable()?;
-        self.access
-            .write(move |conn| {
-                let present: Vec<(String, Option<String>)> = conn
-                    .prepare(
-                        "SELECT table_name, comment FROM duckdb_tables()
-                         WHERE database_name = current_database() AND schema_name = 'population'
-                           AND table_name IN ('places_county', 'places_tract', 'svi_county', 'svi_tract', 'adi_blockgroup')",
-                    )?
-                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<Result<_, _>>()?;
-                let real: Vec<&str> = present
-                    .iter()
-                    .filter(|(_, comment)| !comment.as_deref().is_some_and(|c| c.contains("SYNTHETIC")))
-                    .map(|(name, _)| name.as_str())
-                    .collect();
-                let generate = present.len() < 5;
-                if generate && !real.is_empty() {
-                    anyhow::bail!(
-                        "population.{} holds reference data this server did not generate, and other reference tables are missing; \
-                         load the missing tables with the tooling that loaded it, or use another --db for the demo",
-                        real.join(", population.")
-                    );
-                }
-                let counts = if generate {
-                    population::generate(conn, scale)?
-                } else {
-                    population::counts(conn)?
-                };
-                Ok((counts, generate))
-            })
-            .await
+        self.writer().await?.write(move |conn| population::ensure(conn, scale)).await
     }
 
     /// Finishes a write in progress (up to `grace`) and closes the file.

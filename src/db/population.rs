@@ -10,6 +10,8 @@
 use anyhow::Context;
 use duckdb::Connection;
 
+use super::reference::ReferenceTable;
+
 /// How many rows of each table to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Scale {
@@ -35,171 +37,60 @@ impl Scale {
 
 /// State abbreviation, FIPS, name and number of counties (Alaska's 31 include the one
 /// PLACES leaves out). The 50 states and DC: 3,144 counties.
+#[rustfmt::skip]
 pub const STATE_COUNTIES: &[(&str, &str, &str, u32)] = &[
-    ("AL", "01", "Alabama", 67),
-    ("AK", "02", "Alaska", 31),
-    ("AZ", "04", "Arizona", 15),
-    ("AR", "05", "Arkansas", 75),
-    ("CA", "06", "California", 58),
-    ("CO", "08", "Colorado", 64),
-    ("CT", "09", "Connecticut", 8),
-    ("DE", "10", "Delaware", 3),
-    ("DC", "11", "District of Columbia", 1),
-    ("FL", "12", "Florida", 67),
-    ("GA", "13", "Georgia", 159),
-    ("HI", "15", "Hawaii", 5),
-    ("ID", "16", "Idaho", 44),
-    ("IL", "17", "Illinois", 102),
-    ("IN", "18", "Indiana", 92),
-    ("IA", "19", "Iowa", 99),
-    ("KS", "20", "Kansas", 105),
-    ("KY", "21", "Kentucky", 120),
-    ("LA", "22", "Louisiana", 64),
-    ("ME", "23", "Maine", 16),
-    ("MD", "24", "Maryland", 24),
-    ("MA", "25", "Massachusetts", 14),
-    ("MI", "26", "Michigan", 83),
-    ("MN", "27", "Minnesota", 87),
-    ("MS", "28", "Mississippi", 82),
-    ("MO", "29", "Missouri", 115),
-    ("MT", "30", "Montana", 56),
-    ("NE", "31", "Nebraska", 93),
-    ("NV", "32", "Nevada", 17),
-    ("NH", "33", "New Hampshire", 10),
-    ("NJ", "34", "New Jersey", 21),
-    ("NM", "35", "New Mexico", 33),
-    ("NY", "36", "New York", 62),
-    ("NC", "37", "North Carolina", 100),
-    ("ND", "38", "North Dakota", 53),
-    ("OH", "39", "Ohio", 88),
-    ("OK", "40", "Oklahoma", 77),
-    ("OR", "41", "Oregon", 36),
-    ("PA", "42", "Pennsylvania", 67),
-    ("RI", "44", "Rhode Island", 5),
-    ("SC", "45", "South Carolina", 46),
-    ("SD", "46", "South Dakota", 66),
-    ("TN", "47", "Tennessee", 95),
-    ("TX", "48", "Texas", 254),
-    ("UT", "49", "Utah", 29),
-    ("VT", "50", "Vermont", 14),
-    ("VA", "51", "Virginia", 133),
-    ("WA", "53", "Washington", 39),
-    ("WV", "54", "West Virginia", 55),
-    ("WI", "55", "Wisconsin", 72),
-    ("WY", "56", "Wyoming", 23),
+    ("AL", "01", "Alabama", 67), ("AK", "02", "Alaska", 31), ("AZ", "04", "Arizona", 15),
+    ("AR", "05", "Arkansas", 75), ("CA", "06", "California", 58), ("CO", "08", "Colorado", 64),
+    ("CT", "09", "Connecticut", 8), ("DE", "10", "Delaware", 3), ("DC", "11", "District of Columbia", 1),
+    ("FL", "12", "Florida", 67), ("GA", "13", "Georgia", 159), ("HI", "15", "Hawaii", 5),
+    ("ID", "16", "Idaho", 44), ("IL", "17", "Illinois", 102), ("IN", "18", "Indiana", 92),
+    ("IA", "19", "Iowa", 99), ("KS", "20", "Kansas", 105), ("KY", "21", "Kentucky", 120),
+    ("LA", "22", "Louisiana", 64), ("ME", "23", "Maine", 16), ("MD", "24", "Maryland", 24),
+    ("MA", "25", "Massachusetts", 14), ("MI", "26", "Michigan", 83), ("MN", "27", "Minnesota", 87),
+    ("MS", "28", "Mississippi", 82), ("MO", "29", "Missouri", 115), ("MT", "30", "Montana", 56),
+    ("NE", "31", "Nebraska", 93), ("NV", "32", "Nevada", 17), ("NH", "33", "New Hampshire", 10),
+    ("NJ", "34", "New Jersey", 21), ("NM", "35", "New Mexico", 33), ("NY", "36", "New York", 62),
+    ("NC", "37", "North Carolina", 100), ("ND", "38", "North Dakota", 53), ("OH", "39", "Ohio", 88),
+    ("OK", "40", "Oklahoma", 77), ("OR", "41", "Oregon", 36), ("PA", "42", "Pennsylvania", 67),
+    ("RI", "44", "Rhode Island", 5), ("SC", "45", "South Carolina", 46), ("SD", "46", "South Dakota", 66),
+    ("TN", "47", "Tennessee", 95), ("TX", "48", "Texas", 254), ("UT", "49", "Utah", 29),
+    ("VT", "50", "Vermont", 14), ("VA", "51", "Virginia", 133), ("WA", "53", "Washington", 39),
+    ("WV", "54", "West Virginia", 55), ("WI", "55", "Wisconsin", 72), ("WY", "56", "Wyoming", 23),
 ];
 
 /// County name stems; a county's name is a stem, prefixed for states with many counties.
+#[rustfmt::skip]
 const COUNTY_STEMS: [&str; 64] = [
-    "Washington",
-    "Jefferson",
-    "Franklin",
-    "Jackson",
-    "Lincoln",
-    "Madison",
-    "Clay",
-    "Montgomery",
-    "Marion",
-    "Monroe",
-    "Union",
-    "Warren",
-    "Wayne",
-    "Greene",
-    "Harris",
-    "Grant",
-    "Hamilton",
-    "Adams",
-    "Carroll",
-    "Clark",
-    "Douglas",
-    "Lake",
-    "Lee",
-    "Marshall",
-    "Polk",
-    "Scott",
-    "Shelby",
-    "Morgan",
-    "Johnson",
-    "Benton",
-    "Calhoun",
-    "Crawford",
-    "Fayette",
-    "Henry",
-    "Lawrence",
-    "Logan",
-    "Perry",
-    "Pike",
-    "Putnam",
-    "Randolph",
-    "Boone",
-    "Brown",
-    "Butler",
-    "Cass",
-    "Cedar",
-    "Clinton",
-    "Cumberland",
-    "Dallas",
-    "Decatur",
-    "Floyd",
-    "Fulton",
-    "Hancock",
-    "Howard",
-    "Knox",
-    "Lewis",
-    "Mercer",
-    "Mitchell",
-    "Orange",
-    "Richland",
-    "Sullivan",
-    "Taylor",
-    "Travis",
-    "Webster",
+    "Washington", "Jefferson", "Franklin", "Jackson", "Lincoln", "Madison", "Clay", "Montgomery", "Marion",
+    "Monroe", "Union", "Warren", "Wayne", "Greene", "Harris", "Grant", "Hamilton", "Adams",
+    "Carroll", "Clark", "Douglas", "Lake", "Lee", "Marshall", "Polk", "Scott", "Shelby",
+    "Morgan", "Johnson", "Benton", "Calhoun", "Crawford", "Fayette", "Henry", "Lawrence", "Logan",
+    "Perry", "Pike", "Putnam", "Randolph", "Boone", "Brown", "Butler", "Cass", "Cedar",
+    "Clinton", "Cumberland", "Dallas", "Decatur", "Floyd", "Fulton", "Hancock", "Howard", "Knox",
+    "Lewis", "Mercer", "Mitchell", "Orange", "Richland", "Sullivan", "Taylor", "Travis", "Webster",
     "Wilson",
 ];
 const COUNTY_PREFIXES: [&str; 5] = ["", "North ", "South ", "East ", "West "];
 
 /// PLACES measures: name, typical prevalence (%), spread.
+#[rustfmt::skip]
 const MEASURES: &[(&str, f64, f64)] = &[
-    ("arthritis", 25.0, 8.0),
-    ("bphigh", 32.0, 8.0),
-    ("cancer", 7.0, 2.0),
-    ("casthma", 10.0, 2.0),
-    ("chd", 6.0, 2.0),
-    ("copd", 7.0, 3.0),
-    ("depression", 20.0, 5.0),
-    ("diabetes", 11.0, 4.0),
-    ("highchol", 31.0, 5.0),
-    ("kidney", 3.0, 1.0),
-    ("obesity", 33.0, 7.0),
-    ("stroke", 3.5, 1.2),
-    ("access2", 12.0, 7.0),
-    ("checkup", 76.0, 5.0),
-    ("csmoking", 15.0, 6.0),
-    ("lpa", 25.0, 8.0),
-    ("sleep", 35.0, 5.0),
-    ("disability", 29.0, 8.0),
-    ("mhlth", 16.0, 4.0),
-    ("phlth", 12.0, 4.0),
+    ("arthritis", 25.0, 8.0), ("bphigh", 32.0, 8.0), ("cancer", 7.0, 2.0), ("casthma", 10.0, 2.0),
+    ("chd", 6.0, 2.0), ("copd", 7.0, 3.0), ("depression", 20.0, 5.0), ("diabetes", 11.0, 4.0),
+    ("highchol", 31.0, 5.0), ("kidney", 3.0, 1.0), ("obesity", 33.0, 7.0), ("stroke", 3.5, 1.2),
+    ("access2", 12.0, 7.0), ("checkup", 76.0, 5.0), ("csmoking", 15.0, 6.0), ("lpa", 25.0, 8.0),
+    ("sleep", 35.0, 5.0), ("disability", 29.0, 8.0), ("mhlth", 16.0, 4.0), ("phlth", 12.0, 4.0),
 ];
 
 /// SVI variables: name, theme (1-4), share of the denominator at the least and at the most
 /// deprived end, denominator (`pop` or `hh`).
+#[rustfmt::skip]
 const SVI_VARIABLES: &[(&str, u8, f64, f64, &str)] = &[
-    ("pov150", 1, 0.08, 0.45, "pop"),
-    ("unemp", 1, 0.02, 0.12, "pop"),
-    ("hburd", 1, 0.15, 0.45, "hh"),
-    ("nohsdp", 1, 0.03, 0.30, "pop"),
-    ("uninsur", 1, 0.03, 0.22, "pop"),
-    ("age65", 2, 0.10, 0.24, "pop"),
-    ("age17", 2, 0.18, 0.28, "pop"),
-    ("disabl", 2, 0.08, 0.20, "pop"),
-    ("sngpnt", 2, 0.03, 0.12, "hh"),
-    ("limeng", 2, 0.00, 0.12, "pop"),
-    ("minrty", 3, 0.08, 0.85, "pop"),
-    ("munit", 4, 0.01, 0.30, "hu"),
-    ("mobile", 4, 0.00, 0.15, "hu"),
-    ("crowd", 4, 0.01, 0.08, "hh"),
-    ("noveh", 4, 0.02, 0.15, "hh"),
+    ("pov150", 1, 0.08, 0.45, "pop"), ("unemp", 1, 0.02, 0.12, "pop"), ("hburd", 1, 0.15, 0.45, "hh"),
+    ("nohsdp", 1, 0.03, 0.30, "pop"), ("uninsur", 1, 0.03, 0.22, "pop"), ("age65", 2, 0.10, 0.24, "pop"),
+    ("age17", 2, 0.18, 0.28, "pop"), ("disabl", 2, 0.08, 0.20, "pop"), ("sngpnt", 2, 0.03, 0.12, "hh"),
+    ("limeng", 2, 0.00, 0.12, "pop"), ("minrty", 3, 0.08, 0.85, "pop"), ("munit", 4, 0.01, 0.30, "hu"),
+    ("mobile", 4, 0.00, 0.15, "hu"), ("crowd", 4, 0.01, 0.08, "hh"), ("noveh", 4, 0.02, 0.15, "hh"),
     ("groupq", 4, 0.00, 0.06, "pop"),
 ];
 
@@ -218,11 +109,41 @@ pub fn generate(conn: &Connection, scale: Scale) -> anyhow::Result<Vec<(String, 
 /// Row count of each reference table, in the order of the spec.
 pub fn counts(conn: &Connection) -> anyhow::Result<Vec<(String, i64)>> {
     let mut counts = Vec::new();
-    for table in ["places_county", "places_tract", "svi_county", "svi_tract", "adi_blockgroup"] {
+    for table in ReferenceTable::ALL.map(ReferenceTable::name) {
         let n: i64 = conn.query_row(&format!("SELECT count(*) FROM population.{table}"), [], |r| r.get(0))?;
         counts.push((format!("population.{table}"), n));
     }
     Ok(counts)
+}
+
+/// Generates the tables at `scale` unless all five are there already; never replaces a
+/// table it did not generate (real CDC/ATSDR data has no "SYNTHETIC" comment). Returns
+/// the row counts and whether they were generated now.
+pub fn ensure(conn: &Connection, scale: Scale) -> anyhow::Result<(Vec<(String, i64)>, bool)> {
+    let names = ReferenceTable::ALL.map(|t| format!("'{}'", t.name())).join(", ");
+    let present: Vec<(String, Option<String>)> = conn
+        .prepare(&format!(
+            "SELECT table_name, comment FROM duckdb_tables()
+             WHERE database_name = current_database() AND schema_name = 'population' AND table_name IN ({names})"
+        ))?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    if present.len() == ReferenceTable::ALL.len() {
+        return Ok((counts(conn)?, false));
+    }
+    let real: Vec<&str> = present
+        .iter()
+        .filter(|(_, comment)| !comment.as_deref().is_some_and(|c| c.contains("SYNTHETIC")))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if !real.is_empty() {
+        anyhow::bail!(
+            "population.{} holds reference data this server did not generate, and other reference tables are missing; \
+             load the missing tables with the tooling that loaded it, or use another --db for the demo",
+            real.join(", population.")
+        );
+    }
+    Ok((generate(conn, scale)?, true))
 }
 
 /// The whole generator as one SQL script.
@@ -477,7 +398,7 @@ FROM hs_groups ORDER BY fips;
         noise = unit("t.fips || row_number() OVER (PARTITION BY t.fips ORDER BY 1)::VARCHAR", "n"),
         suppressed = unit("fips", "s"),
     ));
-    for table in ["places_county", "places_tract", "svi_county", "svi_tract", "adi_blockgroup"] {
+    for table in ReferenceTable::ALL.map(ReferenceTable::name) {
         sql.push_str(&format!(
             "COMMENT ON TABLE population.{table} IS 'SYNTHETIC data generated by healthsim-mcp (deterministic; not real CDC/ATSDR/ADI values)';\n"
         ));

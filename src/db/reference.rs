@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::population::STATE_COUNTIES;
 use super::query::columns_of;
 use super::schema::quote;
 use super::values::cell;
@@ -59,67 +60,19 @@ pub struct State {
     pub fips: &'static str,
 }
 
-/// The 50 states, DC and PR.
-pub const STATES: &[(&str, &str)] = &[
-    ("AL", "01"),
-    ("AK", "02"),
-    ("AZ", "04"),
-    ("AR", "05"),
-    ("CA", "06"),
-    ("CO", "08"),
-    ("CT", "09"),
-    ("DE", "10"),
-    ("DC", "11"),
-    ("FL", "12"),
-    ("GA", "13"),
-    ("HI", "15"),
-    ("ID", "16"),
-    ("IL", "17"),
-    ("IN", "18"),
-    ("IA", "19"),
-    ("KS", "20"),
-    ("KY", "21"),
-    ("LA", "22"),
-    ("ME", "23"),
-    ("MD", "24"),
-    ("MA", "25"),
-    ("MI", "26"),
-    ("MN", "27"),
-    ("MS", "28"),
-    ("MO", "29"),
-    ("MT", "30"),
-    ("NE", "31"),
-    ("NV", "32"),
-    ("NH", "33"),
-    ("NJ", "34"),
-    ("NM", "35"),
-    ("NY", "36"),
-    ("NC", "37"),
-    ("ND", "38"),
-    ("OH", "39"),
-    ("OK", "40"),
-    ("OR", "41"),
-    ("PA", "42"),
-    ("RI", "44"),
-    ("SC", "45"),
-    ("SD", "46"),
-    ("TN", "47"),
-    ("TX", "48"),
-    ("UT", "49"),
-    ("VT", "50"),
-    ("VA", "51"),
-    ("WA", "53"),
-    ("WV", "54"),
-    ("WI", "55"),
-    ("WY", "56"),
-    ("PR", "72"),
-];
+/// Puerto Rico: a valid filter (the real PLACES, SVI and ADI files carry it) though the
+/// synthetic generator makes no counties for it.
+const PUERTO_RICO: (&str, &str) = ("PR", "72");
+
+/// The 50 states, DC and PR, as (abbreviation, FIPS): the generator's state table plus PR.
+pub fn states() -> impl Iterator<Item = (&'static str, &'static str)> {
+    STATE_COUNTIES.iter().map(|(abbr, fips, ..)| (*abbr, *fips)).chain(std::iter::once(PUERTO_RICO))
+}
 
 /// Parses a state abbreviation (any case) or a 2-digit FIPS code.
 pub fn parse_state(text: &str) -> Option<State> {
     let text = text.trim();
-    STATES
-        .iter()
+    states()
         .find(|(abbr, fips)| abbr.eq_ignore_ascii_case(text) || *fips == text)
         .map(|(abbr, fips)| State { abbr, fips })
 }
@@ -283,7 +236,7 @@ mod tests {
         assert_eq!(parse_state("tx"), Some(State { abbr: "TX", fips: "48" }));
         assert_eq!(parse_state("06"), Some(State { abbr: "CA", fips: "06" }));
         assert_eq!(parse_state("pr").map(|s| s.fips), Some("72"));
-        assert_eq!(STATES.len(), 52);
+        assert_eq!(states().count(), 52);
         assert!(parse_state("XX").is_none());
         assert!(parse_state("03").is_none());
     }

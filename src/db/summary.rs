@@ -151,7 +151,7 @@ pub fn statistics(conn: &Connection, scenario_id: &str) -> anyhow::Result<Map<St
 }
 
 /// The canonical tables holding rows of the scenario, with their row counts.
-pub fn tables_with_rows(conn: &Connection, scenario_id: &str) -> anyhow::Result<Vec<(&'static TableSpec, i64)>> {
+fn tables_with_rows(conn: &Connection, scenario_id: &str) -> anyhow::Result<Vec<(&'static TableSpec, i64)>> {
     // One statement for all 17 tables; `$1` is the scenario in every branch.
     let sql = canonical_tables()
         .iter()
@@ -231,7 +231,6 @@ pub fn samples(
             .iter()
             .zip(levels)
             .zip(&candidates)
-            .filter(|(_, rows)| !rows.is_empty())
             .filter(|((_, level), _)| **level > 0)
             .map(|(((spec, n), level), rows)| {
                 let picked = spread(*n, *level).iter().filter_map(|p| rows.get(p).cloned()).collect();

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{ArgError, ArgReader, Args, db_failure, describe, failure, success};
-use crate::db::{QueryError, QueryResult, ReferenceResult, ReferenceTable, STATES, TableInventory, parse_state};
+use crate::db::{QueryError, QueryResult, ReferenceResult, ReferenceTable, TableInventory, parse_state, states};
 use crate::server::HealthSim;
 
 fn default_query_limit() -> u32 {
@@ -148,7 +148,7 @@ impl HealthSim {
             };
             let state = match &args.state {
                 Some(text) => Some(parse_state(text).ok_or_else(|| {
-                    let valid: Vec<&str> = STATES.iter().map(|(abbr, _)| *abbr).collect();
+                    let valid: Vec<&str> = states().map(|(abbr, _)| abbr).collect();
                     ArgError(format!(
                         "state '{text}' is not a US state abbreviation or 2-digit FIPS code; valid abbreviations: {}",
                         valid.join(", ")
