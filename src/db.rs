@@ -30,12 +30,10 @@ pub use scenarios::{
     ListFilter, Progress, Removed, Resolution, SaveOutcome, SaveRequest, ScenarioListing, ScenarioRow,
 };
 pub use schema::{CURRENT_VERSION, Layout};
+pub use summary::summarize;
 
 use crate::config::Config;
 use instance::{Access, AccessSettings};
-
-/// The summary's size budget (spec: under 10,000 characters for any scenario).
-const SUMMARY_BUDGET_CHARS: usize = 9_500;
 
 /// Handle to the database; clone freely.
 #[derive(Clone)]
@@ -45,6 +43,39 @@ pub struct Db {
     writes_disabled: Arc<RwLock<Option<String>>>,
     /// Becomes true once the startup layout preparation is over; operations wait for it.
     ready: tokio::sync::watch::Receiver<bool>,
+    /// Recent scenario listings of the open read instance.
+    listings: Arc<std::sync::Mutex<ListingMemo>>,
+}
+
+/// Scenario listings computed on one read instance, by filter. The instance's file cannot
+/// change while it is open (see [`engine::Instance::serial`]): our own writes replace the
+/// instance, and other processes cannot take the write lock meanwhile. So a listing is
+/// reused until the serial changes, and `healthsim_list_scenarios`, the call clients make
+/// most, costs no query when nothing was written.
+#[derive(Default)]
+struct ListingMemo {
+    serial: u64,
+    entries: Vec<(ListFilter, Vec<ScenarioListing>)>,
+}
+
+impl ListingMemo {
+    /// Different filters kept per instance.
+    const CAPACITY: usize = 16;
+
+    fn get(&self, serial: u64, filter: &ListFilter) -> Option<Vec<ScenarioListing>> {
+        if self.serial != serial {
+            return None;
+        }
+        self.entries.iter().find(|(f, _)| f == filter).map(|(_, listing)| listing.clone())
+    }
+
+    fn put(&mut self, serial: u64, filter: ListFilter, listing: Vec<ScenarioListing>) {
+        if self.serial != serial || self.entries.len() >= Self::CAPACITY {
+            self.entries.clear();
+            self.serial = serial;
+        }
+        self.entries.push((filter, listing));
+    }
 }
 
 /// A scenario as `healthsim_load_scenario` reads it.
@@ -83,7 +114,7 @@ impl Db {
             idle_release: config.idle_release,
         });
         let (prepared, ready) = tokio::sync::watch::channel(false);
-        let db = Db { access, writes_disabled: Arc::new(RwLock::new(None)), ready };
+        let db = Db { access, writes_disabled: Arc::new(RwLock::new(None)), ready, listings: Arc::default() };
         if config.read_only {
             db.disable_writes(format!(
                 "server is read-only (--read-only); restart it without --read-only to save or delete scenarios in {}",
@@ -160,13 +191,19 @@ impl Db {
     }
 
     pub async fn list_scenarios(&self, filter: ListFilter) -> Result<Vec<ScenarioListing>, DbError> {
+        let memo = Arc::clone(&self.listings);
         self.reader()
             .await
             .read(move |conn| {
-                if !has_scenarios(conn.conn())? {
-                    return Ok(Vec::new());
+                let serial = conn.instance().serial();
+                let lock = || memo.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(listing) = lock().get(serial, &filter) {
+                    return Ok(listing);
                 }
-                scenarios::list(conn.conn(), &filter)
+                let listing =
+                    if has_scenarios(conn.conn())? { scenarios::list(conn.conn(), &filter)? } else { Vec::new() };
+                lock().put(serial, filter, listing.clone());
+                Ok(listing)
             })
             .await
     }
@@ -212,32 +249,7 @@ impl Db {
                 if !has_scenarios(conn)? {
                     return Ok(None);
                 }
-                let mode =
-                    if crate::model::is_uuid_shaped(&input) { Resolution::IdOnly } else { Resolution::WithSubstring };
-                let Some(scenario) = scenarios::resolve(conn, &input, mode)? else { return Ok(None) };
-                let entity_counts = summary::entity_counts(conn, &scenario)?;
-                let statistics = summary::statistics(conn, &scenario.scenario_id)?;
-                let mut tags = scenarios::tags(conn, &scenario.scenario_id)?;
-                tags.sort();
-                // Measure the document as the tool will print it (same keys and nesting), and
-                // give out sample rows only while it fits the budget.
-                let size = |samples: &Map<String, Value>| {
-                    let document = serde_json::json!({
-                        "scenario_id": scenario.scenario_id, "name": scenario.name,
-                        "description": scenario.description, "created_at": scenario.created_at,
-                        "updated_at": scenario.updated_at, "entity_counts": entity_counts,
-                        "statistics": statistics, "samples": samples, "tags": tags,
-                    });
-                    serde_json::to_string_pretty(&document).map_or(usize::MAX, |t| t.chars().count())
-                };
-                let samples = if include_samples {
-                    summary::samples(conn, &scenario.scenario_id, per_type, |samples| {
-                        size(samples) <= SUMMARY_BUDGET_CHARS
-                    })?
-                } else {
-                    Map::new()
-                };
-                Ok(Some(Summary { scenario, entity_counts, statistics, samples, tags }))
+                summary::summarize(conn, &input, include_samples, per_type)
             })
             .await
     }
@@ -322,10 +334,47 @@ impl Db {
 }
 
 fn has_scenarios(conn: &duckdb::Connection) -> anyhow::Result<bool> {
-    let n: i64 = conn.query_row(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'scenarios'",
-        [],
-        |r| r.get(0),
-    )?;
+    let n: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'scenarios'",
+        )?
+        .query_row([], |r| r.get(0))?;
     Ok(n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listing(name: &str) -> Vec<ScenarioListing> {
+        vec![ScenarioListing {
+            scenario_id: name.into(),
+            name: name.into(),
+            description: None,
+            entity_count: 0,
+            tags: Vec::new(),
+            created_at: None,
+            updated_at: None,
+        }]
+    }
+
+    /// A listing is reused only on the instance it was computed on, per filter.
+    #[test]
+    fn listings_are_reused_only_on_their_instance() {
+        let mut memo = ListingMemo::default();
+        let all = ListFilter { tag: None, search: None, limit: 50 };
+        let tagged = ListFilter { tag: Some("q3".into()), ..all.clone() };
+        memo.put(7, all.clone(), listing("a"));
+        assert_eq!(memo.get(7, &all).unwrap()[0].name, "a");
+        assert!(memo.get(7, &tagged).is_none());
+        assert!(memo.get(8, &all).is_none(), "another instance may see other data");
+        memo.put(8, tagged.clone(), listing("b"));
+        assert!(memo.get(7, &all).is_none() && memo.get(8, &all).is_none());
+        assert_eq!(memo.get(8, &tagged).unwrap()[0].name, "b");
+        // Bounded: a full memo starts over.
+        for limit in 0..ListingMemo::CAPACITY as u32 {
+            memo.put(8, ListFilter { limit, ..all.clone() }, listing("c"));
+        }
+        assert!(memo.entries.len() <= ListingMemo::CAPACITY);
+    }
 }

@@ -12,10 +12,14 @@ use std::collections::HashSet;
 use std::ffi::{CStr, CString, c_char};
 use std::path::{Path, PathBuf};
 use std::ptr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, anyhow};
 use duckdb::{Connection, ffi};
+
+/// Prepared statements kept per connection: the summary alone uses about 30 distinct ones.
+const STATEMENT_CACHE: usize = 64;
 
 /// How an instance opens the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +69,11 @@ pub struct Instance {
     raw: ffi::duckdb_database,
     mode: Mode,
     path: PathBuf,
+    serial: u64,
 }
+
+/// Source of [`Instance::serial`].
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
 
 // The raw handle is an opaque pointer to a thread-safe DuckDB `DatabaseInstance`.
 unsafe impl Send for Instance {}
@@ -85,13 +93,25 @@ impl Instance {
         match open_raw(path, mode, settings) {
             Ok(raw) => {
                 tracing::debug!(?mode, path = %path.display(), "opened database instance");
-                Ok(Arc::new(Instance { raw, mode, path: path.to_owned() }))
+                Ok(Arc::new(Instance {
+                    raw,
+                    mode,
+                    path: path.to_owned(),
+                    serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
+                }))
             }
             Err(err) => {
                 unregister(path);
                 Err(err)
             }
         }
+    }
+
+    /// Unique per instance opened by this process. A read-only instance sees a file no
+    /// other process can change while it is open (it holds the shared lock), so results
+    /// computed on it stay valid for as long as the same serial is open.
+    pub fn serial(&self) -> u64 {
+        self.serial
     }
 
     #[cfg(test)]
@@ -104,6 +124,9 @@ impl Instance {
         // SAFETY: `raw` is a live database; the Arc stored beside the connection keeps it
         // open until the connection (declared first, so dropped first) is gone.
         let conn = unsafe { Connection::open_from_raw(self.raw) }.context("cannot connect to the database instance")?;
+        // Pooled read connections live as long as their instance, whose data cannot
+        // change meanwhile: the tools' fixed statements are prepared once per connection.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(InstanceConnection { conn, instance: Arc::clone(self) })
     }
 

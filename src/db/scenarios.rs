@@ -114,7 +114,7 @@ pub struct ScenarioListing {
 }
 
 /// Filters of `healthsim_list_scenarios`; `None` = no filter.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListFilter {
     pub tag: Option<String>,
     pub search: Option<String>,
@@ -159,7 +159,7 @@ fn iso_text(text: String) -> String {
 pub fn resolve(conn: &Connection, input: &str, mode: Resolution) -> anyhow::Result<Option<ScenarioRow>> {
     let by = |condition: &str| -> anyhow::Result<Vec<ScenarioRow>> {
         let sql = format!("SELECT {SCENARIO_COLUMNS} FROM scenarios WHERE {condition} ORDER BY updated_at DESC, name");
-        let mut stmt = conn.prepare(&sql)?;
+        let mut stmt = conn.prepare_cached(&sql)?;
         let rows = stmt.query_map([input], scenario_from_row)?;
         rows.collect::<Result<Vec<_>, _>>().context("cannot look up the scenario")
     };
@@ -341,7 +341,7 @@ pub fn list(conn: &Connection, filter: &ListFilter) -> anyhow::Result<Vec<Scenar
                OR contains(lower(coalesce(s.description, '')), lower(?2)))
         ORDER BY s.updated_at DESC NULLS LAST, s.name
         LIMIT ?3";
-    let mut stmt = conn.prepare(sql)?;
+    let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map(params![filter.tag, filter.search, filter.limit], |r| {
         let tags = match r.get::<_, duckdb::types::Value>(4)? {
             duckdb::types::Value::List(items) => items
@@ -365,14 +365,14 @@ pub fn list(conn: &Connection, filter: &ListFilter) -> anyhow::Result<Vec<Scenar
 
 /// Tags of a scenario in the order given at save.
 pub fn tags(conn: &Connection, scenario_id: &str) -> anyhow::Result<Vec<String>> {
-    let mut stmt = conn.prepare("SELECT tag FROM scenario_tags WHERE scenario_id = ? ORDER BY id")?;
+    let mut stmt = conn.prepare_cached("SELECT tag FROM scenario_tags WHERE scenario_id = ? ORDER BY id")?;
     let rows = stmt.query_map([scenario_id], |r| r.get(0))?;
     rows.collect::<Result<_, _>>().context("cannot read tags")
 }
 
 /// Entities of a scenario: type key as saved → entity objects in submission order.
 pub fn entities(conn: &Connection, scenario_id: &str) -> anyhow::Result<BTreeMap<String, Vec<Value>>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT entity_type, CAST(entity_data AS VARCHAR) FROM scenario_entities WHERE scenario_id = ? ORDER BY id",
     )?;
     let mut rows = stmt.query([scenario_id])?;
@@ -388,7 +388,7 @@ pub fn entities(conn: &Connection, scenario_id: &str) -> anyhow::Result<BTreeMap
 
 /// `{type key as saved: count}` for a scenario.
 pub fn entity_counts(conn: &Connection, scenario_id: &str) -> anyhow::Result<Vec<(String, u64)>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT entity_type, count(*) FROM scenario_entities WHERE scenario_id = ? GROUP BY entity_type ORDER BY min(id)",
     )?;
     let rows = stmt.query_map([scenario_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;

@@ -5,7 +5,8 @@ use anyhow::Context;
 use duckdb::Connection;
 use serde_json::{Map, Value, json};
 
-use super::scenarios::{self, ScenarioRow};
+use super::Summary;
+use super::scenarios::{self, Resolution, ScenarioRow};
 use super::schema::quote;
 use super::values::{ColumnHint, cell, to_json};
 use crate::model::{TableSpec, canonical_tables, canonical_type_name};
@@ -14,18 +15,55 @@ use crate::model::{TableSpec, canonical_tables, canonical_type_name};
 /// the summary's size budget.
 const SAMPLE_TEXT_CHARS: usize = 200;
 
+/// The summary's size budget (spec: under 10,000 characters for any scenario).
+const SUMMARY_BUDGET_CHARS: usize = 9_500;
+
+/// The summary of the scenario `input` names (get_summary's resolution rules), with
+/// samples given out only while the printed document fits the size budget. Public so
+/// the benchmark can run the same statements on a bare connection.
+pub fn summarize(
+    conn: &Connection,
+    input: &str,
+    include_samples: bool,
+    per_type: usize,
+) -> anyhow::Result<Option<Summary>> {
+    let mode = if crate::model::is_uuid_shaped(input) { Resolution::IdOnly } else { Resolution::WithSubstring };
+    let Some(scenario) = scenarios::resolve(conn, input, mode)? else { return Ok(None) };
+    let entity_counts = entity_counts(conn, &scenario)?;
+    let statistics = statistics(conn, &scenario.scenario_id)?;
+    let mut tags = scenarios::tags(conn, &scenario.scenario_id)?;
+    tags.sort();
+    // Measure the document as the tool will print it (same keys and nesting), and
+    // give out sample rows only while it fits the budget.
+    let size = |samples: &Map<String, Value>| {
+        let document = serde_json::json!({
+            "scenario_id": scenario.scenario_id, "name": scenario.name,
+            "description": scenario.description, "created_at": scenario.created_at,
+            "updated_at": scenario.updated_at, "entity_counts": entity_counts,
+            "statistics": statistics, "samples": samples, "tags": tags,
+        });
+        serde_json::to_string_pretty(&document).map_or(usize::MAX, |t| t.chars().count())
+    };
+    let samples = if include_samples {
+        samples(conn, &scenario.scenario_id, per_type, |samples| size(samples) <= SUMMARY_BUDGET_CHARS)?
+    } else {
+        Map::new()
+    };
+    Ok(Some(Summary { scenario, entity_counts, statistics, samples, tags }))
+}
+
 /// Statistics of one scenario: `{name: value}` in a fixed order; keys only where data exists.
 pub fn statistics(conn: &Connection, scenario_id: &str) -> anyhow::Result<Map<String, Value>> {
     let mut stats = Map::new();
     let one_row = |sql: &str| -> anyhow::Result<Vec<Value>> {
-        let mut stmt = conn.prepare(sql)?;
+        let mut stmt = conn.prepare_cached(sql)?;
         let width = stmt.column_count();
         let mut rows = stmt.query([scenario_id])?;
         let row = rows.next()?.context("aggregate returned no row")?;
         (0..width).map(|i| Ok(to_json(row.get::<_, duckdb::types::Value>(i)?, ColumnHint::default()))).collect()
     };
     let counts = |sql: &str| -> anyhow::Result<Map<String, Value>> {
-        let mut stmt = conn.prepare(sql)?;
+        let mut stmt = conn.prepare_cached(sql)?;
         let rows = stmt.query_map([scenario_id], |r| {
             Ok((r.get::<_, Option<String>>(0)?.unwrap_or_else(|| "unknown".into()), r.get::<_, i64>(1)?))
         })?;
@@ -83,7 +121,7 @@ pub fn statistics(conn: &Connection, scenario_id: &str) -> anyhow::Result<Map<St
         );
     }
     // Diagnoses.
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT code, any_value(description ORDER BY description NULLS LAST), count(*) AS n FROM diagnoses
          WHERE scenario_id = ? GROUP BY code ORDER BY n DESC, code LIMIT 5",
     )?;
@@ -159,7 +197,7 @@ fn tables_with_rows(conn: &Connection, scenario_id: &str) -> anyhow::Result<Vec<
         .map(|(i, spec)| format!("SELECT {i} AS t, count(*) AS n FROM {} WHERE scenario_id = $1", quote(spec.name)))
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
-    let mut stmt = conn.prepare(&format!("SELECT t, n FROM ({sql}) WHERE n > 0 ORDER BY t"))?;
+    let mut stmt = conn.prepare_cached(&format!("SELECT t, n FROM ({sql}) WHERE n > 0 ORDER BY t"))?;
     let rows = stmt.query_map([scenario_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
     let tables = canonical_tables();
     rows.map(|row| row.map(|(t, n)| (&tables[t as usize], n)))
@@ -181,15 +219,18 @@ fn rows_at(
     spec: &TableSpec,
     positions: &[i64],
 ) -> anyhow::Result<std::collections::BTreeMap<i64, Value>> {
-    let list = positions.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    // Positions are found on the row ids alone; only the picked rows are read in full.
     let sql = format!(
-        "SELECT * EXCLUDE (scenario_id, created_at, generation_seed) FROM (
-             SELECT *, row_number() OVER (ORDER BY rowid) - 1 AS healthsim_rn FROM {} WHERE scenario_id = ?)
-         WHERE healthsim_rn IN ({list}) ORDER BY healthsim_rn",
-        quote(spec.name),
+        "SELECT t.* EXCLUDE (scenario_id, created_at, generation_seed), p.healthsim_rn FROM {table} t
+         JOIN (SELECT rowid AS healthsim_row, row_number() OVER (ORDER BY rowid) - 1 AS healthsim_rn
+               FROM {table} WHERE scenario_id = $1 QUALIFY list_contains($2, healthsim_rn)) p
+           ON t.rowid = p.healthsim_row
+         ORDER BY p.healthsim_rn",
+        table = quote(spec.name),
     );
-    let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query([scenario_id])?;
+    let positions = duckdb::types::Value::List(positions.iter().map(|p| duckdb::types::Value::BigInt(*p)).collect());
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(duckdb::params![scenario_id, positions])?;
     let (names, hints) = super::query::columns_of(rows.as_ref());
     let mut out = std::collections::BTreeMap::new();
     while let Some(row) = rows.next()? {

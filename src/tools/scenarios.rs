@@ -512,8 +512,8 @@ fn progress_reporter(
 
 /// The load result as JSON and its pretty text, cut to fit `max_chars`: each entity
 /// type's array is cut to the same fraction (the largest that fits), and `truncated` and
-/// `hint` are added. The JSON is built by moving the entities, and in the common case
-/// (it fits) printed once.
+/// `hint` are added. Every entity is measured once (see [`PrettySizes`]), so the cut is
+/// found by arithmetic and the document is printed exactly once.
 fn fit_load_output(loaded: LoadedScenario, max_chars: usize) -> (Value, String) {
     let LoadedScenario { scenario, tags, entities, entity_count } = loaded;
     let document = |entities: Option<Value>, truncated: bool| -> Value {
@@ -541,37 +541,112 @@ fn fit_load_output(loaded: LoadedScenario, max_chars: usize) -> (Value, String) 
         let text = pretty(&json);
         return (json, text);
     };
+    // The document with every array empty, and what each array adds per entity kept.
+    let skeleton = |truncated: bool| {
+        let empty = full.keys().map(|k| (k.clone(), Value::Array(Vec::new()))).collect();
+        char_count(&pretty(&document(Some(Value::Object(empty)), truncated)))
+    };
+    let sizes: Vec<PrettySizes> = full.values().map(|items| PrettySizes::new(items, ENTITY_DEPTH)).collect();
+    let size =
+        |base: usize, fraction: f64| -> usize { base + sizes.iter().map(|s| s.added(s.keep(fraction))).sum::<usize>() };
     let as_value = |map: BTreeMap<String, Vec<Value>>| -> Value {
         Value::Object(map.into_iter().map(|(k, v)| (k, Value::Array(v))).collect())
     };
-    let json = document(Some(as_value(full)), false);
-    let text = pretty(&json);
-    if text.chars().count() <= max_chars {
+    if size(skeleton(false), 1.0) <= max_chars {
+        let json = document(Some(as_value(full)), false);
+        let text = pretty(&json);
+        debug_assert!(char_count(&text) <= max_chars);
         return (json, text);
     }
-    let Value::Object(mut object) = json else { unreachable!("document is an object") };
-    let Some(Value::Object(full)) = object.remove("entities") else { unreachable!("entities were inserted") };
-    let cut = |fraction: f64| -> Value {
-        Value::Object(
-            full.iter()
-                .map(|(k, v)| {
-                    let items = v.as_array().map(Vec::as_slice).unwrap_or(&[]);
-                    let keep = ((items.len() as f64 * fraction).floor() as usize).min(items.len());
-                    (k.clone(), Value::Array(items[..keep].to_vec()))
-                })
-                .collect(),
-        )
-    };
-    let size = |fraction: f64| pretty(&document(Some(cut(fraction)), true)).chars().count();
     // Binary search for the largest fraction that fits.
+    let base = skeleton(true);
     let (mut low, mut high) = (0.0f64, 1.0f64);
-    for _ in 0..20 {
+    for _ in 0..30 {
         let mid = (low + high) / 2.0;
-        if size(mid) <= max_chars { low = mid } else { high = mid }
+        if size(base, mid) <= max_chars { low = mid } else { high = mid }
     }
-    let json = document(Some(cut(low)), true);
+    let cut = full
+        .into_iter()
+        .zip(&sizes)
+        .map(|((key, mut items), sized)| {
+            items.truncate(sized.keep(low));
+            (key, items)
+        })
+        .collect();
+    let json = document(Some(as_value(cut)), true);
     let text = pretty(&json);
+    debug_assert_eq!(char_count(&text), size(base, low));
     (json, text)
+}
+
+/// Nesting level of an entity object in the load document (`{"entities": {"type": [{...}]}}`).
+const ENTITY_DEPTH: usize = 3;
+/// serde_json's pretty indent.
+const INDENT: usize = 2;
+
+fn char_count(text: &str) -> usize {
+    text.chars().count()
+}
+
+/// What the items of one pretty-printed JSON array at nesting level `depth` add to the
+/// document, by how many items are kept: `[]` grows to `[\n<indent>item,\n<indent>item\n<indent>]`.
+struct PrettySizes {
+    depth: usize,
+    /// `prefix[k]` = characters of the first `k` items, each as printed at `depth`.
+    prefix: Vec<usize>,
+}
+
+impl PrettySizes {
+    fn new(items: &[Value], depth: usize) -> PrettySizes {
+        let mut prefix = Vec::with_capacity(items.len() + 1);
+        prefix.push(0);
+        let mut total = 0;
+        for item in items {
+            let mut counter = CharCounter::default();
+            let _ = serde_json::to_writer_pretty(&mut counter, item);
+            // Printed deeper, every line break inside the item gains the outer indentation.
+            total += counter.chars + counter.newlines * depth * INDENT;
+            prefix.push(total);
+        }
+        PrettySizes { depth, prefix }
+    }
+
+    /// Items kept when every array is cut to `fraction`.
+    fn keep(&self, fraction: f64) -> usize {
+        let n = self.prefix.len() - 1;
+        ((n as f64 * fraction).floor() as usize).min(n)
+    }
+
+    /// Characters the first `k` items add to an empty array `[]`.
+    fn added(&self, k: usize) -> usize {
+        if k == 0 {
+            return 0;
+        }
+        // Each item: line break + indentation; k - 1 commas; the closing line break and
+        // indentation before `]`.
+        self.prefix[k] + k * (1 + self.depth * INDENT) + (k - 1) + 1 + (self.depth - 1) * INDENT
+    }
+}
+
+/// Counts the characters and line breaks serde_json writes, without keeping them.
+#[derive(Default)]
+struct CharCounter {
+    chars: usize,
+    newlines: usize,
+}
+
+impl std::io::Write for CharCounter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        // UTF-8: every byte that is not a continuation byte starts a character. Line breaks
+        // inside strings are escaped, so a raw `\n` is always structural.
+        self.chars += bytes.iter().filter(|b| (**b & 0xC0) != 0x80).count();
+        self.newlines += bytes.iter().filter(|b| **b == b'\n').count();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -579,6 +654,76 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn loaded(entities: BTreeMap<String, Vec<Value>>) -> LoadedScenario {
+        let entity_count = entities.values().map(|v| v.len() as u64).sum();
+        LoadedScenario {
+            scenario: crate::db::ScenarioRow {
+                scenario_id: "id-1".into(),
+                name: "Ünïcode \"quoted\" name".into(),
+                description: None,
+                created_at: Some("2026-01-01T00:00:00".into()),
+                updated_at: None,
+                metadata: json!({"k": [1, {}]}),
+            },
+            tags: vec!["a".into()],
+            entities: Some(entities),
+            entity_count,
+        }
+    }
+
+    /// Entities of awkward shapes: multi-byte text, escapes, empty and nested containers.
+    fn awkward(n: usize) -> BTreeMap<String, Vec<Value>> {
+        let mut map = BTreeMap::new();
+        map.insert(
+            "patients".to_owned(),
+            (0..n)
+                .map(|i| json!({"id": format!("p{i}"), "name": {"given": ["Zoë", "李"], "family": "O'Brien\n\t\u{1}"}, "tags": [], "extra": {}, "n": i, "x": [[1, [2]], {"a": null}]}))
+                .collect(),
+        );
+        map.insert(
+            "claims".to_owned(),
+            (0..n / 3).map(|i| json!({"claim_id": i, "lines": [{"amount": 1.5}]})).collect(),
+        );
+        map.insert("empty".to_owned(), Vec::new());
+        map
+    }
+
+    /// The computed size is the printed size, and the cut is the largest that fits.
+    #[test]
+    fn load_output_is_cut_exactly() {
+        let whole = fit_load_output(loaded(awkward(60)), usize::MAX).1;
+        assert!(!whole.contains("truncated"));
+        let full = char_count(&whole);
+        // Exactly at the limit nothing is cut; one character less cuts.
+        assert_eq!(fit_load_output(loaded(awkward(60)), full).1, whole);
+        for max in [full - 1, full / 2, full / 7, 1_000] {
+            let (json, text) = fit_load_output(loaded(awkward(60)), max);
+            assert!(char_count(&text) <= max, "{} > {max}", char_count(&text));
+            assert_eq!(serde_json::to_string_pretty(&json).unwrap(), text);
+            assert_eq!(json["truncated"], true);
+            let kept = json["entities"]["patients"].as_array().unwrap().len();
+            assert!(kept < 60);
+            // The next larger fraction (the smallest that keeps one more item of some
+            // type) would not fit: print it and see.
+            let full_entities = awkward(60);
+            let next = full_entities
+                .iter()
+                .filter(|(_, items)| !items.is_empty())
+                .map(|(key, items)| (json["entities"][key].as_array().unwrap().len() + 1) as f64 / items.len() as f64)
+                .fold(f64::INFINITY, f64::min);
+            let mut larger = json.clone();
+            larger["entities"] = full_entities
+                .into_iter()
+                .map(|(key, mut items)| {
+                    items.truncate(((items.len() as f64 * next).floor() as usize).min(items.len()));
+                    (key, Value::Array(items))
+                })
+                .collect::<Map<_, _>>()
+                .into();
+            assert!(char_count(&serde_json::to_string_pretty(&larger).unwrap()) > max);
+        }
+    }
 
     /// Tags are trimmed and de-duplicated case-insensitively, keeping order.
     #[test]

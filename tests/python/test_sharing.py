@@ -160,6 +160,38 @@ async def test_idle_release_lets_a_writer_in(db_path):
         assert await s.ok("healthsim_list_scenarios") == []
 
 
+async def test_listing_sees_external_writes(db_path):
+    """Listings are reused only while the server's read instance stays open, when no other
+    process can write; a write made after the idle release shows in the next listing."""
+    async with server(db_path, "--idle-release-ms", "200") as s:
+        assert await s.ok("healthsim_list_scenarios") == []
+        assert await s.ok("healthsim_list_scenarios", {"tag": "pytest"}) == []
+
+        def write() -> bool:
+            try:
+                con = duckdb.connect(str(db_path))
+            except duckdb.IOException:
+                return False
+            try:
+                con.execute(
+                    "INSERT INTO scenarios (scenario_id, name, created_at, updated_at) "
+                    "VALUES ('ext-1', 'external', TIMESTAMP '2026-01-02 03:04:05', TIMESTAMP '2026-01-02 03:04:05')"
+                )
+                con.execute(
+                    "INSERT INTO scenario_entities (scenario_id, entity_type, entity_id, entity_data) "
+                    "VALUES ('ext-1', 'patients', 'p1', '{}'), ('ext-1', 'patients', 'p2', '{}')"
+                )
+                con.execute("INSERT INTO scenario_tags (scenario_id, tag) VALUES ('ext-1', 'pytest')")
+            finally:
+                con.close()
+            return True
+
+        wait_until(write, what="the idle server to release the file for a writer")
+        listed = await s.ok("healthsim_list_scenarios")
+        assert [(x["name"], x["entity_count"], x["tags"]) for x in listed] == [("external", 2, ["pytest"])]
+        assert [x["name"] for x in await s.ok("healthsim_list_scenarios", {"tag": "PYTEST"})] == ["external"]
+
+
 async def test_user_sql_cannot_release_the_lock(db_path):
     """User SQL touching the database file itself cannot make the server drop its lock."""
     async with server(db_path, "--idle-release-ms", "0") as s:
