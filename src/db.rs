@@ -327,6 +327,11 @@ impl Db {
         self.access.shutdown(grace).await;
     }
 
+    /// Records client activity (see [`Access::note_activity`]).
+    pub fn note_activity(&self) {
+        self.access.note_activity();
+    }
+
     /// Whether this process has the file open right now.
     pub fn is_open(&self) -> bool {
         self.access.is_open()

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod http;
 pub mod model;
 pub mod server;
+pub mod stdio;
 pub mod tools;
 
 use std::future::Future;
@@ -36,9 +37,7 @@ pub const MAX_MESSAGE_BYTES: usize = 256 << 20;
 /// The stdio transport with the message-size bound of [`MAX_MESSAGE_BYTES`] (rmcp's default
 /// of 16 MiB would silently drop a large save).
 pub fn stdio_transport() -> impl rmcp::transport::Transport<RoleServer> {
-    let (read, write) = rmcp::transport::stdio_pipes();
-    rmcp::transport::async_rw::AsyncRwTransport::<RoleServer, _, _>::new(read, write)
-        .with_max_line_length(MAX_MESSAGE_BYTES)
+    stdio::LineTransport::new(tokio::io::stdin(), tokio::io::stdout(), MAX_MESSAGE_BYTES)
 }
 
 /// Serves MCP on `transport` until the client disconnects or `shutdown` completes, then
@@ -51,7 +50,9 @@ where
     let db = Db::open(&config).await?;
     let limits = Limits { max_output_chars: config.max_output_chars, max_save_entities: config.max_save_entities };
     let server = HealthSim::new(db.clone(), limits);
-    let transport = server::LenientHandshake::new(transport.into_transport());
+    let activity = db.clone();
+    let transport =
+        server::LenientHandshake::new(transport.into_transport()).on_message(move || activity.note_activity());
     tokio::pin!(shutdown);
     let outcome = tokio::select! {
         started = server.serve(transport) => match started {

@@ -8,6 +8,7 @@ use healthsim_mcp::config::{Cli, Command, Config, Transport};
 use healthsim_mcp::db::Scale;
 
 fn main() -> ExitCode {
+    one_malloc_arena();
     let cli = Cli::parse();
     let config = match Config::from_args(&cli.server) {
         Ok(config) => config,
@@ -93,5 +94,20 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM received"),
         _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}
+
+/// glibc gives each thread that allocates its own arena (up to 8 per core), and memory
+/// freed in one is kept there: after a large save (request parsing on a runtime thread,
+/// DuckDB on its own threads) an idle server held ~25 MB more in arenas that
+/// `malloc_trim` could not give back. One arena keeps the idle server small; measured on
+/// 2 cores, a 100,000-entity save was no slower. `MALLOC_ARENA_MAX` still overrides it.
+fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: called first thing in main, before any other thread exists.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 1);
+        }
     }
 }

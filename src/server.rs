@@ -90,11 +90,20 @@ pub struct LenientHandshake<T> {
     inner: T,
     /// Set once the client's `initialize` request has passed.
     initialized: bool,
+    /// Called for every message received.
+    on_message: Option<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl<T> LenientHandshake<T> {
     pub fn new(inner: T) -> LenientHandshake<T> {
-        LenientHandshake { inner, initialized: false }
+        LenientHandshake { inner, initialized: false, on_message: None }
+    }
+
+    /// Calls `notify` whenever a message arrives (the server uses it to know when the
+    /// client has gone quiet).
+    pub fn on_message(mut self, notify: impl Fn() + Send + Sync + 'static) -> LenientHandshake<T> {
+        self.on_message = Some(Box::new(notify));
+        self
     }
 }
 
@@ -112,6 +121,9 @@ impl<T: Transport<RoleServer>> Transport<RoleServer> for LenientHandshake<T> {
         async move {
             loop {
                 let message = self.inner.receive().await?;
+                if let Some(notify) = &self.on_message {
+                    notify();
+                }
                 if self.initialized {
                     return Some(message);
                 }

@@ -57,6 +57,9 @@ struct Inner {
     slot: Mutex<Option<ReadInstance>>,
     /// When the last read finished; drives idle release.
     last_used: Mutex<Instant>,
+    /// When the client last sent anything (a request may allocate much without touching
+    /// the database, e.g. a huge save refused for a bad argument); drives memory trimming.
+    last_activity: Mutex<Instant>,
     /// Set by shutdown: nothing new starts.
     closed: CancellationToken,
 }
@@ -82,6 +85,7 @@ impl Access {
             write_permit: tokio::sync::Mutex::new(()),
             slot: Mutex::new(None),
             last_used: Mutex::new(Instant::now()),
+            last_activity: Mutex::new(Instant::now()),
             closed: CancellationToken::new(),
         });
         if let Some(idle) = inner.settings.idle_release {
@@ -230,6 +234,13 @@ impl Access {
             Err(_) => tracing::warn!("reads still running at shutdown; the instance closes when they end"),
         }
         drop(permit);
+    }
+
+    /// Records that the client sent something. Only memory trimming waits for quiet; the
+    /// read instance is still released after `idle_release` without reads, so a client
+    /// that pings forever cannot keep other processes from writing.
+    pub fn note_activity(&self) {
+        *self.inner.last_activity.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
     }
 
     /// Whether this process currently has the file open (for tests and diagnostics).
@@ -382,7 +393,7 @@ fn run_transaction<T>(
 /// Closes the read instance after `idle` without reads, so other processes can write.
 async fn idle_release_loop(inner: Weak<Inner>, idle: Duration) {
     let tick = (idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
-    // The `last_used` of the idle period whose memory was already trimmed.
+    // The quiet period (its start) whose memory was already trimmed.
     let mut trimmed_for: Option<Instant> = None;
     loop {
         tokio::time::sleep(tick).await;
@@ -391,8 +402,12 @@ async fn idle_release_loop(inner: Weak<Inner>, idle: Duration) {
             return;
         }
         let last_used = *inner.last_used.lock().unwrap_or_else(|e| e.into_inner());
+        let last_activity = *inner.last_activity.lock().unwrap_or_else(|e| e.into_inner());
+        let quiet_since = last_used.max(last_activity);
         let is_open = inner.slot.lock().unwrap_or_else(|e| e.into_inner()).is_some();
-        if last_used.elapsed() < idle || (!is_open && trimmed_for == Some(last_used)) {
+        let release = is_open && last_used.elapsed() >= idle;
+        let trim = quiet_since.elapsed() >= idle && trimmed_for != Some(quiet_since);
+        if !release && !trim {
             continue;
         }
         // Only when no read or write is in flight; otherwise try again next tick.
@@ -400,18 +415,22 @@ async fn idle_release_loop(inner: Weak<Inner>, idle: Duration) {
             let closer = Arc::clone(&inner);
             let _ = tokio::task::spawn_blocking(move || {
                 let _gate = gate;
-                closer.close_read();
+                if release {
+                    closer.close_read();
+                    tracing::debug!("read instance released after idle period");
+                }
                 release_free_memory();
-                tracing::debug!("read instance released after idle period");
             })
             .await;
-            trimmed_for = Some(last_used);
+            if quiet_since.elapsed() >= idle {
+                trimmed_for = Some(quiet_since);
+            }
         }
     }
 }
 
-/// Hands memory freed by the closed instance back to the OS, so an idle server is small
-/// (glibc keeps freed heap pages otherwise).
+/// Hands freed memory (of a closed instance, of a large request) back to the OS, so an
+/// idle server is small (glibc keeps freed heap pages otherwise).
 fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns unused pages of the allocator's own heap.

@@ -206,3 +206,40 @@ def test_adversarial_messages_over_stdio(db_path):
     finally:
         wire.proc.stdin.close()
         assert wire.proc.wait(timeout=30) == 0
+
+
+def rss_anon_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    raise AssertionError("no RssAnon in /proc status")
+
+
+def test_memory_is_given_back_after_a_huge_request(db_path):
+    """A 100,000-entity save refused for a bad argument touches no database, yet parsing it
+    takes hundreds of MB: once the client is quiet the server gives that memory back (the
+    line buffer and freed heap), so a long-running server stays small."""
+    from conftest import wait_until
+
+    wire = Wire(db_path)
+    try:
+        wire.send(request(0, "initialize", {"protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}))
+        wire.wait_for({0})
+        wire.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        patients = [
+            {"id": f"p{i}", "given_name": "Ana", "family_name": f"F{i}", "birth_date": "1980-01-01", "address": {"line": ["1 Main St"]}}
+            for i in range(100_000)
+        ]
+        args = {"name": "huge", "entities": {"patients": patients}, "bogus": 1}
+        wire.send(request(1, "tools/call", {"name": "healthsim_save_scenario", "arguments": args}))
+        reply = wire.wait_for({1})[1]["result"]
+        assert reply["isError"] is True and "bogus" in reply["content"][0]["text"]
+        peak = rss_anon_kib(wire.proc.pid)
+        # The default idle period is 2 s; memory is trimmed once the client is quiet that long.
+        wait_until(lambda: rss_anon_kib(wire.proc.pid) < 64 * 1024, timeout=20, what="memory to be given back")
+        assert peak > 128 * 1024, f"the request should have needed memory (peak anon {peak} KiB)"
+        assert not wire.bad_lines
+    finally:
+        wire.proc.stdin.close()
+        assert wire.proc.wait(timeout=30) == 0

@@ -1,0 +1,276 @@
+//! The stdio transport: newline-delimited JSON-RPC on any reader/writer pair.
+//!
+//! rmcp's `AsyncRwTransport` keeps its line buffer at the size of the largest message it
+//! ever read, so one 100,000-entity save pinned ~16 MB (more for bigger saves) for the
+//! rest of the session. This one gives a large buffer back after its message, and
+//! otherwise behaves the same: lines are bounded while they are read (an oversized line
+//! is dropped, never buffered), reads are cancellation-safe (rmcp polls `receive` inside
+//! `select!`), input that is not JSON is ignored, and well-formed JSON that is not a
+//! valid message gets an `Invalid Request` error (a notification gets nothing, as
+//! JSON-RPC requires).
+
+use std::sync::Arc;
+
+use rmcp::model::ErrorData;
+use rmcp::service::{RoleServer, RxJsonRpcMessage, TxJsonRpcMessage};
+use rmcp::transport::Transport;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::Mutex;
+
+/// A line buffer larger than this is released after its message instead of kept.
+const KEEP_BUFFER_BYTES: usize = 1 << 20;
+
+/// Server side of a newline-delimited JSON-RPC stream.
+pub struct LineTransport<R, W> {
+    read: BufReader<R>,
+    /// The line being read; survives a cancelled `receive`.
+    line: Vec<u8>,
+    /// Dropping the rest of an oversized line.
+    discarding: bool,
+    max_line_bytes: usize,
+    /// `None` once closed.
+    write: Arc<Mutex<Option<W>>>,
+}
+
+/// What one bounded read produced.
+enum LineRead {
+    Line,
+    Oversized,
+    Eof,
+    Failed(std::io::Error),
+}
+
+impl<R, W> LineTransport<R, W>
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    pub fn new(read: R, write: W, max_line_bytes: usize) -> LineTransport<R, W> {
+        LineTransport {
+            read: BufReader::new(read),
+            line: Vec::new(),
+            discarding: false,
+            max_line_bytes,
+            write: Arc::new(Mutex::new(Some(write))),
+        }
+    }
+
+    /// Reads up to and including the next `\n` into `self.line`, never letting it grow past
+    /// `max_line_bytes`. Nothing is consumed without being recorded in `self`, so a
+    /// cancelled call resumes where it stopped.
+    async fn read_line(&mut self) -> LineRead {
+        loop {
+            let available = match self.read.fill_buf().await {
+                Ok(available) => available,
+                Err(err) => return LineRead::Failed(err),
+            };
+            if available.is_empty() {
+                return LineRead::Eof;
+            }
+            let newline = available.iter().position(|b| *b == b'\n');
+            let take = newline.map_or(available.len(), |i| i + 1);
+            let mut outcome = None;
+            if self.discarding {
+                if newline.is_some() {
+                    self.discarding = false;
+                }
+            } else if self.line.len() + take > self.max_line_bytes {
+                self.line = Vec::new();
+                self.discarding = newline.is_none();
+                outcome = Some(LineRead::Oversized);
+            } else {
+                self.line.extend_from_slice(&available[..take]);
+                if newline.is_some() {
+                    outcome = Some(LineRead::Line);
+                }
+            }
+            self.read.consume(take);
+            if let Some(outcome) = outcome {
+                return outcome;
+            }
+        }
+    }
+
+    /// Empties the line buffer, releasing it when a large message made it large.
+    fn reset_line(&mut self) {
+        if self.line.capacity() > KEEP_BUFFER_BYTES {
+            self.line = Vec::new();
+        } else {
+            self.line.clear();
+        }
+    }
+
+    /// Sends an `Invalid Request` error for a message that could not be parsed. It runs as
+    /// its own task, so a cancelled `receive` cannot leave half an error on the stream.
+    fn reply_invalid(&self) {
+        let reply = TxJsonRpcMessage::<RoleServer>::error(ErrorData::invalid_request("Invalid request", None), None);
+        tokio::spawn(write_message(Arc::clone(&self.write), reply));
+    }
+}
+
+/// Serialises `message` as one line and flushes it.
+async fn write_message<W: AsyncWrite + Unpin>(
+    write: Arc<Mutex<Option<W>>>,
+    message: TxJsonRpcMessage<RoleServer>,
+) -> std::io::Result<()> {
+    let mut bytes = serde_json::to_vec(&message)?;
+    bytes.push(b'\n');
+    let mut guard = write.lock().await;
+    let Some(out) = guard.as_mut() else {
+        return Err(std::io::Error::new(std::io::ErrorKind::NotConnected, "the transport is closed"));
+    };
+    out.write_all(&bytes).await?;
+    out.flush().await
+}
+
+impl<R, W> Transport<RoleServer> for LineTransport<R, W>
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    type Error = std::io::Error;
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleServer>,
+    ) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send + 'static {
+        write_message(Arc::clone(&self.write), item)
+    }
+
+    fn receive(&mut self) -> impl std::future::Future<Output = Option<RxJsonRpcMessage<RoleServer>>> + Send {
+        async move {
+            loop {
+                match self.read_line().await {
+                    LineRead::Line => {}
+                    LineRead::Oversized => {
+                        tracing::error!(
+                            max_bytes = self.max_line_bytes,
+                            "a message exceeded the maximum size and was dropped"
+                        );
+                        continue;
+                    }
+                    LineRead::Eof => return None,
+                    LineRead::Failed(err) => {
+                        tracing::error!("cannot read from the client: {err}");
+                        return None;
+                    }
+                }
+                let text = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
+                let text = text.strip_suffix(b"\r").unwrap_or(text);
+                let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+                if text.iter().all(u8::is_ascii_whitespace) {
+                    self.reset_line();
+                    continue;
+                }
+                let parsed = serde_json::from_slice::<RxJsonRpcMessage<RoleServer>>(text);
+                // Whether the message could have wanted an answer: a JSON object with an id.
+                let answerable = parsed.as_ref().is_err_and(|err| {
+                    !err.is_syntax()
+                        && !err.is_eof()
+                        && serde_json::from_slice::<Value>(text).is_ok_and(|v| v.get("id").is_some())
+                });
+                self.reset_line();
+                match parsed {
+                    Ok(message) => return Some(message),
+                    Err(err) if answerable => {
+                        tracing::debug!("invalid JSON-RPC request: {err}");
+                        self.reply_invalid();
+                    }
+                    Err(err) => tracing::debug!("ignoring a message that is not a JSON-RPC request: {err}"),
+                }
+            }
+        }
+    }
+
+    fn close(&mut self) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send {
+        let write = Arc::clone(&self.write);
+        async move {
+            if let Some(mut out) = write.lock().await.take() {
+                out.shutdown().await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream};
+
+    use super::*;
+
+    const PING: &str = r#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#;
+
+    /// A transport reading from `client_out` and writing to `client_in`.
+    fn pair(max: usize) -> (LineTransport<DuplexStream, DuplexStream>, DuplexStream, BufReader<DuplexStream>) {
+        let (client_out, server_in) = tokio::io::duplex(1 << 16);
+        let (server_out, client_in) = tokio::io::duplex(1 << 16);
+        (LineTransport::new(server_in, server_out, max), client_out, BufReader::new(client_in))
+    }
+
+    fn is_ping(message: &RxJsonRpcMessage<RoleServer>) -> bool {
+        serde_json::to_value(message).unwrap()["id"] == 7
+    }
+
+    /// Garbage is ignored, a malformed request gets Invalid Request, a malformed
+    /// notification gets nothing, and the next good message still arrives.
+    #[tokio::test]
+    async fn bad_input_is_ignored_or_refused() {
+        let (mut transport, mut client, mut replies) = pair(1 << 20);
+        let input = format!(
+            "not json\n\n{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":5}}\r\n{{\"jsonrpc\":\"2.0\",\"method\":[]}}\n\u{feff}{PING}\r\n"
+        );
+        client.write_all(input.as_bytes()).await.unwrap();
+        assert!(is_ping(&transport.receive().await.unwrap()));
+        let mut line = String::new();
+        replies.read_line(&mut line).await.unwrap();
+        let reply: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(reply["error"]["code"], -32600, "{line}");
+        // Exactly one reply: the notification got none.
+        drop(client);
+        assert!(transport.receive().await.is_none());
+        transport.close().await.unwrap();
+        let mut rest = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut replies, &mut rest).await.unwrap();
+        assert_eq!(rest, "");
+    }
+
+    /// An oversized line is dropped whole (even when it arrives in pieces) without being
+    /// buffered, and a large buffer is released after its message.
+    #[tokio::test]
+    async fn oversized_lines_are_dropped_and_big_buffers_released() {
+        let (mut transport, mut client, _replies) = pair(4 << 20);
+        let writer = tokio::spawn(async move {
+            let huge =
+                format!("{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"x\":\"{}\"}}\n", "a".repeat(5 << 20));
+            client.write_all(huge.as_bytes()).await.unwrap();
+            let big = format!(
+                "{{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\",\"params\":{{\"x\":\"{}\"}}}}\n",
+                "b".repeat(2 << 20)
+            );
+            client.write_all(big.as_bytes()).await.unwrap();
+            client.write_all(format!("{PING}\n").as_bytes()).await.unwrap();
+            client
+        });
+        assert!(is_ping(&transport.receive().await.unwrap()));
+        assert_eq!(transport.line.capacity(), 0, "the 2 MB buffer was kept");
+        assert!(is_ping(&transport.receive().await.unwrap()));
+        assert!(transport.line.capacity() <= KEEP_BUFFER_BYTES);
+        drop(writer.await.unwrap());
+        assert!(transport.receive().await.is_none());
+    }
+
+    /// A receive cancelled in the middle of a line loses nothing.
+    #[tokio::test]
+    async fn cancelled_receive_resumes_the_line() {
+        let (mut transport, mut client, _replies) = pair(1 << 20);
+        let (head, tail) = PING.split_at(20);
+        client.write_all(head.as_bytes()).await.unwrap();
+        assert!(tokio::time::timeout(Duration::from_millis(50), transport.receive()).await.is_err());
+        client.write_all(format!("{tail}\n").as_bytes()).await.unwrap();
+        assert!(is_ping(&transport.receive().await.unwrap()));
+    }
+}
