@@ -83,8 +83,9 @@ impl ListingMemo {
 pub struct LoadedScenario {
     pub scenario: ScenarioRow,
     pub tags: Vec<String>,
-    /// Type key as saved → entities in submission order; `None` when not requested.
-    pub entities: Option<BTreeMap<String, Vec<Value>>>,
+    /// Type key as saved → entities (their stored JSON text) in submission order; `None`
+    /// when not requested.
+    pub entities: Option<BTreeMap<String, Vec<String>>>,
     pub entity_count: u64,
 }
 

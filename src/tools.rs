@@ -7,6 +7,7 @@
 //! refuses unknown names, trims strings and checks bounds with messages that name the
 //! field, the value and the accepted range.
 
+mod pretty;
 pub mod query;
 pub mod scenarios;
 

@@ -370,18 +370,18 @@ pub fn tags(conn: &Connection, scenario_id: &str) -> anyhow::Result<Vec<String>>
     rows.collect::<Result<_, _>>().context("cannot read tags")
 }
 
-/// Entities of a scenario: type key as saved → entity objects in submission order.
-pub fn entities(conn: &Connection, scenario_id: &str) -> anyhow::Result<BTreeMap<String, Vec<Value>>> {
+/// Entities of a scenario: type key as saved → the entities' JSON text in submission order
+/// (`null` for a missing value). Parsing is left to the caller, which may need only some.
+pub fn entities(conn: &Connection, scenario_id: &str) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
     let mut stmt = conn.prepare_cached(
         "SELECT entity_type, CAST(entity_data AS VARCHAR) FROM scenario_entities WHERE scenario_id = ? ORDER BY id",
     )?;
     let mut rows = stmt.query([scenario_id])?;
-    let mut grouped: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let mut grouped: BTreeMap<String, Vec<String>> = BTreeMap::new();
     while let Some(row) = rows.next()? {
         let entity_type: String = row.get(0)?;
         let data: Option<String> = row.get(1)?;
-        let value = data.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or(Value::Null);
-        grouped.entry(entity_type).or_default().push(value);
+        grouped.entry(entity_type).or_default().push(data.unwrap_or_else(|| "null".to_owned()));
     }
     Ok(grouped)
 }

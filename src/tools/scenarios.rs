@@ -315,8 +315,7 @@ impl HealthSim {
         };
         let tags = tags.unwrap_or_default();
         let planning = std::time::Instant::now();
-        let plan =
-            tokio::task::spawn_blocking(move || (plan_save(&entities, crate::model::new_uuid), entities)).await;
+        let plan = tokio::task::spawn_blocking(move || (plan_save(&entities, crate::model::new_uuid), entities)).await;
         tracing::debug!(plan_ms = planning.elapsed().as_secs_f64() * 1e3, "save planned");
         let Ok((plan, entities)) = plan else {
             return failure("internal error while preparing the save; nothing was written", Map::new());
@@ -516,8 +515,9 @@ fn progress_reporter(
 
 /// The load result as JSON and its pretty text, cut to fit `max_chars`: each entity
 /// type's array is cut to the same fraction (the largest that fits), and `truncated` and
-/// `hint` are added. Every entity is measured once (see [`PrettySizes`]), so the cut is
-/// found by arithmetic and the document is printed exactly once.
+/// `hint` are added. Every entity is measured once from its stored text (see
+/// [`PrettySizes`]), so the cut is found by arithmetic, only the kept entities are
+/// parsed, and the document is printed exactly once.
 fn fit_load_output(loaded: LoadedScenario, max_chars: usize) -> (Value, String) {
     let LoadedScenario { scenario, tags, entities, entity_count } = loaded;
     let document = |entities: Option<Value>, truncated: bool| -> Value {
@@ -553,8 +553,11 @@ fn fit_load_output(loaded: LoadedScenario, max_chars: usize) -> (Value, String) 
     let sizes: Vec<PrettySizes> = full.values().map(|items| PrettySizes::new(items, ENTITY_DEPTH)).collect();
     let size =
         |base: usize, fraction: f64| -> usize { base + sizes.iter().map(|s| s.added(s.keep(fraction))).sum::<usize>() };
-    let as_value = |map: BTreeMap<String, Vec<Value>>| -> Value {
-        Value::Object(map.into_iter().map(|(k, v)| (k, Value::Array(v))).collect())
+    // Only the entities that are printed are parsed.
+    let as_value = |map: BTreeMap<String, Vec<String>>| -> Value {
+        Value::Object(
+            map.into_iter().map(|(k, v)| (k, Value::Array(v.iter().map(|t| parse_entity(t)).collect()))).collect(),
+        )
     };
     if size(skeleton(false), 1.0) <= max_chars {
         let json = document(Some(as_value(full)), false);
@@ -585,8 +588,12 @@ fn fit_load_output(loaded: LoadedScenario, max_chars: usize) -> (Value, String) 
 
 /// Nesting level of an entity object in the load document (`{"entities": {"type": [{...}]}}`).
 const ENTITY_DEPTH: usize = 3;
-/// serde_json's pretty indent.
-const INDENT: usize = 2;
+use super::pretty::{self, INDENT};
+
+/// A stored entity as JSON (`null` if the stored text is not JSON).
+fn parse_entity(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
 
 fn char_count(text: &str) -> usize {
     text.chars().count()
@@ -601,15 +608,19 @@ struct PrettySizes {
 }
 
 impl PrettySizes {
-    fn new(items: &[Value], depth: usize) -> PrettySizes {
+    fn new(items: &[String], depth: usize) -> PrettySizes {
         let mut prefix = Vec::with_capacity(items.len() + 1);
         prefix.push(0);
         let mut total = 0;
         for item in items {
-            let mut counter = CharCounter::default();
-            let _ = serde_json::to_writer_pretty(&mut counter, item);
+            let len = pretty::measure(item).unwrap_or_else(|| {
+                // Text serde_json would print differently: print it and count.
+                let mut counter = CharCounter::default();
+                let _ = serde_json::to_writer_pretty(&mut counter, &parse_entity(item));
+                pretty::PrettyLen { chars: counter.chars, newlines: counter.newlines }
+            });
             // Printed deeper, every line break inside the item gains the outer indentation.
-            total += counter.chars + counter.newlines * depth * INDENT;
+            total += len.chars + len.newlines * depth * INDENT;
             prefix.push(total);
         }
         PrettySizes { depth, prefix }
@@ -661,6 +672,15 @@ mod tests {
 
     fn loaded(entities: BTreeMap<String, Vec<Value>>) -> LoadedScenario {
         let entity_count = entities.values().map(|v| v.len() as u64).sum();
+        // Stored as the server stores them (compact), plus one entity in a form serde would
+        // print differently (escapes, number spelling), which is measured by printing it.
+        let mut entities: BTreeMap<String, Vec<String>> = entities
+            .into_iter()
+            .map(|(k, v)| (k, v.iter().map(|e| serde_json::to_string(e).unwrap()).collect()))
+            .collect();
+        if let Some(first) = entities.get_mut("patients").and_then(|p| p.first_mut()) {
+            *first = r#"{ "id": "p0", "note": "caf\u00e9 \/", "n": 1.50 }"#.to_owned();
+        }
         LoadedScenario {
             scenario: crate::db::ScenarioRow {
                 scenario_id: "id-1".into(),
