@@ -2,20 +2,23 @@
 //! in-process (and, for start-up, a bare process spawn). Prints median and p95 per
 //! measurement next to the raw figure and the target.
 //!
+//! The client speaks newline-delimited JSON-RPC to the child's stdin/stdout itself (as a
+//! script would) and parses each answer with `serde_json`, so the figures are the
+//! server's: rmcp's own client parses a large answer ~2.5x slower than that, which would
+//! be measured instead. The tests use real MCP clients (rmcp, the Python SDK, the
+//! Inspector).
+//!
 //! Run: `cargo run --release --locked --example bench` (uses the release binary next to
 //! it, or `HEALTHSIM_MCP_BIN`). `BENCH_BIG_GB` sizes the large database of the write-cycle
 //! measurement (default 1.5; 0 skips it). Takes a few minutes on 2 cores.
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use healthsim_mcp::model::mapping::MAPPED_PROVENANCE;
 use healthsim_mcp::model::{SavePlan, canonical_tables, new_uuid, plan_save};
-use rmcp::model::CallToolRequestParams;
-use rmcp::service::RunningService;
-use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
-use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Map, Value, json};
 
 fn binary() -> PathBuf {
@@ -109,30 +112,84 @@ fn print_line(line: &Line) {
     );
 }
 
-type Client = RunningService<RoleClient, ()>;
-
-async fn start(db: &Path, args: &[&str]) -> (Client, u32) {
-    let command = tokio::process::Command::new(binary()).configure(|cmd| {
-        cmd.arg("--db").arg(db).args(args).env("RUST_LOG", "warn");
-    });
-    let transport = TokioChildProcess::new(command).expect("spawn");
-    let pid = transport.id().expect("pid");
-    (().serve(transport).await.expect("initialize"), pid)
+/// A server child process and a JSON-RPC session over its stdin/stdout.
+struct Client {
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+    next_id: u64,
+    line: String,
 }
 
-async fn call(client: &Client, tool: &str, args: Value) -> Value {
-    let Value::Object(map) = args else { unreachable!() };
-    let result = client.call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(map)).await.expect("call");
-    assert_ne!(result.is_error, Some(true), "{tool} failed: {:?}", result.content);
-    result.structured_content.unwrap_or(Value::Null)
+impl Client {
+    /// Spawns the server on `db` and completes the MCP handshake.
+    fn start(db: &Path, args: &[&str]) -> Client {
+        let mut child = Command::new(binary())
+            .arg("--db")
+            .arg(db)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn the server");
+        let input = child.stdin.take().expect("stdin");
+        let output = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut client = Client { child, input, output, next_id: 0, line: String::new() };
+        client.request(
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}),
+        );
+        client.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        client
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn send(&mut self, message: &Value) {
+        let mut bytes = serde_json::to_vec(message).unwrap();
+        bytes.push(b'\n');
+        self.input.write_all(&bytes).unwrap();
+        self.input.flush().unwrap();
+    }
+
+    /// Sends a request and returns its `result` (skipping notifications).
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        loop {
+            self.line.clear();
+            assert!(self.output.read_line(&mut self.line).unwrap() > 0, "the server closed stdout");
+            let mut message: Value = serde_json::from_str(&self.line).unwrap();
+            if message["id"] == json!(id) {
+                assert!(message.get("error").is_none(), "{method} failed: {}", message["error"]);
+                return message["result"].take();
+            }
+        }
+    }
+
+    /// Ends the session: stdin closed, the server exits.
+    fn stop(mut self) {
+        drop(self.input);
+        self.child.wait().unwrap();
+    }
 }
 
-async fn time_calls(client: &Client, tool: &str, args: Value, runs: usize) -> (f64, f64) {
-    call(client, tool, args.clone()).await;
+fn call(client: &mut Client, tool: &str, args: Value) -> Value {
+    let mut result = client.request("tools/call", json!({"name": tool, "arguments": args}));
+    assert_ne!(result["isError"], json!(true), "{tool} failed: {}", result["content"]);
+    result["structuredContent"].take()
+}
+
+fn time_calls(client: &mut Client, tool: &str, args: Value, runs: usize) -> (f64, f64) {
+    call(client, tool, args.clone());
     let mut samples = Vec::with_capacity(runs);
     for _ in 0..runs {
         let started = Instant::now();
-        call(client, tool, args.clone()).await;
+        call(client, tool, args.clone());
         samples.push(started.elapsed());
     }
     stats(samples)
@@ -219,8 +276,7 @@ fn run_binary(db: &Path, args: &[&str]) {
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("bench.duckdb");
     let raw_db = dir.path().join("raw.duckdb");
@@ -238,10 +294,11 @@ async fn main() {
     let mut starts = Vec::new();
     for _ in 0..15 {
         let started = Instant::now();
-        let (client, _) = start(&db, &[]).await;
-        client.list_all_tools().await.unwrap();
+        let mut client = Client::start(&db, &[]);
+        let tools = client.request("tools/list", json!({}));
         starts.push(started.elapsed());
-        let _ = client.cancel().await;
+        assert_eq!(tools["tools"].as_array().map(Vec::len), Some(8));
+        client.stop();
     }
     let spawn_floor = time_raw(15, || {
         Command::new(binary()).arg("--version").output().unwrap();
@@ -262,7 +319,8 @@ async fn main() {
     });
     println!("  (raw = process spawn {spawn_floor:.2} + DuckDB read-only open/close {open_floor:.2})");
 
-    let (client, pid) = start(&db, &[]).await;
+    let mut client = Client::start(&db, &[]);
+    let pid = client.pid();
     let raw_read = duckdb::Connection::open_with_flags(
         &db,
         duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap(),
@@ -281,7 +339,7 @@ async fn main() {
     });
     print_line(&Line {
         name: "healthsim_list_scenarios round trip".into(),
-        server: time_calls(&client, "healthsim_list_scenarios", json!({}), 200).await,
+        server: time_calls(&mut client, "healthsim_list_scenarios", json!({}), 200),
         raw: Some(raw_list),
         target: "<= 2".into(),
     });
@@ -291,7 +349,7 @@ async fn main() {
     for i in 0..200 {
         let args = json!({"limit": 100 + i % 100});
         let started = Instant::now();
-        call(&client, "healthsim_list_scenarios", args).await;
+        call(&mut client, "healthsim_list_scenarios", args);
         uncached.push(started.elapsed());
     }
     print_line(&Line {
@@ -309,15 +367,14 @@ async fn main() {
     });
     print_line(&Line {
         name: "reference aggregate over adi_blockgroup".into(),
-        server: time_calls(&client, "healthsim_query", json!({"sql": reference_sql}), 20).await,
+        server: time_calls(&mut client, "healthsim_query", json!({"sql": reference_sql}), 20),
         raw: Some(raw_reference),
         target: "ratio <= 1.5".into(),
     });
     // The row cap is applied while fetching: a 10^8-row result costs no memory.
     let before = rss_kib(pid, "VmHWM:");
     let huge =
-        time_calls(&client, "healthsim_query", json!({"sql": "SELECT * FROM range(100000000)", "limit": 1000}), 5)
-            .await;
+        time_calls(&mut client, "healthsim_query", json!({"sql": "SELECT * FROM range(100000000)", "limit": 1000}), 5);
     let after = rss_kib(pid, "VmHWM:");
     let raw_huge = time_raw(5, || {
         let mut stmt = raw_read.prepare("SELECT * FROM range(100000000)").unwrap();
@@ -349,7 +406,7 @@ async fn main() {
             let name = format!("bench-{n}-{}", if overwrite { 0 } else { run });
             let args = json!({"name": name, "entities": entities, "overwrite": overwrite});
             let started = Instant::now();
-            let out = call(&client, "healthsim_save_scenario", args).await;
+            let out = call(&mut client, "healthsim_save_scenario", args);
             let elapsed = started.elapsed();
             assert_eq!(out["total_entities"], json!(n));
             let started = Instant::now();
@@ -399,7 +456,7 @@ async fn main() {
     });
     print_line(&Line {
         name: "load a 10,000-entity scenario".into(),
-        server: time_calls(&client, "healthsim_load_scenario", json!({"name_or_id": "bench-10000-0"}), 10).await,
+        server: time_calls(&mut client, "healthsim_load_scenario", json!({"name_or_id": "bench-10000-0"}), 10),
         raw: Some(raw_load),
         target: "ratio <= 1.5".into(),
     });
@@ -412,17 +469,16 @@ async fn main() {
     });
     print_line(&Line {
         name: "get_summary of a 100,000-entity scenario".into(),
-        server: time_calls(&client, "healthsim_get_summary", json!({"scenario_id_or_name": "bench-100000-0"}), 10)
-            .await,
+        server: time_calls(&mut client, "healthsim_get_summary", json!({"scenario_id_or_name": "bench-100000-0"}), 10),
         raw: Some(raw_summary),
         target: "ratio <= 1.5".into(),
     });
     drop(raw_read);
     let peak = rss_kib(pid, "VmHWM:");
     // Idle: past the 2 s idle release the read instance is closed.
-    tokio::time::sleep(Duration::from_millis(3000)).await;
+    std::thread::sleep(Duration::from_millis(3000));
     let idle = rss_kib(pid, "VmRSS:");
-    let _ = client.cancel().await;
+    client.stop();
 
     // Write cycle on a large file: the server's save of one entity against the same
     // insert on an already open read-write connection.
@@ -471,17 +527,17 @@ async fn main() {
             .unwrap();
             insert
         };
-        let (client, _) = start(&big, &[]).await;
-        call(&client, "healthsim_list_scenarios", json!({})).await;
+        let mut client = Client::start(&big, &[]);
+        call(&mut client, "healthsim_list_scenarios", json!({}));
         let mut samples = Vec::new();
         for i in 0..10 {
             // A read first, so every save has a read instance to drain and reopen.
-            call(&client, "healthsim_list_scenarios", json!({})).await;
+            call(&mut client, "healthsim_list_scenarios", json!({}));
             let started = Instant::now();
-            call(&client, "healthsim_save_scenario", one(i)).await;
+            call(&mut client, "healthsim_save_scenario", one(i));
             samples.push(started.elapsed());
         }
-        let _ = client.cancel().await;
+        client.stop();
         let (median, p95) = stats(samples);
         print_line(&Line {
             name: format!("save of 1 entity on a {size_gb:.2} GB file"),

@@ -15,6 +15,8 @@ mod summary;
 mod values;
 
 use std::collections::BTreeMap;
+
+use anyhow::Context;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -296,10 +298,22 @@ impl Db {
 
     /// Saves a scenario in one transaction (migrating the layout first if needed).
     pub async fn save(&self, request: SaveRequest) -> Result<SaveOutcome, DbError> {
+        self.save_when_ready(move || Some(request)).await
+    }
+
+    /// Like [`save`](Self::save), for a request still being prepared: the write starts at
+    /// once (drain reads, open the file read-write, check the layout) and then calls
+    /// `request`, which blocks until the request is ready, so preparing it and opening the
+    /// file overlap. `None` (the preparation failed) rolls back: nothing is written.
+    pub async fn save_when_ready(
+        &self,
+        request: impl FnOnce() -> Option<SaveRequest> + Send + 'static,
+    ) -> Result<SaveOutcome, DbError> {
         self.writer()
             .await?
             .write(move |conn| {
                 schema::migrate(conn)?;
+                let request = request().context("the save could not be prepared; nothing was written")?;
                 scenarios::save(conn, request)
             })
             .await
@@ -362,6 +376,32 @@ mod tests {
             created_at: None,
             updated_at: None,
         }]
+    }
+
+    /// A save whose request never comes (its preparation failed) writes nothing, and the
+    /// next save works.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_abandoned_save_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&Config::for_path(dir.path().join("t.duckdb"))).await.unwrap();
+        let err = db.save_when_ready(|| None).await.unwrap_err();
+        assert!(err.to_string().contains("could not be prepared; nothing was written"), "{err}");
+        assert!(db.list_scenarios(ListFilter { limit: 50, ..ListFilter::default() }).await.unwrap().is_empty());
+        let plan = crate::model::plan_save(
+            serde_json::json!({"patients": [{"id": "p1", "given_name": "A", "family_name": "B", "birth_date": "1990-01-01", "gender": "F"}]})
+                .as_object()
+                .unwrap(),
+            crate::model::new_uuid,
+        );
+        let request =
+            SaveRequest { name: "s".into(), description: None, tags: vec![], overwrite: false, plan, progress: None };
+        let (ready, waiting) = std::sync::mpsc::sync_channel(1);
+        let saving = db.save_when_ready(move || waiting.recv().ok());
+        ready.send(request).unwrap();
+        assert!(matches!(saving.await.unwrap(), SaveOutcome::Saved { .. }));
+        let listed = db.list_scenarios(ListFilter { limit: 50, ..ListFilter::default() }).await.unwrap();
+        assert_eq!((listed.len(), listed[0].entity_count), (1, 1));
+        db.shutdown(std::time::Duration::from_secs(5)).await;
     }
 
     /// A listing is reused only on the instance it was computed on, per filter.

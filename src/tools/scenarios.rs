@@ -314,28 +314,44 @@ impl HealthSim {
             Err(err) => return err.into(),
         };
         let tags = tags.unwrap_or_default();
-        let planning = std::time::Instant::now();
-        let plan = tokio::task::spawn_blocking(move || (plan_save(&entities, crate::model::new_uuid), entities)).await;
-        tracing::debug!(plan_ms = planning.elapsed().as_secs_f64() * 1e3, "save planned");
-        let Ok((plan, entities)) = plan else {
-            return failure("internal error while preparing the save; nothing was written", Map::new());
+        // Mapping the entities and opening the file for writing run at the same time: the
+        // write starts now and waits for the request inside its transaction. (This keeps
+        // the file locked for the mapping time at most, a small part of any save.)
+        let (ready, request) = std::sync::mpsc::sync_channel::<SaveRequest>(1);
+        let saving = self.db.save_when_ready(move || request.recv().ok());
+        let planning = async {
+            let started = std::time::Instant::now();
+            let planned =
+                tokio::task::spawn_blocking(move || (plan_save(&entities, crate::model::new_uuid), entities)).await;
+            tracing::debug!(plan_ms = started.elapsed().as_secs_f64() * 1e3, "save planned");
+            // On failure `ready` is dropped here, and the write rolls back.
+            let (plan, entities) = planned.ok()?;
+            // Freeing the parsed request takes milliseconds per 10,000 entities: off the
+            // critical path, while the save runs.
+            tokio::task::spawn_blocking(move || drop(entities));
+            let entity_counts: Map<String, Value> =
+                plan.entity_counts.iter().map(|(t, n)| (t.clone(), Value::from(*n))).collect();
+            let canonical_rows: Map<String, Value> =
+                plan.canonical_counts().into_iter().map(|(t, n)| (t.to_owned(), Value::from(n))).collect();
+            let total_entities = plan.total_entities();
+            let warnings = cap_warnings(&plan.warnings);
+            let canonical_total: u64 = canonical_rows.values().filter_map(Value::as_u64).sum();
+            let (progress, forwarder) = match progress_reporter(&context, total_entities as u64 + canonical_total) {
+                Some((progress, forwarder)) => (Some(progress), Some(forwarder)),
+                None => (None, None),
+            };
+            let request = SaveRequest { name: name.clone(), description, tags, overwrite, plan, progress };
+            ready.send(request).ok()?;
+            Some((entity_counts, canonical_rows, total_entities, warnings, forwarder))
         };
-        // Freeing the parsed request takes milliseconds per 10,000 entities: off the
-        // critical path, while the save runs.
-        tokio::task::spawn_blocking(move || drop(entities));
-        let entity_counts: Map<String, Value> =
-            plan.entity_counts.iter().map(|(t, n)| (t.clone(), Value::from(*n))).collect();
-        let canonical_rows: Map<String, Value> =
-            plan.canonical_counts().into_iter().map(|(t, n)| (t.to_owned(), Value::from(n))).collect();
-        let total_entities = plan.total_entities();
-        let warnings = cap_warnings(&plan.warnings);
-        let canonical_total: u64 = canonical_rows.values().filter_map(Value::as_u64).sum();
-        let (progress, forwarder) = match progress_reporter(&context, total_entities as u64 + canonical_total) {
-            Some((progress, forwarder)) => (Some(progress), Some(forwarder)),
-            None => (None, None),
+        let (outcome, planned) = tokio::join!(saving, planning);
+        let Some((entity_counts, canonical_rows, total_entities, warnings, forwarder)) = planned else {
+            // The write ended first (busy, shutting down...): its error is the one to report.
+            return match outcome {
+                Err(err) => db_failure("healthsim_save_scenario", err),
+                Ok(_) => failure("internal error while preparing the save; nothing was written", Map::new()),
+            };
         };
-        let request = SaveRequest { name: name.clone(), description, tags, overwrite, plan, progress };
-        let outcome = self.db.save(request).await;
         // The request (and with it the progress sender) is gone: deliver the remaining
         // notifications before the response, so the client sees them all.
         if let Some(forwarder) = forwarder {
