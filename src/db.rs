@@ -155,7 +155,7 @@ impl Db {
                 tracing::warn!("serving read-only: {reason}");
                 self.disable_writes(format!("writes are disabled: {reason}"));
             }
-            Layout::Empty | Layout::NeedsMigration(_) => match self.access.write(|conn| schema::migrate(conn)).await {
+            Layout::Empty | Layout::NeedsMigration(_) => match self.access.write(schema::migrate).await {
                 Ok(steps) => tracing::info!(?steps, "database layout prepared"),
                 Err(err) => tracing::warn!("cannot prepare the database layout yet ({err}); the first write will"),
             },

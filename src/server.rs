@@ -117,25 +117,23 @@ impl<T: Transport<RoleServer>> Transport<RoleServer> for LenientHandshake<T> {
         self.inner.send(item)
     }
 
-    fn receive(&mut self) -> impl std::future::Future<Output = Option<RxJsonRpcMessage<RoleServer>>> + Send {
-        async move {
-            loop {
-                let message = self.inner.receive().await?;
-                if let Some(notify) = &self.on_message {
-                    notify();
-                }
-                if self.initialized {
+    async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
+        loop {
+            let message = self.inner.receive().await?;
+            if let Some(notify) = &self.on_message {
+                notify();
+            }
+            if self.initialized {
+                return Some(message);
+            }
+            match &message {
+                JsonRpcMessage::Request(request) => {
+                    if matches!(request.request, ClientRequest::InitializeRequest(_)) {
+                        self.initialized = true;
+                    }
                     return Some(message);
                 }
-                match &message {
-                    JsonRpcMessage::Request(request) => {
-                        if matches!(request.request, ClientRequest::InitializeRequest(_)) {
-                            self.initialized = true;
-                        }
-                        return Some(message);
-                    }
-                    _ => tracing::debug!("ignoring a notification or response sent before initialize"),
-                }
+                _ => tracing::debug!("ignoring a notification or response sent before initialize"),
             }
         }
     }

@@ -172,47 +172,45 @@ where
         write_message(Arc::clone(&self.write), item)
     }
 
-    fn receive(&mut self) -> impl std::future::Future<Output = Option<RxJsonRpcMessage<RoleServer>>> + Send {
-        async move {
-            loop {
-                match self.read_line().await {
-                    LineRead::Line => {}
-                    LineRead::Oversized => {
-                        tracing::error!(
-                            max_bytes = self.max_line_bytes,
-                            "a message exceeded the maximum size and was dropped"
-                        );
-                        continue;
-                    }
-                    LineRead::Eof => return None,
-                    LineRead::Failed(err) => {
-                        tracing::error!("cannot read from the client: {err}");
-                        return None;
-                    }
-                }
-                let text = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
-                let text = text.strip_suffix(b"\r").unwrap_or(text);
-                let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
-                if text.iter().all(u8::is_ascii_whitespace) {
-                    self.reset_line();
+    async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
+        loop {
+            match self.read_line().await {
+                LineRead::Line => {}
+                LineRead::Oversized => {
+                    tracing::error!(
+                        max_bytes = self.max_line_bytes,
+                        "a message exceeded the maximum size and was dropped"
+                    );
                     continue;
                 }
-                let parsed = parse_message(text);
-                // Whether the message could have wanted an answer: a JSON object with an id.
-                let answerable = parsed.as_ref().is_err_and(|err| {
-                    !err.is_syntax()
-                        && !err.is_eof()
-                        && serde_json::from_slice::<Value>(text).is_ok_and(|v| v.get("id").is_some())
-                });
-                self.reset_line();
-                match parsed {
-                    Ok(message) => return Some(message),
-                    Err(err) if answerable => {
-                        tracing::debug!("invalid JSON-RPC request: {err}");
-                        self.reply_invalid();
-                    }
-                    Err(err) => tracing::debug!("ignoring a message that is not a JSON-RPC request: {err}"),
+                LineRead::Eof => return None,
+                LineRead::Failed(err) => {
+                    tracing::error!("cannot read from the client: {err}");
+                    return None;
                 }
+            }
+            let text = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+            if text.iter().all(u8::is_ascii_whitespace) {
+                self.reset_line();
+                continue;
+            }
+            let parsed = parse_message(text);
+            // Whether the message could have wanted an answer: a JSON object with an id.
+            let answerable = parsed.as_ref().is_err_and(|err| {
+                !err.is_syntax()
+                    && !err.is_eof()
+                    && serde_json::from_slice::<Value>(text).is_ok_and(|v| v.get("id").is_some())
+            });
+            self.reset_line();
+            match parsed {
+                Ok(message) => return Some(message),
+                Err(err) if answerable => {
+                    tracing::debug!("invalid JSON-RPC request: {err}");
+                    self.reply_invalid();
+                }
+                Err(err) => tracing::debug!("ignoring a message that is not a JSON-RPC request: {err}"),
             }
         }
     }

@@ -38,7 +38,10 @@ CREATE TABLE IF NOT EXISTS scenarios (
 /// it (its documented foreign-key limitation), so with the foreign keys a scenario could
 /// not be deleted in one transaction. Every write goes through the server's write
 /// transaction, which removes a scenario's rows together with the scenario.
-const CHILD_TABLES: [(&str, fn(&str) -> String); 2] = [
+/// `CREATE TABLE` of a child table under a given name (migrations rebuild under a temporary one).
+type ChildDdl = fn(&str) -> String;
+
+const CHILD_TABLES: [(&str, ChildDdl); 2] = [
     ("scenario_entities", |name| {
         format!(
             "CREATE TABLE IF NOT EXISTS {name} (
