@@ -19,6 +19,8 @@ pub const INDENT: usize = 2;
 
 /// Most keys of one object checked for repeats; objects with more are left to serde.
 const MAX_KEYS: usize = 64;
+/// serde_json refuses to parse deeper nesting than this (the entity then loads as `null`).
+const MAX_DEPTH: usize = 127;
 
 /// An open container while scanning.
 struct Open<'a> {
@@ -50,6 +52,9 @@ pub fn measure(text: &str) -> Option<PrettyLen> {
                     && top.count == 0
                 {
                     top.count = 1;
+                }
+                if stack.len() >= MAX_DEPTH {
+                    return None;
                 }
                 stack.push(Open { object: b == b'{', count: 0, keys: Vec::new() });
                 expect_key = b == b'{';
@@ -226,6 +231,7 @@ mod tests {
             r#"{"a":[1}"#,
             r#"{"a":"#,
             "",
+            &format!("{}{}", "[".repeat(200), "]".repeat(200)), // deeper than serde reads
         ] {
             assert_eq!(measure(text), None, "{text}");
         }
