@@ -54,14 +54,22 @@ impl SavePlan {
 
 /// Builds the plan for `entities` (type key → array of objects). The caller has checked
 /// the shape (objects in arrays); `new_id` supplies ids for entities without one.
+///
+/// Ids and duplicates are resolved in order first; the per-entity work (field mapping,
+/// the JSON text) is then spread over the cores, and the plan is assembled in order, so
+/// the result does not depend on the number of threads.
 pub fn plan_save(entities: &Map<String, Value>, mut new_id: impl FnMut() -> String) -> SavePlan {
     let mut plan = SavePlan::default();
-    // (table, id) → position in `plan.rows[table]`, to replace a row given twice.
-    let mut row_index: HashMap<(&'static str, String), usize> = HashMap::new();
+    // Every entity that is saved, in order: (type key, table, id, object); and per type
+    // the warnings found while resolving ids plus its range of `kept`, so warnings come
+    // out in the same order as if everything ran in one pass.
+    let mut kept: Vec<(&String, Option<&'static TableSpec>, String, &Map<String, Value>)> = Vec::new();
+    let mut segments: Vec<(Vec<String>, std::ops::Range<usize>)> = Vec::new();
     for (type_key, items) in entities {
+        let mut warnings = Vec::new();
         let table = table_for_entity_type(type_key);
         if table.is_none() {
-            plan.warnings
+            warnings
                 .push(format!("entity type '{type_key}' is not a canonical type; its entities are saved as JSON only"));
         }
         let items: &[Value] = items.as_array().map(Vec::as_slice).unwrap_or(&[]);
@@ -72,53 +80,78 @@ pub fn plan_save(entities: &Map<String, Value>, mut new_id: impl FnMut() -> Stri
             let Some(object) = item.as_object() else { continue };
             let id = mapping::entity_id(table, object).unwrap_or_else(&mut new_id);
             if last_index.insert(id.clone(), index).is_some() {
-                plan.warnings
+                warnings
                     .push(format!("{type_key} '{id}' appears more than once in this request; the later one was saved"));
             }
             resolved.push((id, object));
         }
-        let mut saved = 0usize;
+        let start = kept.len();
         for (index, (id, object)) in resolved.into_iter().enumerate() {
-            if last_index.get(&id) != Some(&index) {
-                continue;
+            if last_index.get(&id) == Some(&index) {
+                kept.push((type_key, table, id, object));
             }
-            saved += 1;
-            if let Some(table) = table {
-                match mapping::map_entity(table, object, &id) {
-                    Ok(row) => {
-                        for note in &row.notes {
-                            plan.warnings.push(format!("{type_key} '{id}': {note}"));
+        }
+        plan.entity_counts.push((type_key.clone(), kept.len() - start));
+        segments.push((warnings, start..kept.len()));
+    }
+    let mut worked = map_in_parallel(&kept, |(_, table, id, object)| {
+        let row = table.map(|table| mapping::map_entity(table, object, id));
+        (row, serde_json::to_string(object).unwrap_or_default())
+    })
+    .into_iter();
+    let mut kept = kept.into_iter();
+    // (table, id) → position in `plan.rows[table]`, to replace a row given twice.
+    let mut row_index: HashMap<(&'static str, String), usize> = HashMap::new();
+    for (warnings, range) in segments {
+        plan.warnings.extend(warnings);
+        for ((type_key, table, id, _), (row, json)) in kept.by_ref().zip(worked.by_ref()).take(range.len()) {
+            match (table, row) {
+                (Some(table), Some(Ok(row))) => {
+                    for note in &row.notes {
+                        plan.warnings.push(format!("{type_key} '{id}': {note}"));
+                    }
+                    let rows = plan.rows.entry(table.name).or_default();
+                    // `patient` and `patients` land in one table: the later key's row wins.
+                    match row_index.entry((table.name, id.clone())) {
+                        std::collections::hash_map::Entry::Occupied(at) => {
+                            rows[*at.get()] = row;
+                            plan.warnings.push(format!(
+                                "{} '{id}' was given under two entity-type keys; the later one became the canonical row",
+                                table.singular
+                            ));
                         }
-                        let rows = plan.rows.entry(table.name).or_default();
-                        // `patient` and `patients` land in one table: the later key's row wins.
-                        match row_index.entry((table.name, id.clone())) {
-                            std::collections::hash_map::Entry::Occupied(at) => {
-                                rows[*at.get()] = row;
-                                plan.warnings.push(format!(
-                                    "{} '{id}' was given under two entity-type keys; the later one became the canonical row",
-                                    table.singular
-                                ));
-                            }
-                            std::collections::hash_map::Entry::Vacant(slot) => {
-                                slot.insert(rows.len());
-                                rows.push(row);
-                            }
+                        std::collections::hash_map::Entry::Vacant(slot) => {
+                            slot.insert(rows.len());
+                            rows.push(row);
                         }
                     }
-                    Err(reason) => plan
-                        .warnings
-                        .push(format!("{type_key} '{id}' has no canonical row ({reason}); saved as JSON only")),
                 }
+                (Some(_), Some(Err(reason))) => {
+                    plan.warnings.push(format!("{type_key} '{id}' has no canonical row ({reason}); saved as JSON only"))
+                }
+                _ => {}
             }
-            plan.entities.push(StoredEntity {
-                entity_type: type_key.clone(),
-                entity_id: id,
-                json: serde_json::to_string(object).unwrap_or_default(),
-            });
+            plan.entities.push(StoredEntity { entity_type: type_key.clone(), entity_id: id, json });
         }
-        plan.entity_counts.push((type_key.clone(), saved));
     }
     plan
+}
+
+/// `work` applied to every item, in order, on up to two threads (the machine this runs on
+/// is small, and the database work that follows is the larger part of a save).
+fn map_in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    const MIN_PER_THREAD: usize = 2_000;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(2);
+    if threads < 2 || items.len() < 2 * MIN_PER_THREAD {
+        return items.iter().map(&work).collect();
+    }
+    let (first, second) = items.split_at(items.len() / 2);
+    std::thread::scope(|scope| {
+        let helper = scope.spawn(|| second.iter().map(&work).collect::<Vec<R>>());
+        let mut out: Vec<R> = first.iter().map(&work).collect();
+        out.extend(helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        out
+    })
 }
 
 /// A random UUID v4 in canonical text form, for scenario ids and entities without one.
@@ -149,6 +182,46 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// The work spread over threads comes back in input order.
+    #[test]
+    fn parallel_work_keeps_order() {
+        let items: Vec<usize> = (0..10_001).collect();
+        assert_eq!(map_in_parallel(&items, |x| x * 2), items.iter().map(|x| x * 2).collect::<Vec<_>>());
+        assert_eq!(map_in_parallel(&items[..3], |x| x + 1), vec![1, 2, 3]);
+    }
+
+    /// A plan large enough to be mapped on two threads is assembled exactly in order:
+    /// entities, rows, and warnings type by type.
+    #[test]
+    fn large_plans_keep_submission_order() {
+        let mut patients: Vec<Value> = (0..3_000)
+            .map(|i| json!({"id": format!("p{i}"), "given_name": "A", "family_name": format!("F{i}"), "birth_date": "1990-01-01", "gender": "F"}))
+            .collect();
+        patients.push(
+            json!({"id": "p5", "given_name": "Again", "family_name": "X", "birth_date": "1990-01-01", "gender": "F"}),
+        );
+        patients.push(json!({"id": "bad", "given_name": "No", "family_name": "Birth", "gender": "F"}));
+        let widgets: Vec<Value> = (0..3_000).map(|i| json!({"id": format!("w{i}")})).collect();
+        let entities = json!({"patients": patients, "widgets": widgets});
+        let plan = plan_save(entities.as_object().unwrap(), counter());
+        let ids: Vec<&str> = plan.entities.iter().map(|e| e.entity_id.as_str()).collect();
+        let expected: Vec<String> = (0..3_000)
+            .filter(|i| *i != 5)
+            .map(|i| format!("p{i}"))
+            .chain(["p5".to_owned(), "bad".to_owned()])
+            .chain((0..3_000).map(|i| format!("w{i}")))
+            .collect();
+        assert_eq!(ids, expected);
+        let rows = &plan.rows["patients"];
+        assert_eq!(rows.len(), 3_000);
+        assert_eq!(rows.last().unwrap().values[3].as_deref(), Some("Again"), "the later p5 wins, in its position");
+        assert_eq!(plan.warnings.len(), 3);
+        assert!(plan.warnings[0].starts_with("patients 'p5' appears more than once"), "{:?}", plan.warnings);
+        assert!(plan.warnings[1].starts_with("patients 'bad' has no canonical row"), "{:?}", plan.warnings);
+        assert!(plan.warnings[2].starts_with("entity type 'widgets' is not a canonical type"), "{:?}", plan.warnings);
+        assert_eq!(plan.entity_counts, vec![("patients".to_owned(), 3_001), ("widgets".to_owned(), 3_000)]);
+    }
 
     fn counter() -> impl FnMut() -> String {
         let mut n = 0;
