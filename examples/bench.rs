@@ -6,7 +6,8 @@
 //! script would) and parses each answer with `serde_json`, so the figures are the
 //! server's: rmcp's own client parses a large answer ~2.5x slower than that, which would
 //! be measured instead. The tests use real MCP clients (rmcp, the Python SDK, the
-//! Inspector).
+//! Inspector). Reads alternate server call and raw work run by run, so both see the same
+//! load on this shared machine.
 //!
 //! Run: `cargo run --release --locked --example bench` (uses the release binary next to
 //! it, or `HEALTHSIM_MCP_BIN`). `BENCH_BIG_GB` sizes the large database of the write-cycle
@@ -195,6 +196,23 @@ fn time_calls(client: &mut Client, tool: &str, args: Value, runs: usize) -> (f64
     stats(samples)
 }
 
+/// The server call and the raw work, alternated run by run so that both see the same
+/// machine load (this machine is shared): server (median, p95) and raw median.
+fn paired(client: &mut Client, tool: &str, args: Value, runs: usize, mut raw: impl FnMut()) -> ((f64, f64), f64) {
+    call(client, tool, args.clone());
+    raw();
+    let (mut server, mut direct) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    for _ in 0..runs {
+        let started = Instant::now();
+        raw();
+        direct.push(started.elapsed());
+        let started = Instant::now();
+        call(client, tool, args.clone());
+        server.push(started.elapsed());
+    }
+    (stats(server), stats(direct).0)
+}
+
 fn time_raw(runs: usize, mut work: impl FnMut()) -> f64 {
     work();
     let mut samples = Vec::with_capacity(runs);
@@ -332,14 +350,14 @@ fn main() {
         LEFT JOIN (SELECT scenario_id, count(*) AS n FROM scenario_entities GROUP BY ALL) e USING (scenario_id)
         LEFT JOIN (SELECT scenario_id, list(tag ORDER BY id) AS tags FROM scenario_tags GROUP BY ALL) t USING (scenario_id)
         ORDER BY s.updated_at DESC NULLS LAST, s.name LIMIT 50";
-    let raw_list = time_raw(200, || {
+    let (list, raw_list) = paired(&mut client, "healthsim_list_scenarios", json!({}), 200, || {
         let mut stmt = raw_read.prepare(list_sql).unwrap();
         let n = stmt.query_map([], |r| r.get::<_, String>(1)).unwrap().count();
         assert!(n >= 4);
     });
     print_line(&Line {
         name: "healthsim_list_scenarios round trip".into(),
-        server: time_calls(&mut client, "healthsim_list_scenarios", json!({}), 200),
+        server: list,
         raw: Some(raw_list),
         target: "<= 2".into(),
     });
@@ -361,13 +379,13 @@ fn main() {
 
     let reference_sql = "SELECT substr(fips, 1, 2) AS state, count(*) AS groups, \
          avg(TRY_CAST(adi_natrank AS INTEGER)) AS mean_rank FROM population.adi_blockgroup GROUP BY ALL ORDER BY 1";
-    let raw_reference = time_raw(20, || {
+    let (reference, raw_reference) = paired(&mut client, "healthsim_query", json!({"sql": reference_sql}), 21, || {
         let mut stmt = raw_read.prepare(reference_sql).unwrap();
         assert_eq!(stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().count(), 51);
     });
     print_line(&Line {
         name: "reference aggregate over adi_blockgroup".into(),
-        server: time_calls(&mut client, "healthsim_query", json!({"sql": reference_sql}), 20),
+        server: reference,
         raw: Some(raw_reference),
         target: "ratio <= 1.5".into(),
     });
@@ -440,7 +458,8 @@ fn main() {
         duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap(),
     )
     .unwrap();
-    let raw_load = time_raw(10, || {
+    let load_args = json!({"name_or_id": "bench-10000-0"});
+    let (load, raw_load) = paired(&mut client, "healthsim_load_scenario", load_args, 21, || {
         let mut stmt = raw_read
             .prepare(
                 "SELECT e.entity_type, CAST(e.entity_data AS VARCHAR) FROM scenario_entities e JOIN scenarios s USING (scenario_id)
@@ -456,20 +475,21 @@ fn main() {
     });
     print_line(&Line {
         name: "load a 10,000-entity scenario".into(),
-        server: time_calls(&mut client, "healthsim_load_scenario", json!({"name_or_id": "bench-10000-0"}), 10),
+        server: load,
         raw: Some(raw_load),
         target: "ratio <= 1.5".into(),
     });
     // Raw: the server's own summary statements (statistics, sample rows, counts) run on a
     // bare connection, statements prepared once as the server's pooled connections do.
     raw_read.set_prepared_statement_cache_capacity(64);
-    let raw_summary = time_raw(10, || {
+    let summary_args = json!({"scenario_id_or_name": "bench-100000-0"});
+    let (summary, raw_summary) = paired(&mut client, "healthsim_get_summary", summary_args, 21, || {
         let summary = healthsim_mcp::db::summarize(&raw_read, "bench-100000-0", true, 3).unwrap().unwrap();
         assert!(!summary.samples.is_empty());
     });
     print_line(&Line {
         name: "get_summary of a 100,000-entity scenario".into(),
-        server: time_calls(&mut client, "healthsim_get_summary", json!({"scenario_id_or_name": "bench-100000-0"}), 10),
+        server: summary,
         raw: Some(raw_summary),
         target: "ratio <= 1.5".into(),
     });
