@@ -63,7 +63,7 @@ pub fn plan_save(entities: &Map<String, Value>, mut new_id: impl FnMut() -> Stri
     // Every entity that is saved, in order: (type key, table, id, object); and per type
     // the warnings found while resolving ids plus its range of `kept`, so warnings come
     // out in the same order as if everything ran in one pass.
-    let mut kept: Vec<(&String, Option<&'static TableSpec>, String, &Map<String, Value>)> = Vec::new();
+    let mut kept: Vec<Kept<'_>> = Vec::new();
     let mut segments: Vec<(Vec<String>, std::ops::Range<usize>)> = Vec::new();
     for (type_key, items) in entities {
         let mut warnings = Vec::new();
@@ -136,6 +136,9 @@ pub fn plan_save(entities: &Map<String, Value>, mut new_id: impl FnMut() -> Stri
     }
     plan
 }
+
+/// An entity that is saved: (type key, canonical table, id, the object).
+type Kept<'a> = (&'a String, Option<&'static TableSpec>, String, &'a Map<String, Value>);
 
 /// `work` applied to every item, in order, on up to two threads (the machine this runs on
 /// is small, and the database work that follows is the larger part of a save).
