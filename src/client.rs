@@ -1,7 +1,7 @@
 //! `healthsim-mcp call TOOL [JSON]`: a one-shot MCP client for people and shell scripts.
-//! It runs the real server in-process over an in-memory pipe (the same `run` and
-//! `ServerHandler` as stdio), calls one tool, and returns its text, so a bug report can
-//! show exactly what a client would have received.
+//! It runs the real server in-process over an in-memory pipe (the same `run`,
+//! `ServerHandler` and line transport as stdio), calls one tool, and returns its text, so
+//! a bug report can show exactly what a client would have received.
 
 use anyhow::{Context, bail};
 use rmcp::ServiceExt;
@@ -31,7 +31,10 @@ pub fn parse_arguments(raw: Option<&str>) -> anyhow::Result<Map<String, Value>> 
 pub async fn call(config: Config, tool: &str, arguments: Map<String, Value>) -> anyhow::Result<CallOutcome> {
     let (server_side, client_side) = tokio::io::duplex(1 << 20);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::run(config, server_side, async {
+    // The server side uses the same transport as stdio.
+    let (read, write) = tokio::io::split(server_side);
+    let transport = crate::stdio::LineTransport::new(read, write, crate::MAX_MESSAGE_BYTES);
+    let server = tokio::spawn(crate::run(config, transport, async {
         let _ = stopped.await;
     }));
     let outcome = async {

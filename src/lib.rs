@@ -50,9 +50,7 @@ where
     let db = Db::open(&config).await?;
     let limits = Limits { max_output_chars: config.max_output_chars, max_save_entities: config.max_save_entities };
     let server = HealthSim::new(db.clone(), limits);
-    let activity = db.clone();
-    let transport =
-        server::LenientHandshake::new(transport.into_transport()).on_message(move || activity.note_activity());
+    let transport = server::LenientHandshake::new(transport.into_transport());
     tokio::pin!(shutdown);
     let outcome = tokio::select! {
         started = server.serve(transport) => match started {

@@ -62,6 +62,20 @@ ask the user to close it, then retry.";
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for HealthSim {
+    /// Every tool call, whatever the transport (stdio, HTTP, in-process), tells the
+    /// database layer the client is active: its memory is trimmed once the client has
+    /// been quiet for the idle period (a refused huge request allocates much without
+    /// touching the database).
+    async fn call_tool(
+        &self,
+        request: rmcp::model::CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CallToolResponse, ErrorData> {
+        self.db.note_activity();
+        let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+        self.tool_router.call(call).await
+    }
+
     /// Unknown methods get a message that names them (rmcp's default echoes only the name).
     async fn on_custom_request(
         &self,
@@ -90,20 +104,11 @@ pub struct LenientHandshake<T> {
     inner: T,
     /// Set once the client's `initialize` request has passed.
     initialized: bool,
-    /// Called for every message received.
-    on_message: Option<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl<T> LenientHandshake<T> {
     pub fn new(inner: T) -> LenientHandshake<T> {
-        LenientHandshake { inner, initialized: false, on_message: None }
-    }
-
-    /// Calls `notify` whenever a message arrives (the server uses it to know when the
-    /// client has gone quiet).
-    pub fn on_message(mut self, notify: impl Fn() + Send + Sync + 'static) -> LenientHandshake<T> {
-        self.on_message = Some(Box::new(notify));
-        self
+        LenientHandshake { inner, initialized: false }
     }
 }
 
@@ -120,9 +125,6 @@ impl<T: Transport<RoleServer>> Transport<RoleServer> for LenientHandshake<T> {
     async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
         loop {
             let message = self.inner.receive().await?;
-            if let Some(notify) = &self.on_message {
-                notify();
-            }
             if self.initialized {
                 return Some(message);
             }

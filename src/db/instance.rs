@@ -57,8 +57,8 @@ struct Inner {
     slot: Mutex<Option<ReadInstance>>,
     /// When the last read finished; drives idle release.
     last_used: Mutex<Instant>,
-    /// When the client last sent anything (a request may allocate much without touching
-    /// the database, e.g. a huge save refused for a bad argument); drives memory trimming.
+    /// When the client last called a tool (a call may allocate much without touching the
+    /// database, e.g. a huge save refused for a bad argument); drives memory trimming.
     last_activity: Mutex<Instant>,
     /// Set by shutdown: nothing new starts.
     closed: CancellationToken,
@@ -236,7 +236,7 @@ impl Access {
         drop(permit);
     }
 
-    /// Records that the client sent something. Only memory trimming waits for quiet; the
+    /// Records that the client called a tool. Only memory trimming waits for quiet; the
     /// read instance is still released after `idle_release` without reads, so a client
     /// that pings forever cannot keep other processes from writing.
     pub fn note_activity(&self) {

@@ -90,6 +90,10 @@ pub fn measure(text: &str) -> Option<PrettyLen> {
                 i += 1;
             }
             b':' => {
+                // Only between a key and its value.
+                if !stack.last()?.object {
+                    return None;
+                }
                 len.chars += 1;
                 i += 1;
             }
@@ -229,6 +233,8 @@ mod tests {
             r#"{"a":1,"a":2}"#,  // one key
             r#"{"a":1} x"#,      // not JSON at all
             r#"{"a":[1}"#,
+            r#"[1:2]"#,
+            r#":1"#,
             r#"{"a":"#,
             "",
             &format!("{}{}", "[".repeat(200), "]".repeat(200)), // deeper than serde reads
