@@ -1,7 +1,7 @@
 //! The eight tools: argument reading and validation, output shaping, and the one place
 //! an error becomes a tool result. One file per tool group; `server` composes them.
 //!
-//! Arguments arrive through [`Args<T>`], which accepts any JSON object (so a bad argument
+//! Arguments arrive through [`Parameters<T>`], which accepts any JSON object (so a bad argument
 //! becomes a *tool* error the model can read, not a protocol error) while publishing the
 //! JSON Schema of `T`. [`ArgReader`] then unwraps the legacy `{"params": {...}}` envelope,
 //! refuses unknown names, trims strings and checks bounds with messages that name the
@@ -14,33 +14,33 @@ pub mod scenarios;
 use std::borrow::Cow;
 use std::marker::PhantomData;
 
+use rmcp::handler::server::common::FromContextPart;
+use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{CallToolResult, ContentBlock};
 use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::db::DbError;
 
-/// Raw tool arguments, schema-typed as `T` for `tools/list`.
-pub struct Args<T> {
+/// A tool's arguments as the client sent them, schema-typed as `T` for `tools/list`.
+///
+/// Named like rmcp's own `Parameters` because the `#[tool]` macro takes a tool's input
+/// schema from the argument of that name. Unlike rmcp's, which deserializes a copy of the
+/// argument object into its target (~8 ms for a 10,000-entity save), this one moves the
+/// object out of the request: any object is accepted here and checked by [`ArgReader`].
+pub struct Parameters<T> {
     pub raw: Map<String, Value>,
     _schema: PhantomData<fn() -> T>,
 }
 
-impl<'de, T> Deserialize<'de> for Args<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // Anything that is not an object becomes an empty map; the reader reports
-        // missing fields with their names.
-        let value = Value::deserialize(deserializer)?;
-        let raw = match value {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
-        Ok(Args { raw, _schema: PhantomData })
+impl<S, T> FromContextPart<ToolCallContext<'_, S>> for Parameters<T> {
+    fn from_context_part(context: &mut ToolCallContext<'_, S>) -> Result<Self, rmcp::ErrorData> {
+        Ok(Parameters { raw: context.arguments.take().unwrap_or_default(), _schema: PhantomData })
     }
 }
 
-impl<T: JsonSchema> JsonSchema for Args<T> {
+impl<T: JsonSchema> JsonSchema for Parameters<T> {
     fn schema_name() -> Cow<'static, str> {
         T::schema_name()
     }

@@ -1,7 +1,6 @@
 //! Read-only SQL tools: healthsim_query, healthsim_query_reference, healthsim_tables.
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
@@ -9,7 +8,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{ArgError, ArgReader, Args, db_failure, describe, failure, success};
+use super::{ArgError, ArgReader, Parameters, db_failure, describe, failure, success};
 use crate::db::{QueryError, QueryResult, ReferenceResult, ReferenceTable, TableInventory, parse_state, states};
 use crate::server::HealthSim;
 
@@ -94,7 +93,7 @@ impl HealthSim {
     )]
     async fn healthsim_query(
         &self,
-        Parameters(args): Parameters<Args<QueryArgs>>,
+        args: Parameters<QueryArgs>,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let read = || -> Result<QueryArgs, ArgError> {
@@ -126,7 +125,7 @@ impl HealthSim {
         output_schema = schema_for_output::<ReferenceResult>(),
         annotations(title = "Query Reference Data", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn healthsim_query_reference(&self, Parameters(args): Parameters<Args<ReferenceArgs>>) -> CallToolResult {
+    async fn healthsim_query_reference(&self, args: Parameters<ReferenceArgs>) -> CallToolResult {
         let read = || -> Result<_, ArgError> {
             let mut a = ArgReader::new::<ReferenceArgs>(args.raw)?;
             let table = match a.value("table") {
@@ -183,7 +182,7 @@ impl HealthSim {
         output_schema = schema_for_output::<TableInventory>(),
         annotations(title = "List Database Tables", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn healthsim_tables(&self, Parameters(args): Parameters<Args<NoArgs>>) -> CallToolResult {
+    async fn healthsim_tables(&self, args: Parameters<NoArgs>) -> CallToolResult {
         if let Err(err) = ArgReader::new::<NoArgs>(args.raw) {
             return err.into();
         }

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ProgressNotificationParam};
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
@@ -11,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{ArgError, ArgReader, Args, db_failure, describe, failure, success, success_text};
+use super::{ArgError, ArgReader, Parameters, db_failure, describe, failure, success, success_text};
 use crate::db::{ListFilter, LoadedScenario, SaveOutcome, SaveRequest};
 use crate::model::{MAX_WARNINGS, plan_save};
 use crate::server::HealthSim;
@@ -196,7 +195,7 @@ impl HealthSim {
             open_world_hint = false
         )
     )]
-    async fn healthsim_list_scenarios(&self, Parameters(args): Parameters<Args<ListArgs>>) -> CallToolResult {
+    async fn healthsim_list_scenarios(&self, args: Parameters<ListArgs>) -> CallToolResult {
         let read = || -> Result<ListArgs, ArgError> {
             let mut a = ArgReader::new::<ListArgs>(args.raw)?;
             Ok(ListArgs {
@@ -222,7 +221,7 @@ impl HealthSim {
         output_schema = schema_for_output::<LoadOutput>(),
         annotations(title = "Load HealthSim Scenario", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn healthsim_load_scenario(&self, Parameters(args): Parameters<Args<LoadArgs>>) -> CallToolResult {
+    async fn healthsim_load_scenario(&self, args: Parameters<LoadArgs>) -> CallToolResult {
         let read = || -> Result<LoadArgs, ArgError> {
             let mut a = ArgReader::new::<LoadArgs>(args.raw)?;
             Ok(LoadArgs {
@@ -250,7 +249,7 @@ impl HealthSim {
         output_schema = schema_for_output::<SummaryOutput>(),
         annotations(title = "Get Scenario Summary", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn healthsim_get_summary(&self, Parameters(args): Parameters<Args<SummaryArgs>>) -> CallToolResult {
+    async fn healthsim_get_summary(&self, args: Parameters<SummaryArgs>) -> CallToolResult {
         let read = || -> Result<SummaryArgs, ArgError> {
             let mut a = ArgReader::new::<SummaryArgs>(args.raw)?;
             Ok(SummaryArgs {
@@ -292,7 +291,7 @@ impl HealthSim {
     )]
     async fn healthsim_save_scenario(
         &self,
-        Parameters(args): Parameters<Args<SaveArgs>>,
+        args: Parameters<SaveArgs>,
         context: RequestContext<RoleServer>,
     ) -> CallToolResult {
         if let Err(reason) = self.db.writes_enabled().await {
@@ -386,7 +385,7 @@ impl HealthSim {
         output_schema = schema_for_output::<DeleteOutput>(),
         annotations(title = "Delete HealthSim Scenario", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
     )]
-    async fn healthsim_delete_scenario(&self, Parameters(args): Parameters<Args<DeleteArgs>>) -> CallToolResult {
+    async fn healthsim_delete_scenario(&self, args: Parameters<DeleteArgs>) -> CallToolResult {
         if let Err(reason) = self.db.writes_enabled().await {
             return failure(reason, Map::new());
         }
