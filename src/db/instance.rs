@@ -352,12 +352,15 @@ impl Inner {
         // Every commit checkpoints at once, writing its rows straight into the file instead of
         // first to the WAL and then again into the file (a 10,000-entity save: ~35 ms less).
         // A crash during that checkpoint leaves the file as it was: the header that makes
-        // the new blocks live is written last.
+        // the new blocks live is written last. One thread: a save appends on one thread
+        // anyway, and a second DuckDB thread only contends with the planning threads
+        // (appends of a 10,000-entity save 83 -> 65 ms, a 100,000-entity save 2.0 -> 1.8 s, A/B).
         let settings = [
             ("autoload_known_extensions", "false".to_owned()),
             ("autoinstall_known_extensions", "false".to_owned()),
             ("checkpoint_threshold", "0b".to_owned()),
             ("auto_checkpoint_skip_wal_threshold", "0".to_owned()),
+            ("threads", "1".to_owned()),
         ];
         let instance = match Instance::open(&self.settings.path, Mode::ReadWrite, &settings) {
             Ok(instance) => instance,
@@ -371,7 +374,8 @@ impl Inner {
         let opened = started.elapsed();
         let result = run_transaction(&instance, work);
         let committed = started.elapsed();
-        // Dropping the last connection and the instance checkpoints and closes the file.
+        // Dropping the last connection and the instance closes the file (the commit has
+        // checkpointed).
         drop(instance);
         tracing::debug!(
             close_read_ms = closed_read.as_secs_f64() * 1e3,

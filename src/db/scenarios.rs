@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
-use duckdb::{Connection, OptionalExt, appender_params_from_iter, params};
+use duckdb::types::{ToSqlOutput, Value as DuckValue};
+use duckdb::{Connection, OptionalExt, ToSql, appender_params_from_iter, params};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::schema::quote;
-use super::values::utc_now_text;
+use super::values::utc_now;
 use crate::model::mapping::MAPPED_PROVENANCE;
 use crate::model::{SavePlan, canonical_tables};
 
@@ -186,7 +187,7 @@ pub fn resolve(conn: &Connection, input: &str, mode: Resolution) -> anyhow::Resu
 /// Writes a scenario (inside the caller's transaction). With `overwrite`, an existing
 /// scenario of that name keeps its id and `created_at` and loses every old row.
 pub fn save(conn: &Connection, request: SaveRequest) -> anyhow::Result<SaveOutcome> {
-    let now = utc_now_text();
+    let (now, stamp) = utc_now();
     let existing: Option<String> = conn
         .query_row("SELECT scenario_id FROM scenarios WHERE name = ?", [&request.name], |r| r.get(0))
         .optional()
@@ -222,9 +223,25 @@ pub fn save(conn: &Connection, request: SaveRequest) -> anyhow::Result<SaveOutco
     }
     let canonical: usize = request.plan.rows.values().map(Vec::len).sum();
     let mut reporter = Reporter::new(request.progress, (request.plan.entities.len() + canonical) as u64);
-    insert_entities(conn, &scenario_id, &request.plan, &now, &mut reporter)?;
-    insert_canonical_rows(conn, &scenario_id, &request.plan, &now, &mut reporter)?;
+    insert_entities(conn, &scenario_id, &request.plan, &stamp, &mut reporter)?;
+    insert_canonical_rows(conn, &scenario_id, &request.plan, &stamp, &mut reporter)?;
     Ok(SaveOutcome::Saved { scenario_id })
+}
+
+/// One appended value of a canonical row: mapped text (DuckDB casts it to the column's
+/// type) or the save's timestamp.
+enum Cell<'a> {
+    Text(Option<&'a str>),
+    Stamp(&'a DuckValue),
+}
+
+impl ToSql for Cell<'_> {
+    fn to_sql(&self) -> duckdb::Result<ToSqlOutput<'_>> {
+        match self {
+            Cell::Text(text) => text.to_sql(),
+            Cell::Stamp(stamp) => stamp.to_sql(),
+        }
+    }
 }
 
 fn metadata_json(plan: &SavePlan) -> String {
@@ -237,7 +254,7 @@ fn insert_entities(
     conn: &Connection,
     scenario_id: &str,
     plan: &SavePlan,
-    now: &str,
+    now: &DuckValue,
     reporter: &mut Reporter,
 ) -> anyhow::Result<()> {
     if plan.entities.is_empty() {
@@ -270,7 +287,7 @@ fn insert_canonical_rows(
     conn: &Connection,
     scenario_id: &str,
     plan: &SavePlan,
-    now: &str,
+    now: &DuckValue,
     reporter: &mut Reporter,
 ) -> anyhow::Result<()> {
     for spec in canonical_tables() {
@@ -286,9 +303,9 @@ fn insert_canonical_rows(
             let (data, provenance) = row.values.split_at(data_len);
             let values = data
                 .iter()
-                .map(Option::as_deref)
-                .chain([Some(scenario_id), Some(now)])
-                .chain(provenance.iter().map(Option::as_deref));
+                .map(|v| Cell::Text(v.as_deref()))
+                .chain([Cell::Text(Some(scenario_id)), Cell::Stamp(now)])
+                .chain(provenance.iter().map(|v| Cell::Text(v.as_deref())));
             appender
                 .append_row(appender_params_from_iter(values))
                 .with_context(|| format!("cannot save a {} row", spec.singular))?;

@@ -174,7 +174,16 @@ fn blob_text(bytes: &[u8]) -> String {
 
 /// The current UTC time as DuckDB TIMESTAMP text (server timestamps are UTC).
 pub fn utc_now_text() -> String {
-    crate::model::coerce::format_timestamp(chrono::Utc::now().naive_utc())
+    utc_now().0
+}
+
+/// The current UTC time to the microsecond (TIMESTAMP's precision), as TIMESTAMP text for
+/// SQL statements and as the typed value, which appenders store without parsing text on
+/// every row.
+pub fn utc_now() -> (String, Value) {
+    let now = chrono::Utc::now().naive_utc();
+    let micros = now.and_utc().timestamp_micros();
+    (crate::model::coerce::format_timestamp(now), Value::Timestamp(TimeUnit::Microsecond, micros))
 }
 
 #[cfg(test)]

@@ -147,6 +147,37 @@ async fn trialsim_fixture() {
     server.stop().await;
 }
 
+/// Every row of a save, entity or canonical, carries the scenario's own creation time (to
+/// the microsecond), and an overwrite stamps its new rows with the update time.
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_carry_the_save_time() {
+    let (_dir, db) = temp_db();
+    let server = Server::start(&db).await;
+    save_fixture(&server, "trialsim").await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let stamps = &format!(
+        "SELECT s.created_at = s.updated_at AS fresh, count(*) AS n,
+                count(*) FILTER (r.created_at = s.updated_at) AS same,
+                count(*) FILTER (abs(epoch(r.created_at) - {now}) > 86400) AS off
+         FROM scenarios s JOIN (SELECT scenario_id, created_at FROM scenario_entities
+                                UNION ALL SELECT scenario_id, created_at FROM subjects
+                                UNION ALL SELECT scenario_id, created_at FROM trial_visits) r USING (scenario_id)
+         GROUP BY ALL"
+    );
+    let first = rows(&server, stamps).await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0]["fresh"], true);
+    assert!(first[0]["n"].as_i64().unwrap() > 4, "{first:?}");
+    assert_eq!(first[0]["same"], first[0]["n"], "{first:?}");
+    assert_eq!(first[0]["off"], 0, "a time of today: {first:?}");
+    let entities = fixture("trialsim");
+    server.ok("healthsim_save_scenario", json!({"name": "trialsim", "entities": entities, "overwrite": true})).await;
+    let again = rows(&server, stamps).await;
+    assert_eq!(again[0]["fresh"], false, "an overwrite keeps created_at: {again:?}");
+    assert_eq!(again[0]["same"], again[0]["n"], "{again:?}");
+    server.stop().await;
+}
+
 /// 100,000 mixed entities: every one lands, and the summary stays under 10,000 characters.
 #[tokio::test(flavor = "multi_thread")]
 async fn large_scenario_summary_stays_small() {

@@ -131,3 +131,44 @@ async fn bootstrap_creates_directory_and_layout() {
     assert_eq!(version["rows"], json!([{"version": "1.3"}]));
     server.stop().await;
 }
+
+/// Indexed text columns of our tables are stored uncompressed (deleting a large scenario
+/// fetches them row by row at commit; see `schema::KEY`), every other column is left to
+/// DuckDB's choice; the layout is otherwise the specified one.
+#[tokio::test(flavor = "multi_thread")]
+async fn indexed_text_columns_are_stored_uncompressed() {
+    let (_dir, db) = temp_db();
+    let server = Server::start(&db).await;
+    let entities = crate::util::fixture("patientsim_clinical");
+    server.ok("healthsim_save_scenario", json!({"name": "clinical", "entities": entities})).await;
+    let storage = |table: &str| {
+        format!(
+            "SELECT column_name AS c, list_distinct(list(compression ORDER BY compression)) AS k
+             FROM pragma_storage_info('{table}') WHERE segment_type = 'VARCHAR' GROUP BY ALL ORDER BY c"
+        )
+    };
+    let compression = |rows: &serde_json::Value, column: &str| -> Vec<String> {
+        let row = rows.as_array().unwrap().iter().find(|r| r["c"] == column);
+        let row = row.unwrap_or_else(|| panic!("no stored VARCHAR column {column}: {rows}"));
+        row["k"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_owned()).collect()
+    };
+    let patients = server.ok("healthsim_query", json!({"sql": storage("patients")})).await["rows"].clone();
+    for key in ["id", "scenario_id", "mrn"] {
+        assert_eq!(compression(&patients, key), ["Uncompressed"], "patients.{key}: {patients}");
+    }
+    // A repetitive unindexed column is compressed as usual.
+    assert_ne!(compression(&patients, "source_system"), ["Uncompressed"], "{patients}");
+    let entities = server.ok("healthsim_query", json!({"sql": storage("scenario_entities")})).await["rows"].clone();
+    for key in ["scenario_id", "entity_type", "entity_id"] {
+        assert_eq!(compression(&entities, key), ["Uncompressed"], "scenario_entities.{key}: {entities}");
+    }
+    let columns = server
+        .ok(
+            "healthsim_query",
+            json!({"sql": "SELECT data_type, is_nullable FROM information_schema.columns
+                           WHERE table_name = 'patients' AND column_name = 'mrn'"}),
+        )
+        .await;
+    assert_eq!(columns["rows"], json!([{"data_type": "VARCHAR", "is_nullable": "NO"}]));
+    server.stop().await;
+}
