@@ -537,6 +537,7 @@ fn main() {
     // Idle: past the 2 s idle release the read instance is closed.
     std::thread::sleep(Duration::from_millis(3000));
     let idle = rss_kib(pid, "VmRSS:");
+    let (idle_anon, idle_file) = (rss_kib(pid, "RssAnon:"), rss_kib(pid, "RssFile:"));
     client.stop();
 
     // Write cycle on a large file: the server's save of one entity against the same
@@ -607,8 +608,10 @@ fn main() {
     }
     println!("\n{cycle_note}");
     println!(
-        "server RSS: peak {:.1} MB, idle {:.1} MB (target idle <= 60)",
+        "server RSS: peak {:.1} MB, idle {:.1} MB (target idle <= 60): {:.1} MB heap, {:.1} MB mapped code",
         peak as f64 / 1024.0,
-        idle as f64 / 1024.0
+        idle as f64 / 1024.0,
+        idle_anon as f64 / 1024.0,
+        idle_file as f64 / 1024.0
     );
 }
