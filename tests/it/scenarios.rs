@@ -218,6 +218,38 @@ async fn overwrite_replaces_everything() {
     server.stop().await;
 }
 
+/// Every kind of write ends with the file checkpointed: no WAL is left for readers to replay
+/// on every open (a save, an overwrite with deletes, a delete), and a reader opened right
+/// after each answer sees the write.
+#[tokio::test(flavor = "multi_thread")]
+async fn writes_leave_no_wal_behind() {
+    let (_dir, db) = temp_db();
+    let wal = db.with_extension("duckdb.wal");
+    let server = Server::start(&db).await;
+    let count = || {
+        let conn = duckdb::Connection::open_with_flags(
+            &db,
+            duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap(),
+        );
+        // The server may hold its read instance: a read-only open shares the file.
+        let conn = conn.expect("a reader opens the file next to the server");
+        conn.query_row("SELECT count(*) FROM scenario_entities", [], |r| r.get::<_, i64>(0)).unwrap()
+    };
+    let entities = fixture("patientsim_clinical");
+    server.ok("healthsim_save_scenario", json!({"name": "s", "entities": entities})).await;
+    assert!(!wal.exists(), "after a save");
+    let saved = count();
+    assert!(saved > 1);
+    let one = json!({"patient": [{"id": "only", "given_name": "A", "family_name": "B", "birth_date": "2000-01-01", "gender": "F"}]});
+    server.ok("healthsim_save_scenario", json!({"name": "s", "overwrite": true, "entities": one})).await;
+    assert!(!wal.exists(), "after an overwrite");
+    assert_eq!(count(), 1);
+    server.ok("healthsim_delete_scenario", json!({"name_or_id": "s", "confirm": true})).await;
+    assert!(!wal.exists(), "after a delete");
+    assert_eq!(count(), 0);
+    server.stop().await;
+}
+
 /// The same entity ids in two scenarios give independent rows; deleting one keeps the other.
 #[tokio::test(flavor = "multi_thread")]
 async fn scenarios_are_isolated() {
