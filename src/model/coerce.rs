@@ -5,7 +5,7 @@
 //! every value as text. Every function here is total: it returns `Err(reason)` instead of
 //! guessing.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 use serde_json::Value;
 
 use super::tables::ColumnType;
@@ -15,7 +15,7 @@ pub fn coerce(value: &Value, ty: ColumnType) -> Result<String, String> {
     match ty {
         ColumnType::Varchar => Ok(text_of(value)),
         ColumnType::Json => Ok(value.to_string()),
-        ColumnType::Date => parse_instant(value).map(|(date, _)| date.format("%Y-%m-%d").to_string()),
+        ColumnType::Date => parse_instant(value).map(|(date, _)| format_date(date)),
         ColumnType::Timestamp => parse_instant(value).map(|(_, ts)| format_timestamp(ts)),
         ColumnType::Integer => integer(value).map(|n| n.to_string()),
         ColumnType::Boolean => boolean(value).map(|b| b.to_string()),
@@ -46,13 +46,24 @@ pub fn is_empty(value: &Value) -> bool {
     }
 }
 
+/// `YYYY-MM-DD`. (chrono's `Display` prints that without interpreting a format string
+/// for every value, which `format("%Y-%m-%d")` does; it is the same text in years 0-9999,
+/// outside them both print a sign.)
+fn format_date(date: NaiveDate) -> String {
+    if (0..=9999).contains(&date.year()) { date.to_string() } else { date.format("%Y-%m-%d").to_string() }
+}
+
 /// `YYYY-MM-DD HH:MM:SS` plus `.ffffff` only when the fraction is non-zero.
 pub fn format_timestamp(ts: NaiveDateTime) -> String {
-    if ts.and_utc().timestamp_subsec_micros() == 0 {
-        ts.format("%Y-%m-%d %H:%M:%S").to_string()
-    } else {
-        ts.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+    let micros = ts.and_utc().timestamp_subsec_micros();
+    let time = ts.time();
+    if time.nanosecond() >= 1_000_000_000 {
+        // A leap second, which only the format string prints as `:60`.
+        return ts.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
     }
+    let date = format_date(ts.date());
+    let hms = format!("{:02}:{:02}:{:02}", time.hour(), time.minute(), time.second());
+    if micros == 0 { format!("{date} {hms}") } else { format!("{date} {hms}.{micros:06}") }
 }
 
 /// Parses an ISO 8601 date or date-time; offsets are converted to UTC. Returns the UTC
@@ -148,6 +159,36 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// The hand-written formatting prints what chrono's format strings print, at the edges
+    /// of years, fractions and leap seconds.
+    #[test]
+    fn formatting_matches_chrono_format_strings() {
+        let by_format = |ts: NaiveDateTime| {
+            if ts.and_utc().timestamp_subsec_micros() == 0 {
+                ts.format("%Y-%m-%d %H:%M:%S").to_string()
+            } else {
+                ts.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+            }
+        };
+        let mut checked = 0;
+        for year in [-1, 0, 1, 999, 1970, 2024, 9999, 10000] {
+            for (h, m, s, nanos) in [
+                (0, 0, 0, 0),
+                (23, 59, 59, 999_999_999),
+                (12, 5, 9, 1_000),
+                (1, 2, 3, 999),
+                (23, 59, 59, 1_500_000_000),
+            ] {
+                let date = NaiveDate::from_ymd_opt(year, 2, 28).unwrap();
+                let ts = date.and_hms_nano_opt(h, m, s, nanos).unwrap();
+                assert_eq!(format_timestamp(ts), by_format(ts), "{ts:?}");
+                assert_eq!(format_date(date), date.format("%Y-%m-%d").to_string());
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 40);
+    }
 
     /// Dates accept plain dates and date-times with offsets, converted to the UTC date.
     #[test]
