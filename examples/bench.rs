@@ -255,10 +255,7 @@ fn raw_save(conn: &duckdb::Connection, plan: &SavePlan, scenario: &str, replace:
     )
     .unwrap();
     if replace {
-        conn.execute("DELETE FROM scenario_entities WHERE scenario_id = ?", [scenario]).unwrap();
-        for spec in canonical_tables() {
-            conn.execute(&format!("DELETE FROM {} WHERE scenario_id = ?", spec.name), [scenario]).unwrap();
-        }
+        raw_remove_rows(conn, scenario);
     }
     {
         let mut app = conn
@@ -299,12 +296,17 @@ fn raw_save(conn: &duckdb::Connection, plan: &SavePlan, scenario: &str, replace:
     conn.execute_batch("COMMIT; CHECKPOINT").unwrap();
 }
 
-/// Raw DuckDB: a scenario's rows deleted in one transaction, then checkpointed.
-fn raw_delete(conn: &duckdb::Connection, scenario: &str) {
-    conn.execute_batch("BEGIN").unwrap();
+/// Deletes a scenario's entities and canonical rows (inside the caller's transaction).
+fn raw_remove_rows(conn: &duckdb::Connection, scenario: &str) {
     for table in ["scenario_entities"].into_iter().chain(canonical_tables().iter().map(|t| t.name)) {
         conn.execute(&format!("DELETE FROM {table} WHERE scenario_id = ?"), [scenario]).unwrap();
     }
+}
+
+/// Raw DuckDB: a scenario's rows deleted in one transaction, then checkpointed.
+fn raw_delete(conn: &duckdb::Connection, scenario: &str) {
+    conn.execute_batch("BEGIN").unwrap();
+    raw_remove_rows(conn, scenario);
     conn.execute("DELETE FROM scenarios WHERE scenario_id = ?", [scenario]).unwrap();
     conn.execute_batch("COMMIT; CHECKPOINT").unwrap();
 }

@@ -15,11 +15,10 @@ mod summary;
 mod values;
 
 use std::collections::BTreeMap;
-
-use anyhow::Context;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use anyhow::Context;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 

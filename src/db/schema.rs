@@ -31,6 +31,9 @@ CREATE TABLE IF NOT EXISTS scenarios (
 );
 ";
 
+/// `CREATE TABLE` of a child table under a given name (migrations rebuild under a temporary one).
+type ChildDdl = fn(&str) -> String;
+
 /// The two tables that belong to a scenario, by name and DDL (under a given name).
 ///
 /// Unlike the Python tooling's 1.2 layout they carry no `REFERENCES scenarios`: DuckDB
@@ -38,9 +41,6 @@ CREATE TABLE IF NOT EXISTS scenarios (
 /// it (its documented foreign-key limitation), so with the foreign keys a scenario could
 /// not be deleted in one transaction. Every write goes through the server's write
 /// transaction, which removes a scenario's rows together with the scenario.
-/// `CREATE TABLE` of a child table under a given name (migrations rebuild under a temporary one).
-type ChildDdl = fn(&str) -> String;
-
 const CHILD_TABLES: [(&str, ChildDdl); 2] = [
     ("scenario_entities", |name| {
         format!(

@@ -171,7 +171,6 @@ mod tests {
                 ts.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
             }
         };
-        let mut checked = 0;
         for year in [-1, 0, 1, 999, 1970, 2024, 9999, 10000] {
             for (h, m, s, nanos) in [
                 (0, 0, 0, 0),
@@ -184,10 +183,8 @@ mod tests {
                 let ts = date.and_hms_nano_opt(h, m, s, nanos).unwrap();
                 assert_eq!(format_timestamp(ts), by_format(ts), "{ts:?}");
                 assert_eq!(format_date(date), date.format("%Y-%m-%d").to_string());
-                checked += 1;
             }
         }
-        assert_eq!(checked, 40);
     }
 
     /// Dates accept plain dates and date-times with offsets, converted to the UTC date.

@@ -40,8 +40,6 @@ pub fn measure(text: &str) -> Option<PrettyLen> {
     // Whether the next string is an object key.
     let mut expect_key = false;
     let mut i = 0;
-    // Counts the characters of tokens copied as they are.
-    let chars_of = |slice: &[u8]| slice.iter().filter(|b| (**b & 0xC0) != 0x80).count();
     let mut seen_value = false;
     while i < bytes.len() {
         let b = bytes[i];
@@ -101,7 +99,7 @@ pub fn measure(text: &str) -> Option<PrettyLen> {
                 let start = i;
                 i = string_end(bytes, i)?;
                 let token = &bytes[start..i];
-                len.chars += chars_of(token);
+                len.chars += utf8_chars(token);
                 if let Some(top) = stack.last_mut() {
                     if top.count == 0 {
                         top.count = 1;
@@ -140,6 +138,35 @@ pub fn measure(text: &str) -> Option<PrettyLen> {
         }
     }
     None
+}
+
+/// The size of `value` as serde_json pretty-prints it, counted while printing (nothing is
+/// kept): the fallback for text [`measure`] refuses.
+pub fn printed(value: &serde_json::Value) -> PrettyLen {
+    let mut counter = Counter(PrettyLen::default());
+    let _ = serde_json::to_writer_pretty(&mut counter, value);
+    counter.0
+}
+
+/// Counts what is written into it, without keeping it.
+struct Counter(PrettyLen);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        // Line breaks inside strings are escaped, so a raw `\n` is always structural.
+        self.0.chars += utf8_chars(bytes);
+        self.0.newlines += bytes.iter().filter(|b| **b == b'\n').count();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Characters of UTF-8 bytes: every byte that is not a continuation byte starts one.
+fn utf8_chars(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|b| (**b & 0xC0) != 0x80).count()
 }
 
 /// Index just past the closing quote of the string starting at `start`, or `None` when
@@ -190,7 +217,7 @@ mod tests {
     use super::*;
 
     /// What serde_json really prints, for comparison.
-    fn printed(text: &str) -> PrettyLen {
+    fn by_serde(text: &str) -> PrettyLen {
         let value: Value = serde_json::from_str(text).unwrap();
         let pretty = serde_json::to_string_pretty(&value).unwrap();
         PrettyLen { chars: pretty.chars().count(), newlines: pretty.matches('\n').count() }
@@ -212,10 +239,11 @@ mod tests {
         ];
         for value in values {
             let compact = serde_json::to_string(&value).unwrap();
-            assert_eq!(measure(&compact), Some(printed(&compact)), "{compact}");
+            assert_eq!(measure(&compact), Some(by_serde(&compact)), "{compact}");
+            assert_eq!(printed(&value), by_serde(&compact), "{compact}");
             // Whitespace between tokens does not matter.
             let spaced = serde_json::to_string_pretty(&value).unwrap();
-            assert_eq!(measure(&spaced), Some(printed(&compact)), "{spaced}");
+            assert_eq!(measure(&spaced), Some(by_serde(&compact)), "{spaced}");
         }
     }
 
@@ -243,7 +271,7 @@ mod tests {
         }
         // Escapes serde does write are fine.
         for text in [r#"{"a":"\u001f\"\\\n\t\b\f\r"}"#, r#"["\u0000"]"#] {
-            assert_eq!(measure(text), Some(printed(text)), "{text}");
+            assert_eq!(measure(text), Some(by_serde(text)), "{text}");
         }
     }
 
@@ -269,7 +297,7 @@ mod tests {
         for _ in 0..2_000 {
             let compact = serde_json::to_string(&random(&mut rng, 0)).unwrap();
             if let Some(len) = measure(&compact) {
-                assert_eq!(len, printed(&compact), "{compact}");
+                assert_eq!(len, by_serde(&compact), "{compact}");
                 answered += 1;
             }
         }

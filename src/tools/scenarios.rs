@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::pretty::{self, INDENT};
 use super::{ArgError, ArgReader, Parameters, db_failure, describe, failure, success, success_text};
 use crate::db::{ListFilter, LoadedScenario, SaveOutcome, SaveRequest};
 use crate::model::{MAX_WARNINGS, plan_save};
@@ -603,7 +604,6 @@ fn fit_load_output(loaded: LoadedScenario, max_chars: usize) -> (Value, String) 
 
 /// Nesting level of an entity object in the load document (`{"entities": {"type": [{...}]}}`).
 const ENTITY_DEPTH: usize = 3;
-use super::pretty::{self, INDENT};
 
 /// A stored entity as JSON (`null` if the stored text is not JSON).
 fn parse_entity(text: &str) -> Value {
@@ -628,12 +628,8 @@ impl PrettySizes {
         prefix.push(0);
         let mut total = 0;
         for item in items {
-            let len = pretty::measure(item).unwrap_or_else(|| {
-                // Text serde_json would print differently: print it and count.
-                let mut counter = CharCounter::default();
-                let _ = serde_json::to_writer_pretty(&mut counter, &parse_entity(item));
-                pretty::PrettyLen { chars: counter.chars, newlines: counter.newlines }
-            });
+            // Text serde_json would print differently is printed and counted.
+            let len = pretty::measure(item).unwrap_or_else(|| pretty::printed(&parse_entity(item)));
             // Printed deeper, every line break inside the item gains the outer indentation.
             total += len.chars + len.newlines * depth * INDENT;
             prefix.push(total);
@@ -655,27 +651,6 @@ impl PrettySizes {
         // Each item: line break + indentation; k - 1 commas; the closing line break and
         // indentation before `]`.
         self.prefix[k] + k * (1 + self.depth * INDENT) + (k - 1) + 1 + (self.depth - 1) * INDENT
-    }
-}
-
-/// Counts the characters and line breaks serde_json writes, without keeping them.
-#[derive(Default)]
-struct CharCounter {
-    chars: usize,
-    newlines: usize,
-}
-
-impl std::io::Write for CharCounter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        // UTF-8: every byte that is not a continuation byte starts a character. Line breaks
-        // inside strings are escaped, so a raw `\n` is always structural.
-        self.chars += bytes.iter().filter(|b| (**b & 0xC0) != 0x80).count();
-        self.newlines += bytes.iter().filter(|b| **b == b'\n').count();
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 
