@@ -428,7 +428,7 @@ fn main() {
         let mut stmt = raw_read.prepare("SELECT * FROM range(100000000)").unwrap();
         let mut n = 0;
         for batch in stmt.stream_arrow([]).unwrap() {
-            n += batch.unwrap().num_rows();
+            n += batch.num_rows();
             if n > 1000 {
                 break;
             }

@@ -7,8 +7,11 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
-/// Stdio MCP server giving Claude and other MCP clients eight healthsim_* tools over a
-/// HealthSim DuckDB database, sharing the file safely with other processes.
+use crate::db::ExtensionSource;
+
+/// MCP server (stdio or Streamable HTTP) giving Claude and other MCP clients the
+/// healthsim_* tools over a HealthSim DuckDB database, sharing the file safely with other
+/// processes.
 #[derive(Debug, Parser)]
 #[command(name = "healthsim-mcp", version, about, long_about = None, allow_negative_numbers = true)]
 pub struct Cli {
@@ -37,6 +40,9 @@ pub enum Command {
         /// Arguments as a JSON object, e.g. '{"limit": 5}' (default {})
         args: Option<String>,
     },
+    /// Print the DuckDB engine, the storage version of new files and of --db, and which
+    /// extensions (remote engines) load from --extension-dir
+    Engine,
 }
 
 /// Settings shared by every subcommand.
@@ -80,6 +86,16 @@ pub struct ServerArgs {
     /// Address the http transport listens on (a non-loopback address needs HEALTHSIM_MCP_TOKEN)
     #[arg(long, env = "HEALTHSIM_LISTEN", default_value = "127.0.0.1:8765", value_name = "ADDR", global = true)]
     pub listen: String,
+
+    /// Folder the server loads DuckDB extensions from (the remote engines' quack, httpfs,
+    /// ducklake, ...), by name and from nowhere else: NAME.duckdb_extension files, a DuckDB
+    /// extension directory, or a site-packages with duckdb-extension-NAME wheels
+    #[arg(long, env = "HEALTHSIM_EXTENSION_DIR", value_name = "DIR", global = true)]
+    pub extension_dir: Option<PathBuf>,
+
+    /// Download extensions missing from --extension-dir from DuckDB's repository
+    #[arg(long, env = "HEALTHSIM_ALLOW_EXTENSION_DOWNLOAD", global = true)]
+    pub allow_extension_download: bool,
 }
 
 /// The transports `--transport` accepts.
@@ -114,6 +130,8 @@ pub struct Config {
     pub max_output_chars: usize,
     pub max_save_entities: usize,
     pub transport: Transport,
+    /// Where DuckDB extensions come from (`--extension-dir`, `--allow-extension-download`).
+    pub extensions: ExtensionSource,
 }
 
 impl Config {
@@ -154,6 +172,13 @@ impl Config {
                 Transport::Http { listen, token }
             }
         };
+        let extension_dir = match &args.extension_dir {
+            Some(dir) if !dir.is_dir() => {
+                bail!("--extension-dir {} is not a directory; create it or pass another folder", dir.display())
+            }
+            Some(dir) => Some(std::path::absolute(dir).context("cannot resolve --extension-dir")?),
+            None => None,
+        };
         Ok(Config {
             db_path,
             read_only: args.read_only,
@@ -163,6 +188,7 @@ impl Config {
             max_output_chars: args.max_output_chars,
             max_save_entities: args.max_save_entities,
             transport,
+            extensions: ExtensionSource { dir: extension_dir, allow_download: args.allow_extension_download },
         })
     }
 
@@ -177,6 +203,7 @@ impl Config {
             max_output_chars: 1_000_000,
             max_save_entities: 200_000,
             transport: Transport::Stdio,
+            extensions: ExtensionSource::default(),
         }
     }
 }

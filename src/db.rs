@@ -5,6 +5,7 @@
 
 mod engine;
 mod error;
+mod extensions;
 mod instance;
 mod population;
 mod query;
@@ -22,8 +23,10 @@ use anyhow::Context;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-pub use engine::open_instances;
+pub use engine::{FileHeader, library_version, open_instances};
 pub use error::DbError;
+pub use extensions::{ExtensionSource, Origin as ExtensionOrigin, platform as extension_platform};
+pub use instance::NEW_FILE_STORAGE;
 pub use population::Scale;
 pub use query::{QueryError, QueryResult};
 pub use reference::{ReferenceResult, ReferenceTable, State, TableInventory, parse_state, states};

@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod engine_info;
 pub mod http;
 pub mod model;
 pub mod server;

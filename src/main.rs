@@ -57,6 +57,10 @@ fn main() -> ExitCode {
                 print_stdout(&healthsim_mcp::demo::describe(&config, &report));
                 Ok(ExitCode::SUCCESS)
             }
+            Command::Engine => {
+                print_stdout(&healthsim_mcp::engine_info::describe(&config));
+                Ok(ExitCode::SUCCESS)
+            }
             Command::Call { tool, args } => {
                 let arguments = healthsim_mcp::client::parse_arguments(args.as_deref())?;
                 let outcome = healthsim_mcp::client::call(config, &tool, arguments).await?;

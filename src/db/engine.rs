@@ -33,6 +33,9 @@ pub enum Mode {
 pub enum OpenError {
     /// Another process holds a conflicting lock on the file.
     Locked(LockHolder),
+    /// The file is in a storage version this engine cannot read (written by a newer, or a
+    /// much older, DuckDB); the text is the one-line explanation for the user.
+    Unreadable(String),
     /// Anything else (missing file in read-only mode, corrupt file, bad setting...).
     Other(anyhow::Error),
 }
@@ -90,7 +93,7 @@ impl Instance {
     /// Fails if this process already has an instance of the file.
     pub fn open(path: &Path, mode: Mode, settings: &[(&str, String)]) -> Result<Arc<Instance>, OpenError> {
         register(path).map_err(OpenError::Other)?;
-        match open_raw(path, mode, settings) {
+        match open_raw(path, mode, settings).map_err(|err| explain_storage_version(path, err)) {
             Ok(raw) => {
                 tracing::debug!(?mode, path = %path.display(), "opened database instance");
                 Ok(Arc::new(Instance {
@@ -243,6 +246,93 @@ fn open_raw(path: &Path, mode: Mode, settings: &[(&str, String)]) -> Result<ffi:
     }
 }
 
+/// The DuckDB library this binary runs, e.g. `v1.5.5`.
+pub fn library_version() -> String {
+    // SAFETY: returns a pointer to a static NUL-terminated string.
+    unsafe { CStr::from_ptr(ffi::duckdb_library_version()) }.to_string_lossy().into_owned()
+}
+
+/// What a DuckDB file's main header says: its storage version number and the DuckDB
+/// release that wrote the header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileHeader {
+    pub storage: u64,
+    pub writer: String,
+}
+
+impl FileHeader {
+    /// Offsets of the main header: an 8-byte checksum, `DUCK`, the storage version
+    /// (u64 little endian), four flag words, then the writer's version string (32 bytes).
+    const MAGIC: std::ops::Range<usize> = 8..12;
+    const STORAGE: std::ops::Range<usize> = 12..20;
+    const WRITER: std::ops::Range<usize> = 52..84;
+
+    pub fn parse(head: &[u8]) -> Option<FileHeader> {
+        if head.len() < Self::WRITER.end || &head[Self::MAGIC] != b"DUCK" {
+            return None;
+        }
+        let storage = u64::from_le_bytes(head[Self::STORAGE].try_into().ok()?);
+        let writer = head[Self::WRITER].split(|b| *b == 0).next().unwrap_or_default();
+        let writer = String::from_utf8_lossy(writer).trim().to_owned();
+        Some(FileHeader { storage, writer: if writer.is_empty() { "an unknown version".to_owned() } else { writer } })
+    }
+
+    /// Reads the header of the file at `path`; `None` if it is not a DuckDB file. Only
+    /// where this process has no DuckDB instance of `path` (after an open of it failed, or
+    /// in a command that never opens it): closing this handle drops the process's fcntl
+    /// locks on the file.
+    pub fn read(path: &Path) -> Option<FileHeader> {
+        use std::io::Read;
+        let mut head = [0u8; 84];
+        std::fs::File::open(path).ok()?.read_exact(&mut head).ok()?;
+        FileHeader::parse(&head)
+    }
+}
+
+/// Turns DuckDB's multi-line "Trying to read a database file with version number N"
+/// into one line naming the DuckDB release that wrote the file and how to convert it.
+fn explain_storage_version(path: &Path, err: OpenError) -> OpenError {
+    let OpenError::Other(inner) = &err else { return err };
+    let message = inner.to_string();
+    if !message.contains("Trying to read a database file with version number") {
+        return err;
+    }
+    let engine = library_version();
+    let shown = path.display();
+    let converted = path.with_file_name(format!(
+        "{}-v1.duckdb",
+        path.file_stem().map_or_else(|| "healthsim".into(), |s| s.to_string_lossy())
+    ));
+    let converted = converted.display();
+    let Some(header) = FileHeader::read(path) else {
+        let first = message.lines().next().unwrap_or_default();
+        return OpenError::Unreadable(format!(
+            "database file {shown} is in a storage version DuckDB {engine} cannot read ({first}); the file was not changed"
+        ));
+    };
+    let FileHeader { storage, writer } = header;
+    let release = writer.trim_start_matches('v').splitn(3, '.').take(2).collect::<Vec<_>>().join(".");
+    OpenError::Unreadable(if storage > NEWEST_READABLE_STORAGE {
+        format!(
+            "database file {shown} was written by DuckDB {writer} in storage version {storage}, newer than this \
+             server's DuckDB {engine} reads; the file was not changed. Convert a copy with DuckDB {release}: \
+             ATTACH '{shown}' AS old (READ_ONLY); ATTACH '{converted}' AS new (STORAGE_VERSION 'v1.0.0'); \
+             COPY FROM DATABASE old TO new; then pass --db {converted}"
+        )
+    } else {
+        format!(
+            "database file {shown} was written by DuckDB {writer} in storage version {storage}, older than this \
+             server's DuckDB {engine} reads (0.9 and later); the file was not changed. Convert it: EXPORT DATABASE \
+             'folder' with DuckDB {release}, then IMPORT DATABASE 'folder' with DuckDB 1.x into a new file and pass \
+             --db with it"
+        )
+    })
+}
+
+/// The newest storage version number DuckDB 1.5 reads (DuckDB 1.4 and 1.5 write 67 with
+/// `STORAGE_VERSION 'v1.4.0'` or later; 64 is what v0.10.2 through v1.1 compatibility writes).
+const NEWEST_READABLE_STORAGE: u64 = 67;
+
 /// Reads program and PID out of DuckDB's `Could not set lock on file "...": Conflicting
 /// lock is held in <program> (PID <n>)` message.
 pub fn parse_lock_conflict(message: &str) -> Option<LockHolder> {
@@ -388,6 +478,26 @@ mod tests {
         assert!(parse_lock_conflict("IO Error: Cannot open file").is_none());
         let bare = parse_lock_conflict("IO Error: Could not set lock on file \"/x\": Resource busy").unwrap();
         assert_eq!(bare.describe(), "another process");
+    }
+
+    /// The main header yields the storage number and the writer; other bytes do not.
+    #[test]
+    fn file_header_is_parsed() {
+        let mut head = vec![0u8; 128];
+        head[8..12].copy_from_slice(b"DUCK");
+        head[12..20].copy_from_slice(&999u64.to_le_bytes());
+        head[52..58].copy_from_slice(b"v2.0.0");
+        assert_eq!(FileHeader::parse(&head), Some(FileHeader { storage: 999, writer: "v2.0.0".into() }));
+        head[52..58].fill(0);
+        assert_eq!(FileHeader::parse(&head).unwrap().writer, "an unknown version");
+        head[8] = b'X';
+        assert_eq!(FileHeader::parse(&head), None);
+        assert_eq!(FileHeader::parse(b"DUCK"), None);
+        // And the file this engine creates says who wrote it.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.duckdb");
+        drop(Instance::open(&path, Mode::ReadWrite, &[("storage_compatibility_version", "v1.0.0".into())]).unwrap());
+        assert_eq!(FileHeader::read(&path), Some(FileHeader { storage: 64, writer: library_version() }));
     }
 
     /// A second instance of the same file in one process is refused, and the slot frees

@@ -14,6 +14,9 @@ pub enum DbError {
     },
     /// Writes are disabled; the text says why.
     ReadOnly(String),
+    /// The file is in a storage version this engine cannot read; the text says which
+    /// DuckDB wrote it and how to convert it.
+    Unreadable(String),
     /// A read ran longer than the query timeout and was interrupted.
     TimedOut(Duration),
     /// The client cancelled the request; the query was interrupted.
@@ -32,7 +35,7 @@ impl std::fmt::Display for DbError {
                 holder.describe(),
                 waited.as_millis()
             ),
-            DbError::ReadOnly(reason) => write!(f, "{reason}"),
+            DbError::ReadOnly(reason) | DbError::Unreadable(reason) => write!(f, "{reason}"),
             DbError::TimedOut(limit) => write!(
                 f,
                 "query interrupted after the {} ms timeout; add filters or a LIMIT, or raise --query-timeout-ms",

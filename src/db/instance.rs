@@ -32,6 +32,13 @@ const INTERRUPT_REPEAT: Duration = Duration::from_millis(10);
 /// system is disabled, so this bounds what one query may hold.
 const READ_MAX_MEMORY: &str = "4GB";
 
+/// Storage version of the files the server creates: what DuckDB 1.0 and every later
+/// release reads (storage number 64), so a file we create opens in the Python tooling's
+/// `duckdb>=1.0.0`, in 1.4 LTS notebooks and in DuckDB 2.0. DuckDB 1.5's own default
+/// (`v0.10.2`) writes the same format; naming it keeps an engine upgrade from silently
+/// locking older readers out, as DuckDB 2.0's default (`latest`) did.
+pub const NEW_FILE_STORAGE: &str = "v1.0.0";
+
 /// Timing settings of the access layer.
 #[derive(Debug, Clone)]
 pub struct AccessSettings {
@@ -307,6 +314,7 @@ impl Inner {
                     std::thread::sleep(backoff.mul_f64(0.5 + fastrand::f64() * 0.5));
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
+                Err(OpenError::Unreadable(reason)) => return Err(DbError::Unreadable(reason)),
                 Err(OpenError::Other(err)) => {
                     return Err(DbError::Other(err.context(format!("cannot open {} for reading", path.display()))));
                 }
@@ -355,16 +363,22 @@ impl Inner {
         // the new blocks live is written last. One thread: a save appends on one thread
         // anyway, and a second DuckDB thread only contends with the planning threads
         // (appends of a 10,000-entity save 83 -> 65 ms, a 100,000-entity save 2.0 -> 1.8 s, A/B).
-        let settings = [
+        let mut settings = vec![
             ("autoload_known_extensions", "false".to_owned()),
             ("autoinstall_known_extensions", "false".to_owned()),
             ("checkpoint_threshold", "0b".to_owned()),
             ("auto_checkpoint_skip_wal_threshold", "0".to_owned()),
             ("threads", "1".to_owned()),
         ];
+        if !self.settings.path.exists() {
+            // A file we create must open in every DuckDB users run beside us (see
+            // `NEW_FILE_STORAGE`); an existing file keeps the storage version it has.
+            settings.push(("storage_compatibility_version", NEW_FILE_STORAGE.to_owned()));
+        }
         let instance = match Instance::open(&self.settings.path, Mode::ReadWrite, &settings) {
             Ok(instance) => instance,
             Err(OpenError::Locked(holder)) => return Attempt::Locked(holder, work),
+            Err(OpenError::Unreadable(reason)) => return Attempt::Done(Err(DbError::Unreadable(reason))),
             Err(OpenError::Other(err)) => {
                 return Attempt::Done(Err(DbError::Other(
                     err.context(format!("cannot open {} for writing", self.settings.path.display())),

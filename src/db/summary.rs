@@ -57,8 +57,9 @@ pub fn statistics(conn: &Connection, scenario_id: &str) -> anyhow::Result<Map<St
     let mut stats = Map::new();
     let one_row = |sql: &str| -> anyhow::Result<Vec<Value>> {
         let mut stmt = conn.prepare_cached(sql)?;
-        let width = stmt.column_count();
         let mut rows = stmt.query([scenario_id])?;
+        // (The width is known once the statement ran.)
+        let width = rows.as_ref().map_or(0, |executed| executed.column_count());
         let row = rows.next()?.context("aggregate returned no row")?;
         (0..width).map(|i| Ok(to_json(row.get::<_, duckdb::types::Value>(i)?, ColumnHint::default()))).collect()
     };
@@ -223,12 +224,13 @@ fn rows_at(
     let sql = format!(
         "SELECT t.* EXCLUDE (scenario_id, created_at, generation_seed), p.healthsim_rn FROM {table} t
          JOIN (SELECT rowid AS healthsim_row, row_number() OVER (ORDER BY rowid) - 1 AS healthsim_rn
-               FROM {table} WHERE scenario_id = $1 QUALIFY list_contains($2, healthsim_rn)) p
+               FROM {table} WHERE scenario_id = $1 QUALIFY list_contains(CAST($2 AS BIGINT[]), healthsim_rn)) p
            ON t.rowid = p.healthsim_row
          ORDER BY p.healthsim_rn",
         table = quote(spec.name),
     );
-    let positions = duckdb::types::Value::List(positions.iter().map(|p| duckdb::types::Value::BigInt(*p)).collect());
+    // Bound as list text: duckdb-rs 1.5 cannot bind LIST parameters.
+    let positions = format!("[{}]", positions.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(duckdb::params![scenario_id, positions])?;
     let (names, hints) = super::query::columns_of(rows.as_ref());

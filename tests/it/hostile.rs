@@ -73,11 +73,12 @@ fn corpus(db: &str) -> Vec<(String, Outcome)> {
         ("RESET threads".into(), Refused("SET statements")),
         ("SET enable_external_access = true".into(), Refused("SET statements")),
         // DuckDB's parser turns this PRAGMA into a SET.
-        ("PRAGMA enable_profiling".into(), Refused("SET statements")),
+        ("PRAGMA enable_profiling".into(), Refused("PRAGMA statements")),
         ("PRAGMA threads = 1".into(), Refused("statements are not allowed")),
         ("SELECT current_setting('threads') AS t".into(), Rows(1)),
         ("SELECT name, description FROM duckdb_settings() WHERE name = 'enable_external_access'".into(), Rows(1)),
-        ("SELECT * FROM duckdb_settings() WHERE name = 'threads'".into(), Failed("VARIANT type")),
+        ("SELECT * FROM duckdb_settings() WHERE name = 'threads'".into(), Rows(1)),
+        ("SELECT 1::VARIANT AS v".into(), Failed("VARIANT type")),
         ("SELECT name, CAST(value AS VARCHAR) AS v FROM duckdb_settings() WHERE name = 'threads'".into(), Rows(1)),
         ("CALL pragma_version()".into(), Refused("CALL statements")),
         // Everything else that is not a read.

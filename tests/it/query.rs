@@ -35,7 +35,7 @@ async fn only_single_read_statements_run() {
         ("ATTACH ':memory:' AS other", "ATTACH statements are not allowed"),
         ("COPY scenarios TO '/tmp/out.csv'", "COPY statements are not allowed"),
         ("SET threads = 1", "SET statements are not allowed"),
-        ("PRAGMA enable_profiling", "SET statements are not allowed"),
+        ("PRAGMA enable_profiling", "PRAGMA statements are not allowed"),
         ("CHECKPOINT", "CALL statements are not allowed"),
         ("BEGIN TRANSACTION", "TRANSACTION statements are not allowed"),
         ("EXPLAIN DELETE FROM scenarios", "EXPLAIN DELETE statements are not allowed"),

@@ -19,6 +19,14 @@ BIN = os.environ.get("HEALTHSIM_MCP_BIN", "")
 def pytest_configure(config):
     if not BIN or not Path(BIN).is_file():
         raise pytest.UsageError("set HEALTHSIM_MCP_BIN to the built healthsim-mcp binary (scripts/test does)")
+    config.addinivalue_line("markers", "duckdb_matrix: runs once per Python duckdb version users have (scripts/test)")
+    config.addinivalue_line("markers", "relay: needs every DuckDB venv at once (HEALTHSIM_TEST_PYTHONS)")
+
+
+def pytest_report_header(config):
+    import duckdb
+
+    return f"Python duckdb {duckdb.__version__} as the other process"
 
 
 @pytest.fixture

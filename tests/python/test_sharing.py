@@ -17,7 +17,7 @@ import pytest
 
 from conftest import BIN, entities, pid_alive, server, wait_until
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.duckdb_matrix]
 
 
 def can_write(path) -> bool:
