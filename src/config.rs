@@ -87,6 +87,22 @@ pub struct ServerArgs {
     #[arg(long, env = "HEALTHSIM_LISTEN", default_value = "127.0.0.1:8765", value_name = "ADDR", global = true)]
     pub listen: String,
 
+    /// Host names or addresses (optionally with :PORT) clients on other machines use to
+    /// reach the http transport; loopback names and the listen address are always accepted
+    #[arg(long, env = "HEALTHSIM_ALLOWED_HOSTS", value_name = "NAME[,NAME...]", value_delimiter = ',', global = true)]
+    pub allowed_hosts: Vec<String>,
+
+    /// Browser origins (scheme://host[:port]) allowed to call the http transport; a request
+    /// with any other Origin than these or loopback gets 403
+    #[arg(
+        long,
+        env = "HEALTHSIM_ALLOWED_ORIGINS",
+        value_name = "ORIGIN[,ORIGIN...]",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub allowed_origins: Vec<String>,
+
     /// Folder the server loads DuckDB extensions from (the remote engines' quack, httpfs,
     /// ducklake, ...), by name and from nowhere else: NAME.duckdb_extension files, a DuckDB
     /// extension directory, or a site-packages with duckdb-extension-NAME wheels
@@ -109,11 +125,20 @@ pub enum TransportKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transport {
     Stdio,
-    Http {
-        listen: std::net::SocketAddr,
-        /// Bearer token every request must carry (`HEALTHSIM_MCP_TOKEN`).
-        token: Option<String>,
-    },
+    Http(HttpSettings),
+}
+
+/// The http transport's settings, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    pub listen: std::net::SocketAddr,
+    /// Bearer token every request must carry (`HEALTHSIM_MCP_TOKEN`).
+    pub token: Option<String>,
+    /// `Host` values accepted besides loopback and the listen address (`--allowed-hosts`).
+    pub allowed_hosts: Vec<String>,
+    /// `Origin` values accepted besides loopback, each `scheme://host:port`
+    /// (`--allowed-origins`; a missing port is the scheme's default).
+    pub allowed_origins: Vec<String>,
 }
 
 /// Validated settings; every field is in range.
@@ -169,7 +194,16 @@ impl Config {
                     Err(_) => None,
                 };
                 crate::http::check_listen(listen, token.as_deref())?;
-                Transport::Http { listen, token }
+                let allowed_hosts =
+                    args.allowed_hosts.iter().map(|h| h.trim().to_owned()).filter(|h| !h.is_empty()).collect();
+                let allowed_origins = args
+                    .allowed_origins
+                    .iter()
+                    .map(|o| o.trim())
+                    .filter(|o| !o.is_empty())
+                    .map(normalize_origin)
+                    .collect::<anyhow::Result<_>>()?;
+                Transport::Http(HttpSettings { listen, token, allowed_hosts, allowed_origins })
             }
         };
         let extension_dir = match &args.extension_dir {
@@ -206,6 +240,31 @@ impl Config {
             extensions: ExtensionSource::default(),
         }
     }
+}
+
+/// `scheme://host[:port]` with the port made explicit (the scheme's default when absent),
+/// so it matches exactly that origin.
+fn normalize_origin(origin: &str) -> anyhow::Result<String> {
+    let refuse = || {
+        anyhow::anyhow!(
+            "--allowed-origins: '{origin}' is not an origin such as https://app.example.com or http://10.0.0.5:3000"
+        )
+    };
+    let (scheme, rest) = origin.split_once("://").ok_or_else(refuse)?;
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "https" => 443,
+        "http" => 80,
+        _ => return Err(refuse()),
+    };
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
+        return Err(refuse());
+    }
+    let has_port = match authority.rsplit_once(':') {
+        Some((host, port)) => !host.ends_with(':') && (port == "*" || port.parse::<u16>().is_ok()) && !port.is_empty(),
+        None => false,
+    } && !authority.ends_with(']');
+    Ok(if has_port { format!("{scheme}://{authority}") } else { format!("{scheme}://{authority}:{default_port}") })
 }
 
 fn check_range(flag: &str, value: u64, min: u64, max: u64) -> anyhow::Result<()> {
@@ -250,5 +309,19 @@ mod tests {
         assert_eq!(err.to_string(), "--write-timeout-ms must be between 1 and 3600000 (got 0)");
         let err = parse(&["--db", "/tmp/x.duckdb", "--max-output-chars", "5"]).unwrap_err();
         assert_eq!(err.to_string(), "--max-output-chars must be between 1000 and 100000000 (got 5)");
+    }
+
+    /// Origins get an explicit port; anything that is not an origin is refused by name.
+    #[test]
+    fn origins_are_normalized() {
+        assert_eq!(normalize_origin("https://app.example.com").unwrap(), "https://app.example.com:443");
+        assert_eq!(normalize_origin("http://10.0.0.5:3000/").unwrap(), "http://10.0.0.5:3000");
+        assert_eq!(normalize_origin("http://[::1]").unwrap(), "http://[::1]:80");
+        assert_eq!(normalize_origin("http://[::1]:8080").unwrap(), "http://[::1]:8080");
+        assert_eq!(normalize_origin("http://lan:*").unwrap(), "http://lan:*");
+        for bad in ["app.example.com", "ftp://x", "https://", "https://x/path", "https://u@x"] {
+            let err = normalize_origin(bad).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("--allowed-origins: '{bad}' is not an origin")), "{err}");
+        }
     }
 }

@@ -19,6 +19,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 
 use crate::Config;
+use crate::config::HttpSettings;
 use crate::db::Db;
 use crate::server::{HealthSim, Limits};
 
@@ -36,11 +37,11 @@ pub fn check_listen(listen: SocketAddr, token: Option<&str>) -> anyhow::Result<(
 /// receives the bound address (useful with port 0).
 pub async fn serve(
     config: Config,
-    listen: SocketAddr,
-    token: Option<String>,
+    settings: HttpSettings,
     ready: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let HttpSettings { listen, token, allowed_hosts: extra_hosts, allowed_origins: extra_origins } = settings;
     check_listen(listen, token.as_deref())?;
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| {
         format!("cannot listen on {listen}; is another server using that port? pass another --listen")
@@ -49,10 +50,22 @@ pub async fn serve(
     let db = Db::open(&config).await?;
     let limits = Limits { max_output_chars: config.max_output_chars, max_save_entities: config.max_save_entities };
     let stop = tokio_util::sync::CancellationToken::new();
+    // Host: loopback names, the address we listen on, and what the operator listed (the
+    // names and LAN addresses clients on other machines use). Origin: browsers on this
+    // machine and the listed origins; a present Origin that is neither gets 403 (DNS
+    // rebinding and cross-site requests), while clients that send none (SDKs, curl) pass.
     let mut allowed_hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
     allowed_hosts.push(bound.ip().to_string());
     allowed_hosts.push(bound.to_string());
-    let mut http_config = StreamableHttpServerConfig::default().with_allowed_hosts(allowed_hosts);
+    allowed_hosts.extend(extra_hosts);
+    let mut allowed_origins: Vec<String> = ["localhost", "127.0.0.1", "[::1]"]
+        .iter()
+        .flat_map(|host| [format!("http://{host}:*"), format!("https://{host}:*")])
+        .collect();
+    allowed_origins.extend(extra_origins);
+    tracing::debug!(?allowed_hosts, ?allowed_origins, "http request checks");
+    let mut http_config =
+        StreamableHttpServerConfig::default().with_allowed_hosts(allowed_hosts).with_allowed_origins(allowed_origins);
     http_config.cancellation_token = stop.child_token();
     http_config.max_request_body_bytes = crate::MAX_MESSAGE_BYTES;
     let factory_db = db.clone();
@@ -64,6 +77,7 @@ pub async fn serve(
     let token: Arc<Option<String>> = Arc::new(token);
     let router = axum::Router::new()
         .nest_service("/mcp", service)
+        .layer(middleware::from_fn(session_end_is_ok))
         .layer(middleware::from_fn_with_state(Arc::clone(&token), authorize));
     tracing::info!(address = %bound, auth = token.is_some(), "listening on http://{bound}/mcp");
     ready(bound);
@@ -101,6 +115,18 @@ async fn authorize(State(token): State<Arc<Option<String>>>, request: Request, n
         )
             .into_response()
     }
+}
+
+/// A DELETE that ended a session answers 200 OK. rmcp answers 202 Accepted, which the
+/// Python SDK 1.x client reports as `Session termination failed: 202` (it expects 200 or
+/// 204, or 405 when the server does not let clients end sessions).
+async fn session_end_is_ok(request: Request, next: Next) -> Response {
+    let delete = request.method() == axum::http::Method::DELETE;
+    let mut response = next.run(request).await;
+    if delete && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::OK;
+    }
+    response
 }
 
 /// Compares without an early exit, so the time taken does not reveal how many leading

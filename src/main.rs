@@ -45,8 +45,8 @@ fn main() -> ExitCode {
                     Transport::Stdio => {
                         healthsim_mcp::run(config, healthsim_mcp::stdio_transport(), shutdown_signal()).await
                     }
-                    Transport::Http { listen, token } => {
-                        healthsim_mcp::http::serve(config, listen, token, |_| {}, shutdown_signal()).await
+                    Transport::Http(settings) => {
+                        healthsim_mcp::http::serve(config, settings, |_| {}, shutdown_signal()).await
                     }
                 }
                 .map(|()| ExitCode::SUCCESS)

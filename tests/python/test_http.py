@@ -26,13 +26,13 @@ TOKEN = "s3cret-token-for-tests"
 class HttpServer:
     """The binary with --transport http on an ephemeral loopback port."""
 
-    def __init__(self, db, token: str | None = TOKEN, *args: str):
+    def __init__(self, db, token: str | None = TOKEN, *args: str, listen: str = "127.0.0.1:0"):
         env = {**os.environ, "RUST_LOG": "healthsim_mcp=info"}
         env.pop("HEALTHSIM_MCP_TOKEN", None)
         if token is not None:
             env["HEALTHSIM_MCP_TOKEN"] = token
         self.proc = subprocess.Popen(
-            [BIN, "--db", str(db), "--transport", "http", "--listen", "127.0.0.1:0", *args],
+            [BIN, "--db", str(db), "--transport", "http", "--listen", listen, *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -47,6 +47,8 @@ class HttpServer:
             for line in self.proc.stderr:
                 self.stderr.append(line)
                 found = re.search(r"listening on http://([0-9.]+:[0-9]+)/mcp", line)
+                if found and found.group(1).startswith("0.0.0.0:"):
+                    found = re.search(r"(127\.0\.0\.1:[0-9]+)", "127.0.0.1:" + found.group(1).split(":")[1])
                 if found and self.address is None:
                     self.address = found.group(1)
                     ready.set()
@@ -185,3 +187,104 @@ def test_non_loopback_needs_a_token(db_path):
     assert done.returncode == 2, done
     assert "set HEALTHSIM_MCP_TOKEN" in done.stderr
     assert not db_path.exists(), "nothing was created"
+
+
+def raw_post(port: int, body: dict, headers: dict) -> tuple[int, dict, str]:
+    """One POST to /mcp on 127.0.0.1:`port` with exactly these headers (Host included)."""
+    import http.client
+    import json
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.putrequest("POST", "/mcp", skip_host=True, skip_accept_encoding=True)
+        for name, value in {
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+            **headers,
+        }.items():
+            conn.putheader(name, value)
+        data = json.dumps(body).encode()
+        conn.putheader("Content-Length", str(len(data)))
+        conn.endheaders(data)
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
+}
+
+
+def test_clients_on_other_machines_hosts_and_origins(db_path):
+    """Listening on every interface with a token: the names and LAN addresses listed in
+    --allowed-hosts are served (loopback always), other Host values get 403; a present
+    Origin must be loopback or listed in --allowed-origins, else 403."""
+    server = HttpServer(
+        db_path,
+        TOKEN,
+        "--allowed-hosts",
+        "healthsim.lan,10.0.0.5:8765",
+        "--allowed-origins",
+        "https://app.example.com",
+        listen="0.0.0.0:0",
+    )
+    try:
+        port = int(server.address.rsplit(":", 1)[1])
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        cases = [
+            ({"Host": f"healthsim.lan:{port}"}, 200),
+            ({"Host": "healthsim.lan"}, 200),
+            ({"Host": "10.0.0.5:8765"}, 200),
+            ({"Host": "10.0.0.5:9999"}, 403),
+            ({"Host": f"127.0.0.1:{port}"}, 200),
+            ({"Host": f"localhost:{port}"}, 200),
+            ({"Host": "evil.example"}, 403),
+            ({"Host": f"healthsim.lan:{port}", "Origin": "http://evil.example"}, 403),
+            ({"Host": f"healthsim.lan:{port}", "Origin": "https://app.example.com"}, 200),
+            ({"Host": f"healthsim.lan:{port}", "Origin": "https://app.example.com:8443"}, 403),
+            ({"Host": f"127.0.0.1:{port}", "Origin": "http://localhost:5173"}, 200),
+            ({"Host": f"127.0.0.1:{port}", "Origin": "null"}, 403),
+        ]
+        for headers, expected in cases:
+            status, _, body = raw_post(port, INITIALIZE, {**auth, **headers})
+            assert status == expected, (headers, status, body)
+        # The token is still required from every host.
+        status, _, _ = raw_post(port, INITIALIZE, {"Host": f"healthsim.lan:{port}"})
+        assert status == 401
+    finally:
+        assert server.stop() == 0
+
+
+def test_ending_a_session_answers_200(http_server):
+    """DELETE with the session id ends the session with 200 (the Python SDK 1.x client
+    logs `Session termination failed: 202` otherwise); the session is gone afterwards."""
+    import http.client
+
+    port = int(http_server.address.rsplit(":", 1)[1])
+    auth = {"Authorization": f"Bearer {TOKEN}", "Host": http_server.address}
+    status, headers, _ = raw_post(port, INITIALIZE, auth)
+    assert status == 200
+    session = {k.lower(): v for k, v in headers.items()}["mcp-session-id"]
+
+    def delete() -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.request("DELETE", "/mcp", headers={**auth, "Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-06-18"})
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
+    listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+    session_headers = {**auth, "Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-06-18"}
+    status, _, _ = raw_post(port, {"jsonrpc": "2.0", "method": "notifications/initialized"}, session_headers)
+    assert status == 202
+    status, _, body = raw_post(port, listing, session_headers)
+    assert status == 200 and "healthsim_query" in body, (status, body)
+    assert delete() == 200
+    status, _, _ = raw_post(port, listing, session_headers)
+    assert status == 404, "the session no longer exists"
