@@ -288,3 +288,66 @@ def test_ending_a_session_answers_200(http_server):
     assert delete() == 200
     status, _, _ = raw_post(port, listing, session_headers)
     assert status == 404, "the session no longer exists"
+
+
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+async def test_sdk_2_modern_client_discovers_and_calls(db_path, transport):
+    """The MCP Python SDK 2.x `Client` as scripts use it: it probes `server/discover`, adopts
+    the 2026-07-28 protocol (stateless over HTTP: no session id), and calls tools."""
+    import json
+
+    from mcp import Client, StdioServerParameters
+
+    server = None
+    if transport == "http":
+        server = HttpServer(db_path, None)
+        target = server.url
+    else:
+        target = StdioServerParameters(command=BIN, args=["--db", str(db_path)], env={"RUST_LOG": "warn"})
+    try:
+        async with Client(target) as client:
+            assert client.session.discover_result is not None, "server/discover was answered"
+            assert client.protocol_version == "2026-07-28"
+            assert client.server_info.name == "healthsim-mcp"
+            names = {t.name for t in (await client.list_tools()).tools}
+            assert "healthsim_save_scenario" in names and "healthsim_query" in names
+            saved = await client.call_tool("healthsim_save_scenario", {"name": "modern", "entities": entities(2)})
+            assert not saved.is_error, saved
+            result = await client.call_tool("healthsim_query", {"sql": "SELECT count(*) AS n FROM patients"})
+            text = "".join(c.text for c in result.content if getattr(c, "type", "") == "text")
+            assert json.loads(text)["rows"] == [{"n": 2}]
+            assert result.structured_content == json.loads(text)
+    finally:
+        if server is not None:
+            assert server.stop() == 0
+
+
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+def test_sdk_1_client(db_path, transport):
+    """The MCP Python SDK 1.x (its own venv, `HEALTHSIM_TEST_MCP1_PYTHON`): initialize,
+    tools, a save and a query, and a clean end of the session: no warning logged (the
+    session's DELETE is answered 200)."""
+    import json
+    from pathlib import Path
+
+    python = os.environ.get("HEALTHSIM_TEST_MCP1_PYTHON")
+    if not python:
+        pytest.skip("HEALTHSIM_TEST_MCP1_PYTHON is not set (scripts/test sets it)")
+    script = str(Path(__file__).parent / "clients" / "sdk1_client.py")
+    server = None
+    if transport == "http":
+        server = HttpServer(db_path, None)
+        argv = [python, script, "http", server.url]
+    else:
+        argv = [python, script, "stdio", BIN, str(db_path)]
+    try:
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    finally:
+        if server is not None:
+            assert server.stop() == 0
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen["server"] == "healthsim-mcp" and seen["protocol"] in ("2025-06-18", "2025-11-25"), seen
+    assert len(seen["tools"]) == 8 and not seen["saved_error"], seen
+    assert seen["rows"] == [{"n": 1}] and seen["structured_matches"], seen
+    assert seen["warnings"] == [], seen["warnings"]
