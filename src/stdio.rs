@@ -5,9 +5,15 @@
 //! rest of the session. This one gives a large buffer back after its message, and
 //! otherwise behaves the same: lines are bounded while they are read (an oversized line
 //! is dropped, never buffered), reads are cancellation-safe (rmcp polls `receive` inside
-//! `select!`), input that is not JSON is ignored, and well-formed JSON that is not a
-//! valid message gets an `Invalid Request` error (a notification gets nothing, as
-//! JSON-RPC requires).
+//! `select!`), and every line that cannot be read gets an answer, as JSON-RPC requires:
+//! text that is not JSON a `Parse error` (-32700), to the request's id where a scan can
+//! still read it, `null` otherwise; an oversized line a `Parse error` with id `null`;
+//! well-formed JSON that is not a valid message an `Invalid Request` (-32600) if it has an
+//! id (a malformed notification gets nothing). A string escape cut in half (a lone UTF-16
+//! surrogate, what JavaScript leaves when it cuts a string mid-emoji) is read as U+FFFD
+//! (`repair`), so the request is served instead of refused.
+
+mod repair;
 
 use std::sync::Arc;
 
@@ -105,10 +111,11 @@ where
         }
     }
 
-    /// Sends an `Invalid Request` error for a message that could not be parsed. It runs as
-    /// its own task, so a cancelled `receive` cannot leave half an error on the stream.
-    fn reply_invalid(&self) {
-        let reply = TxJsonRpcMessage::<RoleServer>::error(ErrorData::invalid_request("Invalid request", None), None);
+    /// Sends an error for a message that could not be parsed, to `id` when it is known. It
+    /// runs as its own task, so a cancelled `receive` cannot leave half an error on the stream.
+    fn reply_error(&self, error: ErrorData, id: Option<Value>) {
+        let id = id.and_then(|id| serde_json::from_value::<RequestId>(id).ok());
+        let reply = TxJsonRpcMessage::<RoleServer>::error(error, id);
         tokio::spawn(write_message(Arc::clone(&self.write), reply));
     }
 }
@@ -181,6 +188,11 @@ where
                         max_bytes = self.max_line_bytes,
                         "a message exceeded the maximum size and was dropped"
                     );
+                    let message = format!(
+                        "Parse error: the message is larger than the {} MiB limit and was not read; send less per call",
+                        self.max_line_bytes >> 20
+                    );
+                    self.reply_error(ErrorData::parse_error(message, None), None);
                     continue;
                 }
                 LineRead::Eof => return None,
@@ -196,22 +208,37 @@ where
                 self.reset_line();
                 continue;
             }
-            let parsed = parse_message(text);
-            // Whether the message could have wanted an answer: a JSON object with an id.
-            let answerable = parsed.as_ref().is_err_and(|err| {
-                !err.is_syntax()
-                    && !err.is_eof()
-                    && serde_json::from_slice::<Value>(text).is_ok_and(|v| v.get("id").is_some())
-            });
-            self.reset_line();
-            match parsed {
-                Ok(message) => return Some(message),
-                Err(err) if answerable => {
-                    tracing::debug!("invalid JSON-RPC request: {err}");
-                    self.reply_invalid();
-                }
-                Err(err) => tracing::debug!("ignoring a message that is not a JSON-RPC request: {err}"),
+            let mut parsed = parse_message(text);
+            if parsed.as_ref().is_err_and(|err| err.is_syntax())
+                && let Some(mended) = repair::mend_lone_surrogates(text)
+                && let Ok(message) = parse_message(&mended)
+            {
+                tracing::debug!("a lone UTF-16 surrogate escape was read as U+FFFD");
+                parsed = Ok(message);
             }
+            match parsed {
+                Ok(message) => {
+                    self.reset_line();
+                    return Some(message);
+                }
+                Err(err) if err.is_syntax() || err.is_eof() => {
+                    tracing::debug!("a message is not valid JSON: {err}");
+                    let id = repair::find_id(text);
+                    self.reply_error(ErrorData::parse_error(format!("Parse error: {err}"), None), id);
+                }
+                Err(err) => {
+                    // Valid JSON, not a valid message: a request (it has an id) is owed an
+                    // answer; a malformed notification gets none.
+                    let id = serde_json::from_slice::<Value>(text).ok().and_then(|v| v.get("id").cloned());
+                    if id.is_some() {
+                        tracing::debug!("invalid JSON-RPC request: {err}");
+                        self.reply_error(ErrorData::invalid_request(format!("Invalid request: {err}"), None), id);
+                    } else {
+                        tracing::debug!("ignoring a message that is not a JSON-RPC request: {err}");
+                    }
+                }
+            }
+            self.reset_line();
         }
     }
 
@@ -247,34 +274,63 @@ mod tests {
         serde_json::to_value(message).unwrap()["id"] == 7
     }
 
-    /// Garbage is ignored, a malformed request gets Invalid Request, a malformed
-    /// notification gets nothing, and the next good message still arrives.
+    /// Every line that cannot be read is answered: garbage with a Parse error (id null),
+    /// broken JSON whose id can be read with a Parse error to that id, a malformed request
+    /// with Invalid Request to its id; a malformed notification gets nothing, and the next
+    /// good message still arrives.
     #[tokio::test]
-    async fn bad_input_is_ignored_or_refused() {
+    async fn bad_input_is_answered_or_ignored() {
         let (mut transport, mut client, mut replies) = pair(1 << 20);
+        let deep = format!("{}{}", "[".repeat(300), "]".repeat(300));
         let input = format!(
-            "not json\n\n{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":5}}\r\n{{\"jsonrpc\":\"2.0\",\"method\":[]}}\n\u{feff}{PING}\r\n"
+            "not json\n\n{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":5}}\r\n{{\"jsonrpc\":\"2.0\",\"method\":[]}}\n\
+             {{\"jsonrpc\":\"2.0\",\"id\":\"deep\",\"method\":\"ping\",\"params\":{deep}}}\n\u{feff}{PING}\r\n"
         );
         client.write_all(input.as_bytes()).await.unwrap();
+        client.write_all(b"\xff\xfe{\"id\":3}\n").await.unwrap();
         assert!(is_ping(&transport.receive().await.unwrap()));
-        let mut line = String::new();
-        replies.read_line(&mut line).await.unwrap();
-        let reply: Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(reply["error"]["code"], -32600, "{line}");
-        // Exactly one reply: the notification got none.
         drop(client);
         assert!(transport.receive().await.is_none());
+        let mut all = String::new();
+        for _ in 0..4 {
+            replies.read_line(&mut all).await.unwrap();
+        }
         transport.close().await.unwrap();
         let mut rest = String::new();
         tokio::io::AsyncReadExt::read_to_string(&mut replies, &mut rest).await.unwrap();
-        assert_eq!(rest, "");
+        assert_eq!(rest, "", "one answer per unreadable request, none for the notification");
+        let mut seen: Vec<(Value, i64)> = all
+            .lines()
+            .map(|line| {
+                let reply: Value = serde_json::from_str(line).unwrap();
+                (reply["id"].clone(), reply["error"]["code"].as_i64().unwrap())
+            })
+            .collect();
+        seen.sort_by_key(|(id, code)| (id.to_string(), *code));
+        assert_eq!(
+            seen,
+            vec![(Value::from("deep"), -32700), (Value::from(1), -32600), (Value::Null, -32700), (Value::Null, -32700),],
+            "{all}"
+        );
+    }
+
+    /// A string escape cut in half is read as U+FFFD and the request is served.
+    #[tokio::test]
+    async fn lone_surrogates_are_read_as_replacement_characters() {
+        let (mut transport, mut client, _replies) = pair(1 << 20);
+        let call =
+            r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"x","arguments":{"note":"cut \ud83d"}}}"#;
+        client.write_all(format!("{call}\n").as_bytes()).await.unwrap();
+        let message = serde_json::to_value(transport.receive().await.unwrap()).unwrap();
+        assert_eq!(message["id"], 9);
+        assert_eq!(message["params"]["arguments"]["note"], "cut \u{FFFD}");
     }
 
     /// An oversized line is dropped whole (even when it arrives in pieces) without being
     /// buffered, and a large buffer is released after its message.
     #[tokio::test]
     async fn oversized_lines_are_dropped_and_big_buffers_released() {
-        let (mut transport, mut client, _replies) = pair(4 << 20);
+        let (mut transport, mut client, mut replies) = pair(4 << 20);
         let writer = tokio::spawn(async move {
             let huge =
                 format!("{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"x\":\"{}\"}}\n", "a".repeat(5 << 20));
@@ -289,6 +345,11 @@ mod tests {
         });
         assert!(is_ping(&transport.receive().await.unwrap()));
         assert_eq!(transport.line.capacity(), 0, "the 2 MB buffer was kept");
+        let mut line = String::new();
+        replies.read_line(&mut line).await.unwrap();
+        let reply: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!((reply["id"].clone(), reply["error"]["code"].as_i64()), (Value::Null, Some(-32700)), "{line}");
+        assert!(reply["error"]["message"].as_str().unwrap().contains("larger than the 4 MiB limit"), "{line}");
         assert!(is_ping(&transport.receive().await.unwrap()));
         assert!(transport.line.capacity() <= KEEP_BUFFER_BYTES);
         drop(writer.await.unwrap());

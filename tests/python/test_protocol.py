@@ -243,3 +243,41 @@ def test_memory_is_given_back_after_a_huge_request(db_path):
     finally:
         wire.proc.stdin.close()
         assert wire.proc.wait(timeout=30) == 0
+
+
+def test_unreadable_lines_are_answered(db_path):
+    """Every line that cannot be read gets an answer (JSON-RPC parse error -32700), to the
+    request's id where it can still be read; a string cut mid-emoji (a lone UTF-16
+    surrogate escape) is read as U+FFFD and the save goes through."""
+    wire = Wire(db_path)
+    try:
+        wire.send(request(1, "initialize", {"protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}))
+        wire.wait_for({1})
+        wire.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        deep = "[" * 200 + "]" * 200
+        wire.raw(('{"jsonrpc": "2.0", "id": "deep", "method": "tools/list", "params": ' + deep + "}").encode())
+        wire.raw(b'{"jsonrpc": "2.0", "id": "cut", "method": "tools/list", "params": {"x": ')
+        wire.raw(b"\xff\xfe not json at all")
+        wire.raw(b"{broken")
+        answers: dict = {}
+        nulls = []
+        while len(answers) < 2 or len(nulls) < 2:
+            message = wire.messages.get(timeout=30)
+            if message.get("id") is None:
+                nulls.append(message["error"]["code"])
+            else:
+                answers[message["id"]] = message["error"]["code"]
+        assert answers == {"deep": -32700, "cut": -32700} and nulls == [-32700, -32700], (answers, nulls)
+        # The emoji cut in half: stored as U+FFFD, served back as such.
+        entity = '{"id": "p1", "given_name": "Ana \\ud83d", "family_name": "B", "birth_date": "1990-01-01", "gender": "F"}'
+        wire.raw(('{"jsonrpc": "2.0", "id": "save", "method": "tools/call", "params": {"name": "healthsim_save_scenario", '
+                  '"arguments": {"name": "cut", "entities": {"patients": [' + entity + "]}}}}").encode())
+        saved = wire.wait_for({"save"})["save"]
+        assert saved["result"]["isError"] is False, saved
+        wire.send(request("load", "tools/call", {"name": "healthsim_load_scenario", "arguments": {"name_or_id": "cut"}}))
+        loaded = json.loads(wire.wait_for({"load"})["load"]["result"]["content"][0]["text"])
+        assert loaded["entities"]["patients"][0]["given_name"] == "Ana \ufffd"
+        assert wire.proc.poll() is None and wire.bad_lines == []
+    finally:
+        wire.proc.stdin.close()
+        assert wire.proc.wait(timeout=30) == 0
