@@ -287,9 +287,10 @@ impl Inner {
     /// Opens the hardened read-only instance, retrying while another process writes.
     fn open_read(&self) -> Result<ReadInstance, DbError> {
         let path = &self.settings.path;
-        if !path.exists() {
+        if !regular_file(path)? {
             return Err(DbError::Other(anyhow!(
-                "database file {} does not exist; start the server without --read-only to create it",
+                "database file {} does not exist yet: the first save creates it (unless the server runs with \
+                 --read-only); check --db",
                 path.display()
             )));
         }
@@ -363,6 +364,10 @@ impl Inner {
         // the new blocks live is written last. One thread: a save appends on one thread
         // anyway, and a second DuckDB thread only contends with the planning threads
         // (appends of a 10,000-entity save 83 -> 65 ms, a 100,000-entity save 2.0 -> 1.8 s, A/B).
+        let creating = match regular_file(&self.settings.path) {
+            Ok(exists) => !exists,
+            Err(err) => return Attempt::Done(Err(err)),
+        };
         let mut settings = vec![
             ("autoload_known_extensions", "false".to_owned()),
             ("autoinstall_known_extensions", "false".to_owned()),
@@ -370,7 +375,7 @@ impl Inner {
             ("auto_checkpoint_skip_wal_threshold", "0".to_owned()),
             ("threads", "1".to_owned()),
         ];
-        if !self.settings.path.exists() {
+        if creating {
             // A file we create must open in every DuckDB users run beside us (see
             // `NEW_FILE_STORAGE`); an existing file keeps the storage version it has.
             settings.push(("storage_compatibility_version", NEW_FILE_STORAGE.to_owned()));
@@ -431,6 +436,33 @@ fn run_transaction<T>(
         "write transaction"
     );
     Ok(value)
+}
+
+/// Whether `path` is an existing regular file (false: nothing there yet). Anything else at
+/// the path (a directory, a named pipe, a device) is refused before DuckDB opens it: a
+/// FIFO would block the open until a writer appears (a stat, never an open: invariant 3).
+fn regular_file(path: &Path) -> Result<bool, DbError> {
+    let Ok(metadata) = std::fs::metadata(path) else { return Ok(false) };
+    if metadata.is_file() {
+        return Ok(true);
+    }
+    use std::os::unix::fs::FileTypeExt;
+    let kind = metadata.file_type();
+    let what = if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a named pipe"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    };
+    Err(DbError::Other(anyhow!(
+        "database path {} is {what}, not a DuckDB database file; pass --db with a file path",
+        path.display()
+    )))
 }
 
 /// Closes the read instance after `idle` without reads, so other processes can write.

@@ -112,8 +112,39 @@ async fn read_only_flag_refuses_writes() {
     let (_dir2, missing) = temp_db();
     let server = Server::start_with(&missing, &["--read-only"], &[]).await;
     let message = server.err_msg("healthsim_list_scenarios", json!({})).await;
-    assert!(message.contains("does not exist; start the server without --read-only to create it"), "{message}");
+    assert!(
+        message.contains("does not exist yet: the first save creates it (unless the server runs with --read-only)"),
+        "{message}"
+    );
     assert!(!missing.exists());
+    server.stop().await;
+}
+
+/// Something at the path that is not a regular file (a named pipe would block DuckDB's
+/// open forever, a directory cannot be a database) is refused at once by every tool.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_path_that_is_not_a_regular_file_is_refused() {
+    let (dir, fifo) = temp_db();
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let server = Server::start(&fifo).await;
+    for (tool, args) in
+        [("healthsim_list_scenarios", json!({})), ("healthsim_save_scenario", json!({"name": "n", "entities": {}}))]
+    {
+        let message = server.err_msg(tool, args).await;
+        assert_eq!(
+            message,
+            format!(
+                "database path {} is a named pipe, not a DuckDB database file; pass --db with a file path",
+                fifo.display()
+            ),
+            "{tool}"
+        );
+    }
+    server.stop().await;
+    let server = Server::start(dir.path()).await;
+    let message = server.err_msg("healthsim_tables", json!({})).await;
+    assert!(message.contains("is a directory, not a DuckDB database file"), "{message}");
     server.stop().await;
 }
 
