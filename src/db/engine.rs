@@ -93,6 +93,10 @@ impl Instance {
     /// Fails if this process already has an instance of the file.
     pub fn open(path: &Path, mode: Mode, settings: &[(&str, String)]) -> Result<Arc<Instance>, OpenError> {
         register(path).map_err(OpenError::Other)?;
+        if let Some(reason) = foreign_file(path) {
+            unregister(path);
+            return Err(OpenError::Unreadable(reason));
+        }
         match open_raw(path, mode, settings).map_err(|err| explain_storage_version(path, err)) {
             Ok(raw) => {
                 tracing::debug!(?mode, path = %path.display(), "opened database instance");
@@ -287,6 +291,38 @@ impl FileHeader {
         std::fs::File::open(path).ok()?.read_exact(&mut head).ok()?;
         FileHeader::parse(&head)
     }
+}
+
+/// Why the file at `path` is not a DuckDB database, when it plainly is not: DuckDB would
+/// otherwise guess its type and load an extension for it (a SQLite file makes it load
+/// `sqlite_scanner` from `~/.duckdb/extensions` even with autoloading off, and then open
+/// the SQLite file read-write). `None` for a DuckDB file or no file. Read only while this process has no instance of `path` (the
+/// caller holds its registry slot; see `FileHeader::read`).
+fn foreign_file(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(16);
+    std::fs::File::open(path).ok()?.take(16).read_to_end(&mut head).ok()?;
+    let shown = path.display();
+    if head.is_empty() {
+        return Some(format!(
+            "database file {shown} is empty (0 bytes), which DuckDB cannot open; delete it and the server creates a new \
+             database there, or pass --db with a DuckDB file"
+        ));
+    }
+    if head.get(8..12) == Some(b"DUCK".as_slice()) {
+        return None;
+    }
+    Some(if head.starts_with(b"SQLite format 3\0") {
+        format!(
+            "database file {shown} is a SQLite database, not a DuckDB one; the server opens DuckDB files only. Pass \
+             --db with a DuckDB file (to copy the tables: ATTACH '{shown}' AS src (TYPE sqlite); ATTACH \
+             'healthsim.duckdb' AS dst; COPY FROM DATABASE src TO dst; in the duckdb CLI)"
+        )
+    } else {
+        format!(
+            "database file {shown} is not a DuckDB database (unknown format); the file was not changed; pass --db with a DuckDB file"
+        )
+    })
 }
 
 /// Turns DuckDB's multi-line "Trying to read a database file with version number N"
@@ -498,6 +534,30 @@ mod tests {
         let path = dir.path().join("h.duckdb");
         drop(Instance::open(&path, Mode::ReadWrite, &[("storage_compatibility_version", "v1.0.0".into())]).unwrap());
         assert_eq!(FileHeader::read(&path), Some(FileHeader { storage: 64, writer: library_version() }));
+    }
+
+    /// A SQLite file or another foreign file is refused before DuckDB guesses its type
+    /// (and loads an extension for it); an empty file is named as such.
+    #[test]
+    fn foreign_files_are_refused_before_duckdb_opens_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = dir.path().join("s.db");
+        let mut bytes = b"SQLite format 3\0".to_vec();
+        bytes.resize(4096, 0);
+        std::fs::write(&sqlite, &bytes).unwrap();
+        let Err(OpenError::Unreadable(reason)) = Instance::open(&sqlite, Mode::ReadWrite, &[]) else { panic!() };
+        assert!(reason.contains("is a SQLite database, not a DuckDB one"), "{reason}");
+        assert_eq!(std::fs::read(&sqlite).unwrap(), bytes, "untouched");
+        let text = dir.path().join("notes.txt");
+        std::fs::write(&text, "hello, this is not a database\n").unwrap();
+        let Err(OpenError::Unreadable(reason)) = Instance::open(&text, Mode::ReadOnly, &[]) else { panic!() };
+        assert!(reason.contains("is not a DuckDB database (unknown format)"), "{reason}");
+        assert_eq!(open_instances(&text), 0);
+        let empty = dir.path().join("empty.duckdb");
+        std::fs::write(&empty, b"").unwrap();
+        let Err(OpenError::Unreadable(reason)) = Instance::open(&empty, Mode::ReadWrite, &[]) else { panic!() };
+        assert!(reason.contains("is empty (0 bytes)"), "{reason}");
+        assert!(Instance::open(&dir.path().join("new.duckdb"), Mode::ReadWrite, &[]).is_ok(), "a new file is created");
     }
 
     /// A second instance of the same file in one process is refused, and the slot frees

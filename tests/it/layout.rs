@@ -146,6 +146,20 @@ async fn a_path_that_is_not_a_regular_file_is_refused() {
     let message = server.err_msg("healthsim_tables", json!({})).await;
     assert!(message.contains("is a directory, not a DuckDB database file"), "{message}");
     server.stop().await;
+    // A SQLite file: refused by reads and writes alike, never opened through an extension.
+    let sqlite = dir.path().join("other.db");
+    let mut bytes = b"SQLite format 3\0".to_vec();
+    bytes.resize(8192, 7);
+    std::fs::write(&sqlite, &bytes).unwrap();
+    let server = Server::start(&sqlite).await;
+    for (tool, args) in
+        [("healthsim_list_scenarios", json!({})), ("healthsim_save_scenario", json!({"name": "n", "entities": {}}))]
+    {
+        let message = server.err_msg(tool, args).await;
+        assert!(message.contains("is a SQLite database, not a DuckDB one"), "{tool}: {message}");
+    }
+    server.stop().await;
+    assert_eq!(std::fs::read(&sqlite).unwrap(), bytes, "the SQLite file is untouched");
 }
 
 /// A new file gets the whole layout at startup, in a directory created for it.
