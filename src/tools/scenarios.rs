@@ -314,6 +314,8 @@ impl HealthSim {
             Err(err) => return err.into(),
         };
         let tags = tags.unwrap_or_default();
+        // A client that cancels (or leaves) drops this call, not the write it started: say so.
+        let mut unanswered = Unanswered { name: name.clone(), armed: true };
         // Mapping the entities and opening the file for writing run at the same time: the
         // write starts now and waits for the request inside its transaction. (This keeps
         // the file locked for the mapping time at most, a small part of any save.)
@@ -345,6 +347,14 @@ impl HealthSim {
             Some((entity_counts, canonical_rows, total_entities, warnings, forwarder))
         };
         let (outcome, planned) = tokio::join!(saving, planning);
+        // The write has ended (committed or not); its outcome is answered below, unless the
+        // client cancelled the call: a write once started is not stopped (all or nothing),
+        // and rmcp sends no answer to a cancelled request, so the log says what happened.
+        unanswered.armed = false;
+        if context.ct.is_cancelled() {
+            let saved = matches!(outcome, Ok(SaveOutcome::Saved { .. }));
+            tracing::warn!(%name, saved, "a save was cancelled by the client; it ran to its end (all or nothing) and gets no answer");
+        }
         let Some((entity_counts, canonical_rows, total_entities, warnings, forwarder)) = planned else {
             // The write ended first (busy, shutting down...): its error is the one to report.
             return match outcome {
@@ -651,6 +661,26 @@ impl PrettySizes {
         // Each item: line break + indentation; k - 1 commas; the closing line break and
         // indentation before `]`.
         self.prefix[k] + k * (1 + self.depth * INDENT) + (k - 1) + 1 + (self.depth - 1) * INDENT
+    }
+}
+
+/// Logs a save whose call was dropped before it answered (the client cancelled it or went
+/// away). The write it started is not stopped: it commits or rolls back on its own, all or
+/// nothing, and the client learns which by listing scenarios.
+struct Unanswered {
+    name: String,
+    armed: bool,
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if self.armed {
+            tracing::warn!(
+                name = %self.name,
+                "a save was cancelled by the client before its answer; the write completes or rolls back on its own \
+                 (all or nothing): list scenarios to see whether it landed"
+            );
+        }
     }
 }
 

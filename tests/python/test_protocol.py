@@ -281,3 +281,56 @@ def test_unreadable_lines_are_answered(db_path):
     finally:
         wire.proc.stdin.close()
         assert wire.proc.wait(timeout=30) == 0
+
+
+def test_a_cancelled_save_is_all_or_nothing_and_logged(db_path):
+    """A save cancelled right after it was sent runs to its end (all or nothing); the
+    client gets no answer for it (rmcp drops the answer of a cancelled request), and the
+    server's log says whether it was saved, which the next listing confirms."""
+    proc = subprocess.Popen(
+        [BIN, "--db", str(db_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "RUST_LOG": "healthsim_mcp=warn"},
+    )
+
+    def send(message):
+        proc.stdin.write((json.dumps(message) + "\n").encode())
+        proc.stdin.flush()
+
+    send(request(1, "initialize", {"protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "c", "version": "1"}}))
+    assert json.loads(proc.stdout.readline())["id"] == 1
+    send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    patients = [{"id": f"p{i}", "given_name": "A", "family_name": "B", "birth_date": "2000-01-01", "gender": "F"} for i in range(50_000)]
+    send(request(5, "tools/call", {"name": "healthsim_save_scenario", "arguments": {"name": "cancelled", "entities": {"patients": patients}}}))
+    send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 5, "reason": "user pressed stop"}})
+    send(request(7, "ping"))
+    seen = {}
+    while 7 not in seen:
+        message = json.loads(proc.stdout.readline())
+        seen[message["id"]] = message
+    # Shutdown waits for the write in progress; then the file says what happened.
+    proc.stdin.close()
+    rest = proc.stdout.read().decode().splitlines()
+    seen.update({m["id"]: m for m in map(json.loads, rest) if "id" in m})
+    assert proc.wait(timeout=60) == 0
+    log = proc.stderr.read().decode()
+    con = duckdb_reader(db_path)
+    try:
+        names = [r[0] for r in con.execute("SELECT name FROM scenarios").fetchall()]
+        rows = con.execute("SELECT count(*) FROM patients").fetchone()[0]
+    finally:
+        con.close()
+    assert (names, rows) in ((["cancelled"], 50_000), ([], 0)), "all or nothing"
+    if 5 in seen:  # the save finished before the cancellation arrived: answered normally
+        assert seen[5]["result"]["isError"] is False and names == ["cancelled"]
+    else:
+        assert "a save was cancelled by the client" in log, log
+        assert ("saved=true" in log) == (names == ["cancelled"]), (names, log)
+
+
+def duckdb_reader(path):
+    import duckdb
+
+    return duckdb.connect(str(path), read_only=True)
