@@ -38,7 +38,9 @@ pub struct HealthSim {
 
 impl HealthSim {
     pub fn new(db: Db, limits: Limits) -> HealthSim {
-        HealthSim { db, limits, tool_router: Self::router() }
+        // Composed once per process: the HTTP transport makes a `HealthSim` per session.
+        static ROUTER: std::sync::LazyLock<ToolRouter<HealthSim>> = std::sync::LazyLock::new(HealthSim::router);
+        HealthSim { db, limits, tool_router: ROUTER.clone() }
     }
 
     /// Every tool, with schemas in standard JSON Schema only.

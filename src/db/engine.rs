@@ -286,11 +286,17 @@ impl FileHeader {
     /// in a command that never opens it): closing this handle drops the process's fcntl
     /// locks on the file.
     pub fn read(path: &Path) -> Option<FileHeader> {
-        use std::io::Read;
-        let mut head = [0u8; 84];
-        std::fs::File::open(path).ok()?.read_exact(&mut head).ok()?;
-        FileHeader::parse(&head)
+        FileHeader::parse(&read_head(path, Self::WRITER.end)?)
     }
+}
+
+/// Up to `len` bytes from the start of the file at `path` (fewer for a shorter file). Only
+/// where this process has no DuckDB instance of `path`; see `FileHeader::read`.
+fn read_head(path: &Path, len: usize) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(len);
+    std::fs::File::open(path).ok()?.take(len as u64).read_to_end(&mut head).ok()?;
+    Some(head)
 }
 
 /// Why the file at `path` is not a DuckDB database, when it plainly is not: DuckDB would
@@ -299,9 +305,7 @@ impl FileHeader {
 /// the SQLite file read-write). `None` for a DuckDB file or no file. Read only while this process has no instance of `path` (the
 /// caller holds its registry slot; see `FileHeader::read`).
 fn foreign_file(path: &Path) -> Option<String> {
-    use std::io::Read;
-    let mut head = Vec::with_capacity(16);
-    std::fs::File::open(path).ok()?.take(16).read_to_end(&mut head).ok()?;
+    let head = read_head(path, 16)?;
     let shown = path.display();
     if head.is_empty() {
         return Some(format!(
@@ -309,7 +313,7 @@ fn foreign_file(path: &Path) -> Option<String> {
              database there, or pass --db with a DuckDB file"
         ));
     }
-    if head.get(8..12) == Some(b"DUCK".as_slice()) {
+    if head.get(FileHeader::MAGIC) == Some(b"DUCK".as_slice()) {
         return None;
     }
     Some(if head.starts_with(b"SQLite format 3\0") {

@@ -36,7 +36,7 @@ impl ExtensionSource {
     pub fn load(&self, conn: &Connection, name: &str) -> anyhow::Result<Origin> {
         let entry = entry_name(name);
         if let Some(file) = self.dir.as_deref().and_then(|dir| self.find(dir, name)) {
-            let file = loadable_copy(&file, entry)?;
+            let file = loadable_path(&file, entry)?;
             conn.execute_batch(&format!("LOAD '{}'", file.display().to_string().replace('\'', "''")))
                 .with_context(|| format!("cannot load extension {name} from {}", file.display()))?;
             return Ok(Origin::File(file));
@@ -105,7 +105,7 @@ fn entry_name(name: &str) -> &str {
 /// `sqlite_scanner.duckdb_extension`: it derives the entry point from the file name). The
 /// link lives in a folder of ours under the temp dir, one per source file; the user's
 /// directory is never written.
-fn loadable_copy(file: &Path, entry: &str) -> anyhow::Result<PathBuf> {
+fn loadable_path(file: &Path, entry: &str) -> anyhow::Result<PathBuf> {
     use std::hash::{Hash, Hasher};
     let wanted = format!("{entry}.duckdb_extension");
     if file.file_name().is_some_and(|n| n == wanted.as_str()) {

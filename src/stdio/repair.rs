@@ -34,8 +34,7 @@ pub fn mend_lone_surrogates(text: &[u8]) -> Option<Vec<u8>> {
                 i += 1;
             }
             b'\\' => match escape_at(i) {
-                Some(high @ 0xD800..=0xDBFF) if matches!(escape_at(i + 6), Some(0xDC00..=0xDFFF)) => {
-                    let _ = high;
+                Some(0xD800..=0xDBFF) if matches!(escape_at(i + 6), Some(0xDC00..=0xDFFF)) => {
                     out.extend_from_slice(&text[i..i + 12]);
                     i += 12;
                 }
