@@ -43,6 +43,11 @@ pub enum Command {
     /// Print the DuckDB engine, the storage version of new files and of --db, and which
     /// extensions (remote engines) load from --extension-dir
     Engine,
+    /// Convert --db from a Python HealthSim tooling layout (1.2 to 1.7, scenarios or
+    /// cohorts) to the healthsim-mcp layout: a backup copy first, then one transaction;
+    /// prints what changed. The server serves those layouts as they are without this; after
+    /// it, the tooling can no longer write to the file
+    Migrate,
 }
 
 /// Settings shared by every subcommand.

@@ -7,6 +7,7 @@ mod engine;
 mod error;
 mod extensions;
 mod instance;
+mod layout;
 mod population;
 mod query;
 mod reference;
@@ -27,13 +28,14 @@ pub use engine::{FileHeader, library_version, open_instances};
 pub use error::DbError;
 pub use extensions::{ExtensionSource, Origin as ExtensionOrigin, platform as extension_platform};
 pub use instance::NEW_FILE_STORAGE;
+pub use layout::{Detected, Family, Layout, OUR_LABEL, detect};
 pub use population::Scale;
 pub use query::{QueryError, QueryResult};
 pub use reference::{ReferenceResult, ReferenceTable, State, TableInventory, parse_state, states};
 pub use scenarios::{
     ListFilter, Progress, Removed, Resolution, SaveOutcome, SaveRequest, ScenarioListing, ScenarioRow,
 };
-pub use schema::{CURRENT_VERSION, Layout};
+pub use schema::{Converted, convert_file};
 pub use summary::summarize;
 
 use crate::config::Config;
@@ -49,6 +51,8 @@ pub struct Db {
     ready: tokio::sync::watch::Receiver<bool>,
     /// Recent scenario listings of the open read instance.
     listings: Arc<std::sync::Mutex<ListingMemo>>,
+    /// The layout the open read instance found (see [`Db::layout`]).
+    layout: Arc<std::sync::Mutex<(u64, Option<Detected>)>>,
 }
 
 /// Scenario listings computed on one read instance, by filter. The instance's file cannot
@@ -119,7 +123,13 @@ impl Db {
             idle_release: config.idle_release,
         });
         let (prepared, ready) = tokio::sync::watch::channel(false);
-        let db = Db { access, writes_disabled: Arc::new(RwLock::new(None)), ready, listings: Arc::default() };
+        let db = Db {
+            access,
+            writes_disabled: Arc::new(RwLock::new(None)),
+            ready,
+            listings: Arc::default(),
+            layout: Arc::default(),
+        };
         if config.read_only {
             db.disable_writes(format!(
                 "server is read-only (--read-only); restart it without --read-only to save or delete scenarios in {}",
@@ -138,26 +148,27 @@ impl Db {
     }
 
     /// The startup preparation itself; it uses `self.access` directly (the other methods
-    /// wait for it through `reader`).
+    /// wait for it through `reader`). A new file gets our layout; a file in one of the
+    /// tooling's layouts is served as it is (nothing to prepare).
     async fn prepare_layout(&self, path: &std::path::Path) {
-        let layout = if path.exists() {
-            match self.access.read(|conn| schema::inspect(conn.conn())).await {
-                Ok(layout) => layout,
+        let detected = if path.exists() {
+            match self.access.read(|conn| layout::detect(conn.conn())).await {
+                Ok(detected) => detected,
                 Err(err) => {
                     tracing::warn!("cannot inspect the database layout yet: {err}");
                     return;
                 }
             }
         } else {
-            Layout::Empty
+            Detected::Empty
         };
-        match layout {
-            Layout::Current => tracing::info!(path = %path.display(), "database layout is current"),
-            Layout::Unsupported(reason) => {
-                tracing::warn!("serving read-only: {reason}");
-                self.disable_writes(format!("writes are disabled: {reason}"));
+        match detected {
+            Detected::Known(layout) if layout.family != Family::Ours => {
+                tracing::info!(path = %path.display(), layout = %layout.description, "serving the file in its own layout");
             }
-            Layout::Empty | Layout::NeedsMigration(_) => match self.access.write(schema::migrate).await {
+            Detected::Unknown(reason) => tracing::warn!("scenario tools will refuse this file: {reason}"),
+            Detected::Empty | Detected::Known(_) => match self.access.write(schema::prepare_ours).await {
+                Ok(steps) if steps.is_empty() => tracing::info!(path = %path.display(), "database layout is current"),
                 Ok(steps) => tracing::info!(?steps, "database layout prepared"),
                 Err(err) => tracing::warn!("cannot prepare the database layout yet ({err}); the first write will"),
             },
@@ -197,6 +208,7 @@ impl Db {
 
     pub async fn list_scenarios(&self, filter: ListFilter) -> Result<Vec<ScenarioListing>, DbError> {
         let memo = Arc::clone(&self.listings);
+        let layouts = Arc::clone(&self.layout);
         self.reader()
             .await
             .read(move |conn| {
@@ -205,8 +217,10 @@ impl Db {
                 if let Some(listing) = lock().get(serial, &filter) {
                     return Ok(listing);
                 }
-                let listing =
-                    if has_scenarios(conn.conn())? { scenarios::list(conn.conn(), &filter)? } else { Vec::new() };
+                let listing = match known_layout(&layouts, conn)? {
+                    Some(layout) => scenarios::list(conn.conn(), &layout, &filter)?,
+                    None => Vec::new(),
+                };
                 lock().put(serial, filter, listing.clone());
                 Ok(listing)
             })
@@ -218,21 +232,22 @@ impl Db {
         input: String,
         include_entities: bool,
     ) -> Result<Option<LoadedScenario>, DbError> {
+        let layouts = Arc::clone(&self.layout);
         self.reader()
             .await
-            .read(move |conn| {
-                let conn = conn.conn();
-                if !has_scenarios(conn)? {
+            .read(move |handle| {
+                let Some(layout) = known_layout(&layouts, handle)? else { return Ok(None) };
+                let conn = handle.conn();
+                let Some(scenario) = scenarios::resolve(conn, &layout, &input, Resolution::NameOrId)? else {
                     return Ok(None);
-                }
-                let Some(scenario) = scenarios::resolve(conn, &input, Resolution::NameOrId)? else { return Ok(None) };
-                let tags = scenarios::tags(conn, &scenario.scenario_id)?;
+                };
+                let tags = scenarios::tags(conn, &layout, &scenario.scenario_id)?;
                 let (entities, entity_count) = if include_entities {
-                    let entities = scenarios::entities(conn, &scenario.scenario_id)?;
+                    let entities = scenarios::entities(conn, &layout, &scenario.scenario_id)?;
                     let count = entities.values().map(|v| v.len() as u64).sum();
                     (Some(entities), count)
                 } else {
-                    let counts = scenarios::entity_counts(conn, &scenario.scenario_id)?;
+                    let counts = scenarios::entity_counts(conn, &layout, &scenario.scenario_id)?;
                     (None, counts.iter().map(|(_, n)| n).sum())
                 };
                 Ok(Some(LoadedScenario { scenario, tags, entities, entity_count }))
@@ -247,14 +262,12 @@ impl Db {
         include_samples: bool,
         per_type: usize,
     ) -> Result<Option<Summary>, DbError> {
+        let layouts = Arc::clone(&self.layout);
         self.reader()
             .await
-            .read(move |conn| {
-                let conn = conn.conn();
-                if !has_scenarios(conn)? {
-                    return Ok(None);
-                }
-                summary::summarize(conn, &input, include_samples, per_type)
+            .read(move |handle| {
+                let Some(layout) = known_layout(&layouts, handle)? else { return Ok(None) };
+                summary::summarize(handle.conn(), &layout, &input, include_samples, per_type)
             })
             .await
     }
@@ -314,9 +327,9 @@ impl Db {
         self.writer()
             .await?
             .write(move |conn| {
-                schema::migrate(conn)?;
+                let layout = layout_for_write(conn)?;
                 let request = request().context("the save could not be prepared; nothing was written")?;
-                scenarios::save(conn, request)
+                scenarios::save(conn, &layout, request)
             })
             .await
     }
@@ -326,8 +339,8 @@ impl Db {
         self.writer()
             .await?
             .write(move |conn| {
-                schema::migrate(conn)?;
-                scenarios::delete(conn, &input)
+                let layout = layout_for_write(conn)?;
+                scenarios::delete(conn, &layout, &input)
             })
             .await
     }
@@ -355,13 +368,62 @@ impl Db {
     }
 }
 
-fn has_scenarios(conn: &duckdb::Connection) -> anyhow::Result<bool> {
-    let n: i64 = conn
-        .prepare_cached(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'scenarios'",
-        )?
-        .query_row([], |r| r.get(0))?;
-    Ok(n > 0)
+/// The layout of the file behind a read connection, detected once per read instance
+/// (the file cannot change while the instance is open, invariant 8); `None` for a file
+/// without scenario tables, an error (one line) for scenario tables of an unknown shape.
+fn known_layout(
+    memo: &std::sync::Mutex<(u64, Option<Detected>)>,
+    conn: &engine::InstanceConnection,
+) -> anyhow::Result<Option<Arc<Layout>>> {
+    let serial = conn.instance().serial();
+    let cached = {
+        let memo = memo.lock().unwrap_or_else(|e| e.into_inner());
+        if memo.0 == serial { memo.1.clone() } else { None }
+    };
+    let detected = match cached {
+        Some(detected) => detected,
+        None => {
+            let detected = layout::detect(conn.conn())?;
+            *memo.lock().unwrap_or_else(|e| e.into_inner()) = (serial, Some(detected.clone()));
+            detected
+        }
+    };
+    match detected {
+        Detected::Empty => Ok(None),
+        Detected::Known(layout) => Ok(Some(layout)),
+        Detected::Unknown(reason) => Err(anyhow::anyhow!(reason)),
+    }
+}
+
+/// The layout a write works in, prepared: a new file (or one of ours missing something)
+/// gets our layout; a file of the tooling's is written in its own terms, after finishing
+/// any deletion left half done; an unknown one is refused in one line.
+fn layout_for_write(conn: &duckdb::Connection) -> anyhow::Result<Arc<Layout>> {
+    let detected = layout::detect(conn)?;
+    let layout = match detected {
+        Detected::Unknown(reason) => anyhow::bail!("{reason}"),
+        Detected::Known(layout) if layout.family != Family::Ours => {
+            if let Some(reason) = &layout.read_only_reason {
+                anyhow::bail!("{reason}");
+            }
+            scenarios::finish_deletions(conn, &layout)?;
+            return Ok(layout);
+        }
+        Detected::Known(layout) => {
+            if schema::prepare_ours(conn)?.is_empty() {
+                return Ok(layout);
+            }
+            layout::detect(conn)?
+        }
+        Detected::Empty => {
+            schema::prepare_ours(conn)?;
+            layout::detect(conn)?
+        }
+    };
+    match layout {
+        Detected::Known(layout) => Ok(layout),
+        _ => anyhow::bail!("the healthsim-mcp layout could not be prepared in this file"),
+    }
 }
 
 #[cfg(test)]

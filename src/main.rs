@@ -61,6 +61,12 @@ fn main() -> ExitCode {
                 print_stdout(&healthsim_mcp::engine_info::describe(&config));
                 Ok(ExitCode::SUCCESS)
             }
+            Command::Migrate => {
+                let path = config.db_path.clone();
+                let converted = tokio::task::spawn_blocking(move || healthsim_mcp::db::convert_file(&path)).await??;
+                print_stdout(&describe_conversion(&config.db_path, &converted));
+                Ok(ExitCode::SUCCESS)
+            }
             Command::Call { tool, args } => {
                 let arguments = healthsim_mcp::client::parse_arguments(args.as_deref())?;
                 let outcome = healthsim_mcp::client::call(config, &tool, arguments).await?;
@@ -78,6 +84,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// What `migrate` tells the user.
+fn describe_conversion(path: &std::path::Path, converted: &healthsim_mcp::db::Converted) -> String {
+    let mut text = format!("{}: was {}\n", path.display(), converted.from);
+    match &converted.backup {
+        Some(backup) => text.push_str(&format!("backup: {}\n", backup.display())),
+        None => text.push_str("backup: none needed (already the healthsim-mcp layout)\n"),
+    }
+    if converted.steps.is_empty() {
+        text.push_str("nothing to change: the file is in the healthsim-mcp layout\n");
+    }
+    for step in &converted.steps {
+        text.push_str(&format!("- {step}\n"));
+    }
+    text
 }
 
 /// Writes the output of a one-shot subcommand (never used while serving, where stdout

@@ -293,7 +293,7 @@ impl Inner {
 /// Whether `path` is an existing regular file (false: nothing there yet). Anything else at
 /// the path (a directory, a named pipe, a device) is refused before DuckDB opens it: a
 /// FIFO would block the open until a writer appears (a stat, never an open: invariant 3).
-fn regular_file(path: &Path) -> Result<bool, DbError> {
+pub(in crate::db) fn regular_file(path: &Path) -> Result<bool, DbError> {
     let Ok(metadata) = std::fs::metadata(path) else { return Ok(false) };
     if metadata.is_file() {
         return Ok(true);

@@ -1,4 +1,4 @@
-//! Bootstrap, migration of the Python tooling's 1.2 layout, unknown layouts, read-only.
+//! Bootstrap, the Python tooling's 1.2 layout served and converted, unknown layouts, read-only.
 
 use std::path::Path;
 
@@ -37,9 +37,12 @@ fn build_legacy(path: &Path) {
     .unwrap();
 }
 
-/// A 1.2 database is migrated in place without losing a row, and then behaves normally.
+/// A 1.2 database is served in its own layout: nothing is converted by reads or saves, a
+/// save whose canonical id another scenario holds keeps that row as JSON only (warned);
+/// `healthsim-mcp migrate` then converts it without losing a row, and the same save
+/// writes its canonical row.
 #[tokio::test(flavor = "multi_thread")]
-async fn python_layout_is_migrated_in_place() {
+async fn python_layout_is_adopted_and_converted_on_request() {
     let (_dir, db) = temp_db();
     build_legacy(&db);
     let server = Server::start(&db).await;
@@ -47,6 +50,40 @@ async fn python_layout_is_migrated_in_place() {
     assert_eq!(list[0]["name"], "legacy cohort");
     assert_eq!(list[0]["tags"], json!(["legacy"]));
     assert_eq!(list[0]["created_at"], "2025-01-02T03:04:05");
+    let patient = json!({"patients": [{"id": "p1", "given_name": "New", "family_name": "X", "birth_date": "2000-01-01", "gender": "M"}]});
+    let saved = server.ok("healthsim_save_scenario", json!({"name": "new", "entities": patient})).await;
+    assert_eq!(saved["canonical_rows"], json!({}));
+    let warning = saved["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.starts_with("patients: 1 row(s) kept only as JSON ('p1'): patients are keyed by id alone"),
+        "{warning}"
+    );
+    assert!(warning.contains("healthsim-mcp migrate --db FILE"), "{warning}");
+    let key = "SELECT constraint_column_names AS k FROM duckdb_constraints() WHERE table_name = 'patients' AND constraint_type = 'PRIMARY KEY'";
+    assert_eq!(server.ok("healthsim_query", json!({"sql": key})).await["rows"][0]["k"], json!(["id"]));
+    let versions = json!({"sql": "SELECT version FROM schema_migrations ORDER BY version"});
+    assert_eq!(
+        server.ok("healthsim_query", versions.clone()).await["rows"],
+        json!([{"version": "1.0"}, {"version": "1.2"}]),
+        "the tooling's version bookkeeping is left alone"
+    );
+    server.stop().await;
+
+    let migrated =
+        std::process::Command::new(crate::util::BIN).args(["--db"]).arg(&db).arg("migrate").output().unwrap();
+    let report = String::from_utf8_lossy(&migrated.stdout);
+    assert!(migrated.status.success(), "{report} {}", String::from_utf8_lossy(&migrated.stderr));
+    assert!(report.contains("was the HealthSim 1.2 scenario layout"), "{report}");
+    assert!(report.contains("- key patients by (scenario_id, id)"), "{report}");
+    let backup = db.with_file_name("healthsim.duckdb.before-migrate-1.duckdb");
+    assert!(report.contains(&format!("backup: {}", backup.display())), "{report}");
+    {
+        let old = duckdb::Connection::open(&backup).unwrap();
+        let n: i64 = old.query_row("SELECT count(*) FROM patients", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 2, "the backup is the file as it was");
+    }
+
+    let server = Server::start(&db).await;
     let rows = server
         .ok(
             "healthsim_query",
@@ -58,17 +95,15 @@ async fn python_layout_is_migrated_in_place() {
         json!([{"id": "orphan", "scenario_id": "", "notebook_flag": null, "language": "en"},
                {"id": "p1", "scenario_id": "11111111-1111-4111-8111-111111111111", "notebook_flag": true, "language": "en"}])
     );
-    let key = server
-        .ok("healthsim_query", json!({"sql": "SELECT constraint_column_names AS k FROM duckdb_constraints() WHERE table_name = 'patients' AND constraint_type = 'PRIMARY KEY'"}))
-        .await;
-    assert_eq!(key["rows"][0]["k"], json!(["scenario_id", "id"]));
-    let versions =
-        server.ok("healthsim_query", json!({"sql": "SELECT version FROM schema_migrations ORDER BY version"})).await;
-    assert_eq!(versions["rows"], json!([{"version": "1.0"}, {"version": "1.2"}, {"version": "1.3"}]));
-    // The same id in a new scenario is now its own row.
-    server
-        .ok("healthsim_save_scenario", json!({"name": "new", "entities": {"patients": [{"id": "p1", "given_name": "New", "family_name": "X", "birth_date": "2000-01-01", "gender": "M"}]}}))
-        .await;
+    assert_eq!(server.ok("healthsim_query", json!({"sql": key})).await["rows"][0]["k"], json!(["scenario_id", "id"]));
+    assert_eq!(
+        server.ok("healthsim_query", versions).await["rows"],
+        json!([{"version": "1.0"}, {"version": "1.2"}, {"version": "healthsim-mcp-1"}])
+    );
+    // The same id in another scenario is now its own row.
+    let saved =
+        server.ok("healthsim_save_scenario", json!({"name": "new", "entities": patient, "overwrite": true})).await;
+    assert_eq!(saved["canonical_rows"], json!({"patients": 1}));
     let count =
         server.ok("healthsim_query", json!({"sql": "SELECT count(*) AS n FROM patients WHERE id = 'p1'"})).await;
     assert_eq!(count["rows"][0]["n"], 2);
@@ -77,9 +112,10 @@ async fn python_layout_is_migrated_in_place() {
     server.stop().await;
 }
 
-/// A layout we do not understand is served read-only; write tools say why.
+/// Scenario tables of a shape no HealthSim layout has: every scenario tool, reads
+/// included, answers with the one-line layout message; SQL still reads the file.
 #[tokio::test(flavor = "multi_thread")]
-async fn unknown_layout_is_read_only() {
+async fn unknown_layout_is_refused_in_one_line() {
     let (_dir, db) = temp_db();
     {
         let conn = duckdb::Connection::open(&db).unwrap();
@@ -89,10 +125,20 @@ async fn unknown_layout_is_read_only() {
         .unwrap();
     }
     let server = Server::start(&db).await;
-    let message = server.err_msg("healthsim_save_scenario", json!({"name": "n", "entities": {}})).await;
-    assert!(message.starts_with("writes are disabled: table scenarios has no scenario_id column"), "{message}");
-    let delete = server.err_msg("healthsim_delete_scenario", json!({"name_or_id": "n", "confirm": true})).await;
-    assert!(delete.starts_with("writes are disabled"), "{delete}");
+    for (tool, args) in [
+        ("healthsim_list_scenarios", json!({})),
+        ("healthsim_load_scenario", json!({"name_or_id": "x"})),
+        ("healthsim_get_summary", json!({"scenario_id_or_name": "x"})),
+        ("healthsim_save_scenario", json!({"name": "n", "entities": {}})),
+        ("healthsim_delete_scenario", json!({"name_or_id": "n", "confirm": true})),
+    ] {
+        let message = server.err_msg(tool, args).await;
+        assert!(
+            message.starts_with("this database's scenario tables are not a HealthSim layout this server understands (it has scenarios but not the columns"),
+            "{tool}: {message}"
+        );
+        assert!(!message.contains('\n') && !message.contains("Binder"), "{tool}: {message}");
+    }
     let rows = server.ok("healthsim_query", json!({"sql": "SELECT title FROM scenarios"})).await;
     assert_eq!(rows["rows"], json!([{"title": "x"}]), "reads still work and nothing changed");
     server.stop().await;
@@ -173,7 +219,7 @@ async fn bootstrap_creates_directory_and_layout() {
     assert!(db.exists());
     assert_eq!(tables["total"], 21);
     let version = server.ok("healthsim_query", json!({"sql": "SELECT version FROM schema_migrations"})).await;
-    assert_eq!(version["rows"], json!([{"version": "1.3"}]));
+    assert_eq!(version["rows"], json!([{"version": "healthsim-mcp-1"}]));
     server.stop().await;
 }
 

@@ -56,7 +56,7 @@ impl HealthSim {
             let canonical_rows: Map<String, Value> =
                 plan.canonical_counts().into_iter().map(|(t, n)| (t.to_owned(), Value::from(n))).collect();
             let total_entities = plan.total_entities();
-            let warnings = cap_warnings(&plan.warnings);
+            let warnings = plan.warnings.clone();
             let canonical_total: u64 = canonical_rows.values().filter_map(Value::as_u64).sum();
             let (progress, forwarder) = match progress_reporter(&context, total_entities as u64 + canonical_total) {
                 Some((progress, forwarder)) => (Some(progress), Some(forwarder)),
@@ -88,8 +88,19 @@ impl HealthSim {
             let _ = forwarder.await;
         }
         match outcome {
-            Ok(SaveOutcome::Saved { scenario_id }) => {
+            Ok(SaveOutcome::Saved { scenario_id, warnings: kept_as_json, skipped }) => {
                 tracing::info!(%name, %scenario_id, total_entities, "scenario saved");
+                // Rows the file's layout could not hold are reported first, and not counted.
+                let mut canonical_rows = canonical_rows;
+                for (table, n) in skipped {
+                    let left = canonical_rows.get(table).and_then(Value::as_u64).unwrap_or(0).saturating_sub(n as u64);
+                    if left == 0 {
+                        canonical_rows.remove(table);
+                    } else {
+                        canonical_rows.insert(table.to_owned(), Value::from(left));
+                    }
+                }
+                let warnings = cap_warnings(&[kept_as_json, warnings].concat());
                 success(
                     &SaveOutput {
                         status: "saved".into(),

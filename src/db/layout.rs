@@ -1,0 +1,363 @@
+//! Which HealthSim layout a file has, recognised by its tables and columns (never by a
+//! version label alone: the Python tooling and earlier builds of this server both wrote
+//! `1.3`), and the names the scenario aggregate has in it. The tools speak of scenarios;
+//! a file in the tooling's cohort layouts stores them as cohorts, and every query is
+//! written once, from a [`Layout`]'s names, when the file is opened.
+//!
+//! Three families:
+//! - **ours**: `scenarios.scenario_id`, canonical rows keyed per scenario, no foreign keys
+//!   (files this server created or converted with `healthsim-mcp migrate`);
+//! - **scenarios**: the tooling's layouts 1.2 to 1.4 (`scenarios.scenario_id`, or `.id`
+//!   from 1.4), canonical rows keyed by id alone, foreign keys from the entity and tag
+//!   tables in files it created;
+//! - **cohorts**: the tooling's layouts 1.5 to 1.7 (`cohorts.id`, `cohort_entities`,
+//!   `cohort_tags`, canonical column `cohort_id`), also keyed by id alone.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use anyhow::Context;
+use duckdb::Connection;
+
+use crate::model::canonical_tables;
+
+/// The label this server records for its own layout in `schema_migrations`. The tooling
+/// reads the newest label as its version and compares labels as strings: `"1.1" >
+/// "healthsim-mcp-1"` is false, so it never runs its migrations on our files, and no
+/// label it wrote can be mistaken for ours.
+pub const OUR_LABEL: &str = "healthsim-mcp-1";
+
+/// The newest layout of the tooling this server knows.
+pub const NEWEST_TOOLING_VERSION: &str = "1.7";
+
+/// Metadata key that hides a scenario whose deletion is half done (layouts with foreign
+/// keys need two transactions; see [`Layout::child_foreign_keys`]).
+pub const DELETING_KEY: &str = "healthsim_mcp_deleting";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Ours,
+    Scenarios,
+    Cohorts,
+}
+
+/// What a file holds, as far as scenarios go.
+#[derive(Debug, Clone)]
+pub enum Detected {
+    /// No scenario tables at all: a new file (or reference data only). A write creates our layout.
+    Empty,
+    Known(Arc<Layout>),
+    /// Scenario tables of a shape we do not understand: every scenario tool says this.
+    Unknown(String),
+}
+
+/// One canonical table as this file has it.
+#[derive(Debug, Clone)]
+pub struct TableShape {
+    /// Column name → NOT NULL.
+    pub columns: BTreeMap<String, bool>,
+    /// Primary key `(owner, id)` (ours) rather than the id alone.
+    pub keyed_per_scenario: bool,
+}
+
+/// The names of the scenario aggregate in one file, and the SQL written from them.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub family: Family,
+    /// For messages: "HealthSim 1.7 layout (cohorts)", "healthsim-mcp layout".
+    pub description: String,
+    /// `scenarios` or `cohorts`.
+    pub scenarios: &'static str,
+    /// Its key column: `scenario_id` or `id`.
+    pub key: &'static str,
+    pub entities: &'static str,
+    pub tags: &'static str,
+    /// Owner column of the entity and tag tables.
+    pub owner: &'static str,
+    pub entities_seq: &'static str,
+    pub tags_seq: &'static str,
+    /// Owner column of the canonical tables.
+    pub canonical_owner: &'static str,
+    /// Canonical tables present, by name.
+    pub canonical: BTreeMap<&'static str, TableShape>,
+    /// The entity or tag table references the scenario table: DuckDB then refuses to
+    /// delete a scenario in the transaction that deleted its rows, so a delete takes two.
+    pub child_foreign_keys: bool,
+    /// `Some(reason)` when this server must not write to the file.
+    pub read_only_reason: Option<String>,
+    /// Labels in `schema_migrations`.
+    pub labels: Vec<String>,
+    pub sql: Statements,
+}
+
+/// The scenario aggregate's statements, written once per layout.
+#[derive(Debug, Clone)]
+pub struct Statements {
+    /// Columns of a scenario row: id, name, description, created, updated, metadata.
+    pub scenario_columns: String,
+    /// `FROM ... WHERE` prefix for resolution: append a condition on `name`/the key.
+    pub resolve_from: String,
+    pub list: String,
+    pub tags: String,
+    pub entities: String,
+    pub entity_counts: String,
+}
+
+impl Layout {
+    fn new(family: Family, key: &'static str, canonical_owner: &'static str) -> Layout {
+        let (scenarios, entities, tags, owner, entities_seq, tags_seq) = match family {
+            Family::Cohorts => {
+                ("cohorts", "cohort_entities", "cohort_tags", "cohort_id", "cohort_entities_seq", "cohort_tags_seq")
+            }
+            _ => (
+                "scenarios",
+                "scenario_entities",
+                "scenario_tags",
+                "scenario_id",
+                "scenario_entities_seq",
+                "scenario_tags_seq",
+            ),
+        };
+        let mut layout = Layout {
+            family,
+            description: String::new(),
+            scenarios,
+            key,
+            entities,
+            tags,
+            owner,
+            entities_seq,
+            tags_seq,
+            canonical_owner,
+            canonical: BTreeMap::new(),
+            child_foreign_keys: false,
+            read_only_reason: None,
+            labels: Vec::new(),
+            sql: Statements {
+                scenario_columns: String::new(),
+                resolve_from: String::new(),
+                list: String::new(),
+                tags: String::new(),
+                entities: String::new(),
+                entity_counts: String::new(),
+            },
+        };
+        layout.sql = layout.statements();
+        layout
+    }
+
+    /// Our own layout as `schema.rs` creates it (every canonical table keyed per scenario).
+    pub fn ours() -> Layout {
+        let mut layout = Layout::new(Family::Ours, "scenario_id", "scenario_id");
+        layout.description = "healthsim-mcp layout".into();
+        for spec in canonical_tables() {
+            let columns = super::schema::all_column_names(spec)
+                .map(|c| (c.to_owned(), spec.columns.iter().any(|col| col.name == c && col.not_null)))
+                .collect();
+            layout.canonical.insert(spec.name, TableShape { columns, keyed_per_scenario: true });
+        }
+        layout
+    }
+
+    /// Condition hiding scenarios whose deletion is half done (only layouts with foreign keys have them).
+    fn visible(&self, alias: &str) -> String {
+        if self.child_foreign_keys {
+            format!(" AND json_extract_string({alias}metadata, '$.{DELETING_KEY}') IS DISTINCT FROM 'true'")
+        } else {
+            String::new()
+        }
+    }
+
+    fn statements(&self) -> Statements {
+        let (s, key, e, t, owner) = (self.scenarios, self.key, self.entities, self.tags, self.owner);
+        let scenario_columns = format!(
+            "{key}, name, description, strftime(created_at, '%Y-%m-%dT%H:%M:%S.%f'), \
+             strftime(updated_at, '%Y-%m-%dT%H:%M:%S.%f'), CAST(metadata AS VARCHAR)"
+        );
+        let visible = self.visible("");
+        let resolve_from = format!("SELECT {scenario_columns} FROM {s} WHERE true{visible} AND ");
+        // Counts and tags come from two grouped joins rather than correlated subqueries:
+        // DuckDB plans that about 1.5 ms faster, and this is the most frequent call.
+        let list = format!(
+            "SELECT s.{key}, s.name, s.description, coalesce(e.n, 0), coalesce(t.tags, []),
+                   strftime(s.created_at, '%Y-%m-%dT%H:%M:%S.%f'), strftime(s.updated_at, '%Y-%m-%dT%H:%M:%S.%f')
+            FROM {s} s
+            LEFT JOIN (SELECT {owner} AS k, count(*) AS n FROM {e} GROUP BY ALL) e ON e.k = s.{key}
+            LEFT JOIN (SELECT {owner} AS k, list(tag ORDER BY id) AS tags FROM {t} GROUP BY ALL) t ON t.k = s.{key}
+            WHERE (CAST(?1 AS VARCHAR) IS NULL OR EXISTS (
+                      SELECT 1 FROM {t} f WHERE f.{owner} = s.{key} AND lower(f.tag) = lower(?1)))
+              AND (CAST(?2 AS VARCHAR) IS NULL OR contains(lower(s.name), lower(?2))
+                   OR contains(lower(coalesce(s.description, '')), lower(?2))){visible}
+            ORDER BY s.updated_at DESC NULLS LAST, s.name
+            LIMIT ?3",
+            visible = self.visible("s."),
+        );
+        Statements {
+            scenario_columns,
+            resolve_from,
+            list,
+            tags: format!("SELECT tag FROM {t} WHERE {owner} = ? ORDER BY id"),
+            entities: format!(
+                "SELECT entity_type, CAST(entity_data AS VARCHAR) FROM {e} WHERE {owner} = ? ORDER BY id"
+            ),
+            entity_counts: format!(
+                "SELECT entity_type, count(*) FROM {e} WHERE {owner} = ? GROUP BY entity_type ORDER BY min(id)"
+            ),
+        }
+    }
+
+    /// The canonical table `name` with every column in `columns`, if this file has it.
+    pub fn has(&self, name: &str, columns: &[&str]) -> bool {
+        self.canonical.get(name).is_some_and(|t| {
+            t.columns.contains_key(self.canonical_owner) && columns.iter().all(|c| t.columns.contains_key(*c))
+        })
+    }
+}
+
+/// A table's columns as `duckdb_columns()` reports them: name → NOT NULL.
+type Tables = BTreeMap<String, BTreeMap<String, bool>>;
+
+/// Recognises the layout of the file behind `conn` (any connection; read-only is enough).
+pub fn detect(conn: &Connection) -> anyhow::Result<Detected> {
+    let tables = main_tables(conn)?;
+    let has =
+        |table: &str, columns: &[&str]| tables.get(table).is_some_and(|c| columns.iter().all(|n| c.contains_key(*n)));
+    let state_tables = ["scenarios", "scenario_entities", "scenario_tags", "cohorts", "cohort_entities", "cohort_tags"];
+    if !state_tables.iter().any(|t| tables.contains_key(*t)) {
+        return Ok(Detected::Empty);
+    }
+    let labels = labels(conn, &tables)?;
+    let keys = primary_keys(conn)?;
+    let referencing = foreign_key_tables(conn)?;
+    let entity_columns = ["entity_type", "entity_id", "entity_data"];
+    let mut layout = if has("cohorts", &["id", "name"])
+        && has("cohort_entities", &[&["cohort_id", "id"][..], &entity_columns].concat())
+        && has("cohort_tags", &["cohort_id", "tag", "id"])
+    {
+        Layout::new(Family::Cohorts, "id", "cohort_id")
+    } else if has("scenarios", &["name"])
+        && has("scenario_entities", &[&["scenario_id", "id"][..], &entity_columns].concat())
+        && has("scenario_tags", &["scenario_id", "tag", "id"])
+    {
+        let key = if has("scenarios", &["scenario_id"]) {
+            "scenario_id"
+        } else if has("scenarios", &["id"]) {
+            "id"
+        } else {
+            return Ok(Detected::Unknown(unknown("table scenarios has neither a scenario_id nor an id column")));
+        };
+        let per_scenario = canonical_tables().iter().filter(|spec| tables.contains_key(spec.name)).all(|spec| {
+            keys.get(spec.name).is_some_and(|k| k == &["scenario_id".to_owned(), spec.id_column.to_owned()])
+        });
+        let child_keys = referencing.contains("scenario_entities") || referencing.contains("scenario_tags");
+        let ours = key == "scenario_id" && !child_keys && (per_scenario || labels.iter().any(|l| l == OUR_LABEL));
+        let family = if ours { Family::Ours } else { Family::Scenarios };
+        Layout::new(family, key, "scenario_id")
+    } else {
+        let present: Vec<&str> = state_tables.iter().copied().filter(|t| tables.contains_key(*t)).collect();
+        return Ok(Detected::Unknown(unknown(&format!(
+            "it has {} but not the columns of any HealthSim layout (1.2 to {NEWEST_TOOLING_VERSION})",
+            present.join(", ")
+        ))));
+    };
+    layout.child_foreign_keys = referencing.contains(layout.entities) || referencing.contains(layout.tags);
+    for spec in canonical_tables() {
+        if let Some(columns) = tables.get(spec.name) {
+            let keyed_per_scenario = keys.get(spec.name).is_some_and(|k| k.len() == 2);
+            layout.canonical.insert(spec.name, TableShape { columns: columns.clone(), keyed_per_scenario });
+        }
+    }
+    let newest = newest_numeric(&labels);
+    layout.description = match layout.family {
+        Family::Ours => "healthsim-mcp layout".to_owned(),
+        Family::Scenarios => format!("the HealthSim {} scenario layout", newest.as_deref().unwrap_or("1.2-1.4")),
+        Family::Cohorts => format!("the HealthSim {} cohort layout", newest.as_deref().unwrap_or("1.5-1.7")),
+    };
+    if layout.family != Family::Ours
+        && let Some(newer) = newest.as_deref().filter(|v| version_newer(v, NEWEST_TOOLING_VERSION))
+    {
+        layout.read_only_reason = Some(format!(
+            "the database layout is HealthSim {newer}, newer than the {NEWEST_TOOLING_VERSION} this server knows; \
+             scenarios are served read-only: upgrade healthsim-mcp to save or delete"
+        ));
+    }
+    layout.labels = labels;
+    layout.sql = layout.statements();
+    Ok(Detected::Known(Arc::new(layout)))
+}
+
+fn unknown(why: &str) -> String {
+    format!(
+        "this database's scenario tables are not a HealthSim layout this server understands ({why}); \
+         point --db at another file, or open this one with the tool that created it"
+    )
+}
+
+/// Tables of schema `main` → (column → NOT NULL).
+fn main_tables(conn: &Connection) -> anyhow::Result<Tables> {
+    let mut stmt = conn.prepare(
+        "SELECT table_name, column_name, NOT is_nullable FROM duckdb_columns()
+         WHERE database_name = current_database() AND schema_name = 'main' AND NOT internal",
+    )?;
+    let mut tables = Tables::new();
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?)))?;
+    for row in rows {
+        let (table, column, not_null) = row?;
+        tables.entry(table).or_default().insert(column, not_null);
+    }
+    Ok(tables)
+}
+
+/// Table → its primary key columns, for tables of `main`.
+pub(super) fn primary_keys(conn: &Connection) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+    let mut stmt = conn.prepare(
+        "SELECT table_name, CAST(constraint_column_names AS VARCHAR[]) FROM duckdb_constraints()
+         WHERE database_name = current_database() AND schema_name = 'main' AND constraint_type = 'PRIMARY KEY'",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let columns = match r.get::<_, duckdb::types::Value>(1)? {
+            duckdb::types::Value::List(items) => items
+                .into_iter()
+                .filter_map(|v| if let duckdb::types::Value::Text(s) = v { Some(s) } else { None })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok((r.get::<_, String>(0)?, columns))
+    })?;
+    rows.collect::<Result<_, _>>().context("cannot read primary keys")
+}
+
+/// Tables of `main` that have a foreign key.
+pub(super) fn foreign_key_tables(conn: &Connection) -> anyhow::Result<BTreeSet<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT DISTINCT table_name FROM duckdb_constraints()
+         WHERE database_name = current_database() AND schema_name = 'main' AND constraint_type = 'FOREIGN KEY'",
+    )?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    rows.collect::<Result<_, _>>().context("cannot read foreign keys")
+}
+
+fn labels(conn: &Connection, tables: &Tables) -> anyhow::Result<Vec<String>> {
+    if !tables.get("schema_migrations").is_some_and(|c| c.contains_key("version")) {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare("SELECT CAST(version AS VARCHAR) FROM main.schema_migrations")?;
+    let rows = stmt.query_map([], |r| r.get::<_, Option<String>>(0))?;
+    let labels: Vec<Option<String>> = rows.collect::<Result<_, _>>().context("cannot read schema_migrations")?;
+    Ok(labels.into_iter().flatten().collect())
+}
+
+/// The highest dotted-numeric label (`1.7`), ignoring ours.
+fn newest_numeric(labels: &[String]) -> Option<String> {
+    labels
+        .iter()
+        .filter(|l| !l.is_empty() && l.split('.').all(|p| p.trim().parse::<u64>().is_ok()))
+        .max_by(|a, b| if version_newer(a, b) { std::cmp::Ordering::Greater } else { std::cmp::Ordering::Less })
+        .cloned()
+}
+
+/// Dotted numeric comparison (`1.10` > `1.9`); non-numeric parts compare as 0.
+pub fn version_newer(version: &str, than: &str) -> bool {
+    let parse = |v: &str| v.split('.').map(|p| p.trim().parse::<u64>().unwrap_or(0)).collect::<Vec<_>>();
+    parse(version) > parse(than)
+}
