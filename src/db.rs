@@ -410,7 +410,7 @@ fn layout_for_write(conn: &duckdb::Connection) -> anyhow::Result<Arc<Layout>> {
             return Ok(layout);
         }
         Detected::Known(layout) => {
-            if schema::prepare_ours(conn)?.is_empty() {
+            if layout.complete() || schema::prepare_ours(conn)?.is_empty() {
                 return Ok(layout);
             }
             layout::detect(conn)?

@@ -206,6 +206,18 @@ impl Layout {
         }
     }
 
+    /// Ours, labelled, with every table and column of our layout: nothing to prepare
+    /// before a write (what `schema::prepare_ours` would otherwise probe for).
+    pub fn complete(&self) -> bool {
+        self.family == Family::Ours
+            && self.labels.iter().any(|l| l == OUR_LABEL)
+            && canonical_tables().iter().all(|spec| {
+                self.canonical.get(spec.name).is_some_and(|t| {
+                    t.keyed_per_scenario && super::schema::all_column_names(spec).all(|c| t.columns.contains_key(c))
+                })
+            })
+    }
+
     /// The canonical table `name` with every column in `columns`, if this file has it.
     pub fn has(&self, name: &str, columns: &[&str]) -> bool {
         self.canonical.get(name).is_some_and(|t| {
@@ -229,14 +241,21 @@ pub fn detect(conn: &Connection) -> anyhow::Result<Detected> {
     let labels = labels(conn, &tables)?;
     let keys = primary_keys(conn)?;
     let referencing = foreign_key_tables(conn)?;
-    let entity_columns = ["entity_type", "entity_id", "entity_data"];
-    let mut layout = if has("cohorts", &["id", "name"])
-        && has("cohort_entities", &[&["cohort_id", "id"][..], &entity_columns].concat())
+    let entity_columns = ["id", "entity_type", "entity_id", "entity_data", "created_at"];
+    let scenario_columns = ["name", "description", "created_at", "updated_at", "metadata"];
+    let labelled_ours = labels.iter().any(|l| l == OUR_LABEL);
+    let mut layout = if has("cohorts", &[&["id"][..], &scenario_columns].concat())
+        && has("cohort_entities", &[&["cohort_id"][..], &entity_columns].concat())
         && has("cohort_tags", &["cohort_id", "tag", "id"])
+        && !labelled_ours
     {
         Layout::new(Family::Cohorts, "id", "cohort_id")
-    } else if has("scenarios", &["name"])
-        && has("scenario_entities", &[&["scenario_id", "id"][..], &entity_columns].concat())
+    } else if labelled_ours && has("scenarios", &["scenario_id"]) {
+        // Ours, perhaps missing a table or column another program dropped: the next
+        // write restores it (`schema::prepare_ours`).
+        Layout::new(Family::Ours, "scenario_id", "scenario_id")
+    } else if has("scenarios", &scenario_columns)
+        && has("scenario_entities", &[&["scenario_id"][..], &entity_columns].concat())
         && has("scenario_tags", &["scenario_id", "tag", "id"])
     {
         let key = if has("scenarios", &["scenario_id"]) {
@@ -250,7 +269,10 @@ pub fn detect(conn: &Connection) -> anyhow::Result<Detected> {
             keys.get(spec.name).is_some_and(|k| k == &["scenario_id".to_owned(), spec.id_column.to_owned()])
         });
         let child_keys = referencing.contains("scenario_entities") || referencing.contains("scenario_tags");
-        let ours = key == "scenario_id" && !child_keys && (per_scenario || labels.iter().any(|l| l == OUR_LABEL));
+        // An earlier build of this server labelled its layout `1.3`, as the tooling did;
+        // its canonical keys tell them apart.
+        let any_canonical = canonical_tables().iter().any(|spec| tables.contains_key(spec.name));
+        let ours = key == "scenario_id" && !child_keys && per_scenario && any_canonical;
         let family = if ours { Family::Ours } else { Family::Scenarios };
         Layout::new(family, key, "scenario_id")
     } else {

@@ -188,7 +188,21 @@ pub struct TableInventory {
     pub total: usize,
 }
 
-const SYSTEM_TABLES: [&str; 4] = ["scenarios", "scenario_entities", "scenario_tags", "schema_migrations"];
+/// Bookkeeping tables of our layout and of the Python tooling's (cohorts from 1.5,
+/// profiles from 1.6, journeys from 1.7).
+const SYSTEM_TABLES: [&str; 11] = [
+    "scenarios",
+    "scenario_entities",
+    "scenario_tags",
+    "schema_migrations",
+    "cohorts",
+    "cohort_entities",
+    "cohort_tags",
+    "profiles",
+    "profile_executions",
+    "journeys",
+    "journey_executions",
+];
 
 /// Every table of the database, in every schema, with its row count.
 pub fn inventory(conn: &Connection) -> anyhow::Result<TableInventory> {
