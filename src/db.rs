@@ -167,6 +167,9 @@ impl Db {
                 tracing::info!(path = %path.display(), layout = %layout.description, "serving the file in its own layout");
             }
             Detected::Unknown(reason) => tracing::warn!("scenario tools will refuse this file: {reason}"),
+            Detected::Known(layout) if layout.complete() => {
+                tracing::info!(path = %path.display(), "database layout is current");
+            }
             Detected::Empty | Detected::Known(_) => match self.access.write(schema::prepare_ours).await {
                 Ok(steps) if steps.is_empty() => tracing::info!(path = %path.display(), "database layout is current"),
                 Ok(steps) => tracing::info!(?steps, "database layout prepared"),
@@ -399,7 +402,9 @@ fn known_layout(
 /// gets our layout; a file of the tooling's is written in its own terms, after finishing
 /// any deletion left half done; an unknown one is refused in one line.
 fn layout_for_write(conn: &duckdb::Connection) -> anyhow::Result<Arc<Layout>> {
+    let started = std::time::Instant::now();
     let detected = layout::detect(conn)?;
+    tracing::debug!(detect_ms = started.elapsed().as_secs_f64() * 1e3, "layout detected");
     let layout = match detected {
         Detected::Unknown(reason) => anyhow::bail!("{reason}"),
         Detected::Known(layout) if layout.family != Family::Ours => {
