@@ -90,6 +90,8 @@ async def test_every_tool_in_every_layout(fixtures, tmp_path, layout):
             assert summary["statistics"]["top_diagnoses"][0]["code"] == "E11.9"
             assert summary["samples"]["patients"][0]["id"] == "pat-001"
             assert "cohort_id" not in summary["samples"]["patients"][0]
+        missing = await s.error("healthsim_query_reference", {"table": "places_county", "state": "TX"})
+        assert missing.startswith("reference table population.places_county is missing;"), missing
         tables = await s.ok("healthsim_tables")
         assert "patients" in tables["entity_tables"]
         rows = await s.ok("healthsim_query", {"sql": "SELECT count(*) AS n FROM patients"})
