@@ -3,6 +3,7 @@
 
 pub mod coerce;
 pub mod mapping;
+pub mod relations;
 pub mod tables;
 
 use std::collections::{BTreeMap, HashMap};
@@ -64,13 +65,15 @@ pub fn plan_save(entities: &Map<String, Value>, mut new_id: impl FnMut() -> Stri
     // the warnings found while resolving ids plus its range of `kept`, so warnings come
     // out in the same order as if everything ran in one pass.
     let mut kept: Vec<Kept<'_>> = Vec::new();
-    let mut segments: Vec<(Vec<String>, std::ops::Range<usize>)> = Vec::new();
+    let mut warnings = Warnings::default();
+    let mut segments: Vec<std::ops::Range<usize>> = Vec::new();
     for (type_key, items) in entities {
-        let mut warnings = Vec::new();
         let table = table_for_entity_type(type_key);
         if table.is_none() {
-            warnings
-                .push(format!("entity type '{type_key}' is not a canonical type; its entities are saved as JSON only"));
+            warnings.line(
+                type_key,
+                format!("entity type '{type_key}' is not a canonical type; its entities are saved as JSON only"),
+            );
         }
         let items: &[Value] = items.as_array().map(Vec::as_slice).unwrap_or(&[]);
         // Later duplicates win: remember the last index of every id first.
@@ -80,8 +83,7 @@ pub fn plan_save(entities: &Map<String, Value>, mut new_id: impl FnMut() -> Stri
             let Some(object) = item.as_object() else { continue };
             let id = mapping::entity_id(table, object).unwrap_or_else(&mut new_id);
             if last_index.insert(id.clone(), index).is_some() {
-                warnings
-                    .push(format!("{type_key} '{id}' appears more than once in this request; the later one was saved"));
+                warnings.add(type_key, "given more than once in this request; the later one was saved", &id);
             }
             resolved.push((id, object));
         }
@@ -92,33 +94,34 @@ pub fn plan_save(entities: &Map<String, Value>, mut new_id: impl FnMut() -> Stri
             }
         }
         plan.entity_counts.push((type_key.clone(), kept.len() - start));
-        segments.push((warnings, start..kept.len()));
+        segments.push(start..kept.len());
     }
+    let relations = relations_of(&kept);
     let mut worked = map_in_parallel(&kept, |(_, table, id, object)| {
-        let row = table.map(|table| mapping::map_entity(table, object, id));
+        let row = table.map(|table| mapping::map_entity(table, object, id, &relations));
         (row, serde_json::to_string(object).unwrap_or_default())
     })
     .into_iter();
     let mut kept = kept.into_iter();
     // (table, id) → position in `plan.rows[table]`, to replace a row given twice.
     let mut row_index: HashMap<(&'static str, String), usize> = HashMap::new();
-    for (warnings, range) in segments {
-        plan.warnings.extend(warnings);
+    for range in segments {
         for ((type_key, table, id, _), (row, json)) in kept.by_ref().zip(worked.by_ref()).take(range.len()) {
             match (table, row) {
                 (Some(table), Some(Ok(row))) => {
                     for note in &row.notes {
-                        plan.warnings.push(format!("{type_key} '{id}': {note}"));
+                        warnings.add(type_key, note, &id);
                     }
                     let rows = plan.rows.entry(table.name).or_default();
                     // `patient` and `patients` land in one table: the later key's row wins.
                     match row_index.entry((table.name, id.clone())) {
                         std::collections::hash_map::Entry::Occupied(at) => {
                             rows[*at.get()] = row;
-                            plan.warnings.push(format!(
-                                "{} '{id}' was given under two entity-type keys; the later one became the canonical row",
-                                table.singular
-                            ));
+                            warnings.add(
+                                table.name,
+                                "given under two entity-type keys; the later one became the canonical row",
+                                &id,
+                            );
                         }
                         std::collections::hash_map::Entry::Vacant(slot) => {
                             slot.insert(rows.len());
@@ -127,14 +130,79 @@ pub fn plan_save(entities: &Map<String, Value>, mut new_id: impl FnMut() -> Stri
                     }
                 }
                 (Some(_), Some(Err(reason))) => {
-                    plan.warnings.push(format!("{type_key} '{id}' has no canonical row ({reason}); saved as JSON only"))
+                    warnings.add(type_key, &format!("no canonical row ({reason}); saved as JSON only"), &id)
                 }
                 _ => {}
             }
             plan.entities.push(StoredEntity { entity_type: type_key.clone(), entity_id: id, json });
         }
     }
+    plan.warnings = warnings.finish(entities.keys());
     plan
+}
+
+/// The save's patients (id → MRN, generated here when missing, so the patient row and the
+/// rows linking to it agree) and members (id → member_id).
+fn relations_of(kept: &[Kept<'_>]) -> relations::Relations {
+    let mut patients: Vec<(String, String)> = Vec::new();
+    let mut members: Vec<(String, String)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (_, table, id, object) in kept {
+        let Some(table) = table else { continue };
+        if !seen.insert((table.name, id.as_str())) {
+            continue;
+        }
+        match table.name {
+            "patients" => {
+                patients.push((id.clone(), mapping::given_mrn(object).unwrap_or_else(mapping::generated_mrn)))
+            }
+            "members" => members.push((id.clone(), mapping::given_member_id(object).unwrap_or_else(|| id.clone()))),
+            _ => {}
+        }
+    }
+    relations::Relations::new(patients, members)
+}
+
+/// Save warnings, one line per (entity type, reason) with a count and up to three ids;
+/// type by type in input order, in the order they first occur within a type.
+#[derive(Default)]
+struct Warnings {
+    /// (type key, reason, ids); a line of its own has its text as reason and no ids.
+    lines: Vec<(String, String, Vec<String>)>,
+    index: HashMap<(String, String), usize>,
+}
+
+impl Warnings {
+    fn add(&mut self, type_key: &str, reason: &str, id: &str) {
+        let key = (type_key.to_owned(), reason.to_owned());
+        let at = *self.index.entry(key).or_insert_with(|| {
+            self.lines.push((type_key.to_owned(), reason.to_owned(), Vec::new()));
+            self.lines.len() - 1
+        });
+        self.lines[at].2.push(id.to_owned());
+    }
+
+    /// A line of its own about a type (no ids).
+    fn line(&mut self, type_key: &str, text: String) {
+        self.lines.push((type_key.to_owned(), text, Vec::new()));
+    }
+
+    fn finish<'a>(mut self, types: impl Iterator<Item = &'a String>) -> Vec<String> {
+        let rank: HashMap<&str, usize> = types.enumerate().map(|(i, t)| (t.as_str(), i)).collect();
+        self.lines.sort_by_key(|(type_key, _, _)| rank.get(type_key.as_str()).copied().unwrap_or(usize::MAX));
+        self.lines
+            .into_iter()
+            .map(|(type_key, reason, ids)| {
+                if ids.is_empty() {
+                    return reason;
+                }
+                let shown: Vec<String> = ids.iter().take(3).map(|id| format!("'{id}'")).collect();
+                let more = if ids.len() > 3 { format!(" and {} more", ids.len() - 3) } else { String::new() };
+                let count = if ids.len() > 1 { format!(" ({} entities)", ids.len()) } else { String::new() };
+                format!("{type_key} {}{more}{count}: {reason}", shown.join(", "))
+            })
+            .collect()
+    }
 }
 
 /// An entity that is saved: (type key, canonical table, id, the object).
@@ -220,8 +288,8 @@ mod tests {
         assert_eq!(rows.len(), 3_000);
         assert_eq!(rows.last().unwrap().values[3].as_deref(), Some("Again"), "the later p5 wins, in its position");
         assert_eq!(plan.warnings.len(), 3);
-        assert!(plan.warnings[0].starts_with("patients 'p5' appears more than once"), "{:?}", plan.warnings);
-        assert!(plan.warnings[1].starts_with("patients 'bad' has no canonical row"), "{:?}", plan.warnings);
+        assert!(plan.warnings[0].starts_with("patients 'p5': given more than once"), "{:?}", plan.warnings);
+        assert!(plan.warnings[1].starts_with("patients 'bad': no canonical row"), "{:?}", plan.warnings);
         assert!(plan.warnings[2].starts_with("entity type 'widgets' is not a canonical type"), "{:?}", plan.warnings);
         assert_eq!(plan.entity_counts, vec![("patients".to_owned(), 3_001), ("widgets".to_owned(), 3_000)]);
     }
@@ -252,8 +320,8 @@ mod tests {
         assert_eq!(plan.entity_counts, vec![("patients".into(), 2), ("widgets".into(), 1)]);
         assert_eq!(plan.canonical_counts(), vec![("patients", 1)]);
         assert_eq!(plan.warnings.len(), 3, "{:?}", plan.warnings);
-        assert!(plan.warnings.iter().any(|w| w.contains("'p1' appears more than once")));
-        assert!(plan.warnings.iter().any(|w| w.contains("'p2' has no canonical row (required field birth_date")));
+        assert!(plan.warnings.iter().any(|w| w.contains("'p1': given more than once")));
+        assert!(plan.warnings.iter().any(|w| w.contains("'p2': no canonical row (required field birth_date")));
         assert!(plan.warnings.iter().any(|w| w.contains("'widgets' is not a canonical type")));
     }
 

@@ -213,7 +213,9 @@ impl Layout {
             && self.labels.iter().any(|l| l == OUR_LABEL)
             && canonical_tables().iter().all(|spec| {
                 self.canonical.get(spec.name).is_some_and(|t| {
-                    t.keyed_per_scenario && super::schema::all_column_names(spec).all(|c| t.columns.contains_key(c))
+                    t.keyed_per_scenario
+                        && super::schema::all_column_names(spec).all(|c| t.columns.contains_key(c))
+                        && spec.columns.iter().all(|c| c.not_null || t.columns.get(c.name) == Some(&false))
                 })
             })
     }

@@ -117,7 +117,8 @@ pub fn prepare_ours(conn: &Connection) -> anyhow::Result<Vec<String>> {
                 }
                 conn.execute_batch(&create_table_sql(spec, spec.name)).map_err(anyhow::Error::from)
             }
-            Some(columns) => add_missing_columns(conn, spec, columns, &mut steps),
+            Some(columns) => add_missing_columns(conn, spec, columns, &mut steps)
+                .and_then(|()| relax_not_null(conn, spec, &mut steps)),
         }
         .with_context(|| format!("cannot prepare table {}", spec.name))?;
         conn.execute_batch(&index_sql(spec)).with_context(|| format!("cannot index table {}", spec.name))?;
@@ -245,6 +246,44 @@ fn add_missing_columns(
             conn.execute_batch(&format!("ALTER TABLE {} ADD COLUMN {name} {ty};", quote(spec.name)))?;
         }
     }
+    Ok(())
+}
+
+/// Drops NOT NULL from columns our layout no longer requires (descriptive columns
+/// HealthSim's own documents leave out; see ARCHITECTURE.md, "Schema decisions"). DuckDB
+/// cannot alter a table that has indexes, so the table's indexes are dropped and
+/// recreated from their own SQL around it.
+fn relax_not_null(conn: &Connection, spec: &TableSpec, steps: &mut Vec<String>) -> anyhow::Result<()> {
+    let required: Vec<String> = conn
+        .prepare(&format!("SELECT name FROM pragma_table_info('main.{}') WHERE \"notnull\"", spec.name))?
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
+    let relaxed: Vec<&str> =
+        spec.columns.iter().filter(|c| !c.not_null && required.iter().any(|r| r == c.name)).map(|c| c.name).collect();
+    if relaxed.is_empty() {
+        return Ok(());
+    }
+    let indexes: Vec<(String, String)> = conn
+        .prepare(
+            "SELECT index_name, sql FROM duckdb_indexes()
+             WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ? AND sql IS NOT NULL",
+        )?
+        .query_map([spec.name], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (name, _) in &indexes {
+        conn.execute_batch(&format!("DROP INDEX main.{}", quote(name)))?;
+    }
+    for column in &relaxed {
+        conn.execute_batch(&format!(
+            "ALTER TABLE main.{} ALTER COLUMN {} DROP NOT NULL",
+            quote(spec.name),
+            quote(column)
+        ))?;
+    }
+    for (_, sql) in &indexes {
+        conn.execute_batch(sql)?;
+    }
+    steps.push(format!("allow NULL in {}.{}", spec.name, relaxed.join(", ")));
     Ok(())
 }
 

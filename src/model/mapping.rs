@@ -8,6 +8,7 @@
 use serde_json::{Map, Value};
 
 use super::coerce::{coerce, is_empty, text_of};
+use super::relations::Relations;
 use super::tables::{Column, TableSpec};
 
 /// A mapped row: one text value (or NULL) per data column of the table, then the four
@@ -36,11 +37,16 @@ pub fn entity_id(table: Option<&TableSpec>, entity: &Map<String, Value>) -> Opti
 
 /// Maps one entity to a row of `table`. `entity_id` is the id the entity is saved under.
 /// Fails (the row is skipped, the JSON is kept) when a NOT NULL column has no usable value.
-pub fn map_entity(table: &TableSpec, entity: &Map<String, Value>, entity_id: &str) -> Result<CanonicalRow, String> {
+pub fn map_entity(
+    table: &TableSpec,
+    entity: &Map<String, Value>,
+    entity_id: &str,
+    relations: &Relations,
+) -> Result<CanonicalRow, String> {
     let mut values = Vec::with_capacity(table.columns.len() + MAPPED_PROVENANCE.len());
     let mut notes = Vec::new();
     for column in &table.columns {
-        let value = match column_value(table, column, entity, entity_id) {
+        let value = match column_value(table, column, entity, entity_id, relations) {
             Ok(value) => value,
             Err(reason) if column.not_null => return Err(format!("{}: {reason}", column.name)),
             Err(reason) => {
@@ -80,6 +86,7 @@ fn column_value(
     column: &Column,
     entity: &Map<String, Value>,
     entity_id: &str,
+    relations: &Relations,
 ) -> Result<Option<String>, String> {
     let (table_name, name) = (table.name, column.name);
     // Columns whose value is derived rather than looked up.
@@ -95,6 +102,17 @@ fn column_value(
             return Ok(first_of(entity, &[name, "id"]).map(text_of).or_else(|| Some(entity_id.to_owned())));
         }
         ("members", "relationship_code") => return Ok(relationship_code(entity)),
+        ("patients", "mrn") if relations.mrn_of(entity_id).is_some() => {
+            return Ok(relations.mrn_of(entity_id).map(str::to_owned));
+        }
+        (
+            "encounters" | "diagnoses" | "medications" | "lab_results" | "vital_signs" | "orders" | "clinical_notes"
+            | "prescriptions",
+            "patient_mrn",
+        ) => return Ok(relations.patient_mrn(entity)),
+        ("claims" | "pharmacy_claims" | "prescriptions", "member_id") => return Ok(relations.member_id(entity)),
+        ("claims", "claim_type") => return Ok(claim_type(entity)),
+        ("subjects", "usubjid") => return Ok(usubjid(entity)),
         ("patients", "mrn") => {
             return Ok(first_of(entity, &["mrn", "medical_record_number"])
                 .map(text_of)
@@ -150,33 +168,36 @@ fn first_if_array(value: &Value) -> &Value {
 /// Alias lists (first non-empty wins) for columns that generators spell differently.
 fn aliases(table: &str, column: &str) -> Option<&'static [&'static str]> {
     let person = matches!(table, "patients" | "members" | "subjects");
-    let clinical = matches!(
-        table,
-        "encounters" | "diagnoses" | "medications" | "lab_results" | "vital_signs" | "orders" | "clinical_notes"
-    );
     Some(match (table, column) {
-        (_, "given_name") if person => &["given_name", "first_name", "name.given"],
-        (_, "family_name") if person => &["family_name", "last_name", "name.family"],
-        (_, "middle_name") if person => &["middle_name", "name.middle"],
+        // `name.given_name`: HealthSim's own Person model (generators, skills).
+        (_, "given_name") if person => &["given_name", "first_name", "name.given_name", "name.given"],
+        (_, "family_name") if person => &["family_name", "last_name", "name.family_name", "name.family"],
+        (_, "middle_name") if person => &["middle_name", "name.middle_name", "name.middle"],
         (_, "prefix") if person => &["prefix", "name.prefix"],
         (_, "suffix") if person => &["suffix", "name.suffix"],
         (_, "birth_date") if person => &["birth_date", "birthDate", "date_of_birth"],
         (_, "gender") if person => &["gender", "sex"],
         ("patients", "death_date") => &["death_date", "deceasedDateTime"],
-        (_, "street_address") if person => {
-            &["street_address", "address_line1", "address.line1", "address.street", "address.line"]
+        (_, "street_address") if person => &[
+            "street_address",
+            "address_line1",
+            "address.street_address",
+            "address.line1",
+            "address.street",
+            "address.line",
+        ],
+        (_, "street_address_2") if person => {
+            &["street_address_2", "address_line2", "address.street_address_2", "address.line2"]
         }
-        (_, "street_address_2") if person => &["street_address_2", "address_line2", "address.line2"],
         (_, "city") if person => &["city", "address.city"],
         (_, "state") if person => &["state", "address.state"],
         (_, "country") if person => &["country", "address.country"],
         (_, "postal_code") if person => {
             &["postal_code", "zip", "zip_code", "address.postalCode", "address.postal_code", "address.zip"]
         }
-        (_, "phone") if person => &["phone", "telecom.phone"],
-        ("patients", "phone_mobile") => &["phone_mobile", "telecom.mobile"],
-        (_, "email") if person => &["email", "telecom.email"],
-        (_, "patient_mrn") if clinical => &["patient_mrn", "patient_id"],
+        (_, "phone") if person => &["phone", "contact.phone", "telecom.phone"],
+        ("patients", "phone_mobile") => &["phone_mobile", "contact.phone_mobile", "telecom.mobile"],
+        (_, "email") if person => &["email", "contact.email", "telecom.email"],
         ("encounters", "class_code") => &["class_code", "class"],
         ("encounters", "admission_time") => &["admission_time", "period.start"],
         ("encounters", "discharge_time") => &["discharge_time", "period.end"],
@@ -188,15 +209,58 @@ fn aliases(table: &str, column: &str) -> Option<&'static [&'static str]> {
         ("members", "coverage_start") => &["coverage_start", "enrollment_start_date", "effective_date", "start_date"],
         ("members", "coverage_end") => &["coverage_end", "enrollment_end_date", "termination_date", "end_date"],
         ("members", "group_id") => &["group_id", "group_number", "contract_id"],
+        // The pharmacy claim documents of HealthSim's Rx skills nest member, pharmacy,
+        // prescription and adjudication response.
+        ("pharmacy_claims", "pharmacy_npi") => &["pharmacy_npi", "pharmacy.npi"],
+        ("pharmacy_claims", "pharmacy_ncpdp") => &["pharmacy_ncpdp", "pharmacy.ncpdp"],
+        ("pharmacy_claims", "cardholder_id") => &["cardholder_id", "member.cardholder_id"],
+        ("pharmacy_claims", "person_code") => &["person_code", "member.person_code"],
+        ("pharmacy_claims", "bin") => &["bin", "member.bin"],
+        ("pharmacy_claims", "pcn") => &["pcn", "member.pcn"],
+        ("pharmacy_claims", "group_number") => &["group_number", "member.group_number"],
+        ("pharmacy_claims", "prescription_number") => &["prescription_number", "prescription.prescription_number"],
+        ("pharmacy_claims", "prescriber_npi") => &["prescriber_npi", "prescription.prescriber_npi"],
+        ("pharmacy_claims", "patient_pay_amount") => &["patient_pay_amount", "response.patient_pay_amount"],
         ("members", "plan_code") => &["plan_code", "plan_id"],
         ("claims", "total_charge") => &["total_charge", "total_billed"],
         ("claims", "member_responsibility") => &["member_responsibility", "patient_responsibility"],
         ("claims", "principal_diagnosis") => &["principal_diagnosis", "diagnosis_codes"],
         ("prescriptions", "ndc") => &["ndc", "drug_ndc"],
         ("prescriptions", "quantity_prescribed") => &["quantity_prescribed", "quantity"],
-        ("prescriptions", "member_id") => &["member_id", "rx_member_id"],
         _ => return None,
     })
+}
+
+/// A claim's type as given (upper-cased), else what the claim implies: a bill type or
+/// revenue codes make it institutional, a place of service professional, an NDC a
+/// pharmacy claim; otherwise none.
+fn claim_type(entity: &Map<String, Value>) -> Option<String> {
+    if let Some(given) = first_of(entity, &["claim_type"]) {
+        return Some(text_of(given).to_uppercase());
+    }
+    let lines = entity.get("claim_lines").or_else(|| entity.get("lines")).and_then(Value::as_array);
+    let line_has = |key: &str| lines.is_some_and(|l| l.iter().any(|line| line.get(key).is_some_and(|v| !is_empty(v))));
+    if first_of(entity, &["bill_type", "type_of_bill", "drg_code", "drg"]).is_some() || line_has("revenue_code") {
+        Some("INSTITUTIONAL".into())
+    } else if first_of(entity, &["place_of_service"]).is_some() || line_has("place_of_service") {
+        Some("PROFESSIONAL".into())
+    } else if first_of(entity, &["ndc", "prescription_number"]).is_some() {
+        Some("RX".into())
+    } else {
+        None
+    }
+}
+
+/// CDISC USUBJID: as given, else STUDYID-SITEID-SUBJID when the subject names all three.
+fn usubjid(entity: &Map<String, Value>) -> Option<String> {
+    if let Some(given) = first_of(entity, &["usubjid"]) {
+        return Some(text_of(given));
+    }
+    let parts: Vec<String> = ["study_id", "site_id", "subject_id"]
+        .iter()
+        .map(|k| first_of(entity, &[k]).map(text_of))
+        .collect::<Option<_>>()?;
+    Some(parts.join("-"))
 }
 
 /// X12 individual relationship code: a code as given, or relationship text mapped.
@@ -229,8 +293,18 @@ pub fn x12_relationship(text: &str) -> Option<&'static str> {
     })
 }
 
+/// A patient entity's own MRN, if it gives one.
+pub fn given_mrn(entity: &Map<String, Value>) -> Option<String> {
+    first_of(entity, &["mrn", "medical_record_number"]).map(text_of)
+}
+
+/// A member entity's own member_id (else its id), if it gives one.
+pub fn given_member_id(entity: &Map<String, Value>) -> Option<String> {
+    first_of(entity, &["member_id", "id"]).map(text_of)
+}
+
 /// A fresh MRN: 8 upper-case hex characters.
-fn generated_mrn() -> String {
+pub fn generated_mrn() -> String {
     format!("{:08X}", fastrand::u32(..))
 }
 
@@ -245,7 +319,7 @@ mod tests {
         let spec = table_for_entity_type(table).unwrap();
         let object = entity.as_object().unwrap().clone();
         let id = entity_id(Some(spec), &object).unwrap_or_else(|| "generated".into());
-        let mapped = map_entity(spec, &object, &id)?;
+        let mapped = map_entity(spec, &object, &id, &Relations::default())?;
         let names = spec.columns.iter().map(|c| c.name).chain(MAPPED_PROVENANCE);
         Ok(names.map(str::to_owned).zip(mapped.values).collect())
     }

@@ -150,7 +150,7 @@ const RAW: &[RawSpec] = &[
         id_column: "id",
         id_keys: &["medication_id"],
         product: Product::PatientSim,
-        columns: "id NN, name NN, code, dose NN, route NN, frequency NN, patient_mrn NN, encounter_id, \
+        columns: "id NN, name NN, code, dose NN, route, frequency, patient_mrn NN, encounter_id, \
                   start_date TIMESTAMP NN, end_date TIMESTAMP, status ='active', prescriber, indication",
         indexes: &["patient_mrn"],
     },
@@ -204,9 +204,9 @@ const RAW: &[RawSpec] = &[
         id_column: "id",
         id_keys: &["member_id"],
         product: Product::MemberSim,
-        columns: "id NN, member_id NN, subscriber_id, relationship_code ='18', ssn, given_name NN, \
-                  middle_name, family_name NN, birth_date DATE NN, gender NN, street_address, city, \
-                  state, postal_code, phone, email, group_id NN, plan_code NN, coverage_start DATE NN, \
+        columns: "id NN, member_id NN, subscriber_id, relationship_code ='18', ssn, given_name, \
+                  middle_name, family_name, birth_date DATE, gender, street_address, city, \
+                  state, postal_code, phone, email, group_id, plan_code, coverage_start DATE, \
                   coverage_end DATE, pcp_npi",
         indexes: &["ssn", "subscriber_id"],
     },
@@ -216,9 +216,9 @@ const RAW: &[RawSpec] = &[
         id_column: "claim_id",
         id_keys: &["claim_id"],
         product: Product::MemberSim,
-        columns: "claim_id NN, claim_type NN, member_id NN, subscriber_id, provider_npi NN, facility_npi, \
+        columns: "claim_id NN, claim_type, member_id NN, subscriber_id, provider_npi, facility_npi, \
                   service_date DATE NN, admission_date DATE, discharge_date DATE, place_of_service ='11', \
-                  principal_diagnosis NN, other_diagnoses JSON, authorization_number, \
+                  principal_diagnosis, other_diagnoses JSON, authorization_number, \
                   total_charge DECIMAL(12,2), total_allowed DECIMAL(12,2), total_paid DECIMAL(12,2), \
                   member_responsibility DECIMAL(12,2)",
         indexes: &["member_id", "service_date"],
@@ -242,9 +242,9 @@ const RAW: &[RawSpec] = &[
         id_keys: &["prescription_number", "prescription_id"],
         product: Product::RxMemberSim,
         columns: "prescription_number NN, patient_mrn, member_id, ndc NN, drug_name NN, \
-                  quantity_prescribed DECIMAL(10,2) NN, days_supply INTEGER NN, refills_authorized INTEGER =0, \
-                  refills_remaining INTEGER =0, prescriber_npi NN, prescriber_name, prescriber_dea, \
-                  written_date DATE NN, expiration_date DATE NN, daw_code ='0', directions",
+                  quantity_prescribed DECIMAL(10,2), days_supply INTEGER, refills_authorized INTEGER =0, \
+                  refills_remaining INTEGER =0, prescriber_npi, prescriber_name, prescriber_dea, \
+                  written_date DATE, expiration_date DATE, daw_code ='0', directions",
         indexes: &["member_id", "patient_mrn"],
     },
     RawSpec {
@@ -253,10 +253,10 @@ const RAW: &[RawSpec] = &[
         id_column: "claim_id",
         id_keys: &["claim_id"],
         product: Product::RxMemberSim,
-        columns: "claim_id NN, transaction_code NN, service_date DATE NN, pharmacy_npi NN, pharmacy_ncpdp, \
-                  member_id NN, cardholder_id NN, person_code, bin NN, pcn NN, group_number NN, \
-                  prescription_number NN, fill_number INTEGER =0, ndc NN, quantity_dispensed DECIMAL(10,2) NN, \
-                  days_supply INTEGER NN, daw_code, prescriber_npi NN, ingredient_cost_submitted DECIMAL(12,2), \
+        columns: "claim_id NN, transaction_code, service_date DATE NN, pharmacy_npi, pharmacy_ncpdp, \
+                  member_id NN, cardholder_id, person_code, bin, pcn, group_number, \
+                  prescription_number, fill_number INTEGER =0, ndc NN, quantity_dispensed DECIMAL(10,2), \
+                  days_supply INTEGER, daw_code, prescriber_npi, ingredient_cost_submitted DECIMAL(12,2), \
                   dispensing_fee_submitted DECIMAL(12,2), usual_customary_charge DECIMAL(12,2), \
                   gross_amount_due DECIMAL(12,2), patient_pay_amount DECIMAL(12,2)",
         indexes: &["member_id", "ndc"],
@@ -267,10 +267,10 @@ const RAW: &[RawSpec] = &[
         id_column: "id",
         id_keys: &["subject_id"],
         product: Product::TrialSim,
-        columns: "id NN, subject_id NN, usubjid NN, study_id NN, site_id NN, patient_ref, ssn, given_name NN, \
-                  family_name NN, birth_date DATE NN, gender NN, race, ethnicity, screening_id, \
-                  screening_date DATE, informed_consent_date DATE NN, randomization_date DATE, \
-                  treatment_arm, status NN",
+        columns: "id NN, subject_id NN, usubjid NN, study_id NN, site_id NN, patient_ref, ssn, given_name, \
+                  family_name, birth_date DATE, gender, race, ethnicity, screening_id, \
+                  screening_date DATE, informed_consent_date DATE, randomization_date DATE, \
+                  treatment_arm, status",
         indexes: &["site_id", "ssn", "study_id"],
     },
     RawSpec {

@@ -318,8 +318,8 @@ async fn warnings_for_unmappable_entities() {
         .await;
     let warnings: Vec<&str> = saved["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
     assert_eq!(warnings.len(), 3, "{warnings:?}");
-    assert!(warnings.iter().any(|w| w.contains("'p1' has no canonical row (required field birth_date is missing)")));
-    assert!(warnings.iter().any(|w| w.contains("'p2' appears more than once")));
+    assert!(warnings.iter().any(|w| w.contains("'p1': no canonical row (required field birth_date is missing)")));
+    assert!(warnings.iter().any(|w| w.contains("'p2': given more than once")));
     assert!(warnings.iter().any(|w| w.contains("'gizmos' is not a canonical type")));
     assert_eq!(saved["entity_counts"], json!({"gizmos": 1, "patients": 2}));
     assert_eq!(saved["canonical_rows"], json!({"patients": 1}));
