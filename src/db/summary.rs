@@ -390,5 +390,23 @@ pub fn entity_counts(conn: &Connection, layout: &Layout, scenario: &ScenarioRow)
             counts.insert(name, Value::from(total));
         }
     }
-    Ok(counts)
+    Ok(cap_types(counts))
+}
+
+/// Entity types a summary lists by name; the rest are counted together, so a scenario of
+/// thousands of types (written by another program) still fits the summary's budget.
+const SUMMARY_TYPES: usize = 50;
+
+/// The `SUMMARY_TYPES` largest counts (ties by name), then one entry for the others.
+fn cap_types(counts: Map<String, Value>) -> Map<String, Value> {
+    if counts.len() <= SUMMARY_TYPES {
+        return counts;
+    }
+    let mut sorted: Vec<(String, u64)> = counts.into_iter().map(|(k, v)| (k, v.as_u64().unwrap_or(0))).collect();
+    sorted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let rest: Vec<(String, u64)> = sorted.split_off(SUMMARY_TYPES);
+    let mut capped: Map<String, Value> = sorted.into_iter().map(|(k, n)| (k, Value::from(n))).collect();
+    let others: u64 = rest.iter().map(|(_, n)| n).sum();
+    capped.insert(format!("({} other types)", rest.len()), Value::from(others));
+    capped
 }

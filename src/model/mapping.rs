@@ -31,7 +31,10 @@ pub fn entity_id(table: Option<&TableSpec>, entity: &Map<String, Value>) -> Opti
     specific
         .iter()
         .chain(std::iter::once(&"id"))
-        .find_map(|key| field(entity, key).filter(|v| !is_empty(v) && !v.is_object() && !v.is_array()))
+        .find_map(|key| {
+            let value = if key.contains('.') { lookup(entity, key) } else { field(entity, key) };
+            value.filter(|v| !is_empty(v) && !v.is_object() && !v.is_array())
+        })
         .map(text_of)
 }
 
@@ -122,9 +125,26 @@ fn column_value(
     }
     let aliases = aliases(table_name, name);
     let found = match aliases {
+        // A JSON column keeps an array whole.
+        Some(paths) if column.ty == super::tables::ColumnType::Json => {
+            paths.iter().find_map(|path| field(entity, path).filter(|v| !is_empty(v)))
+        }
         Some(paths) => paths.iter().find_map(|path| lookup(entity, path)),
         None => field(entity, name).filter(|v| !is_empty(v)),
-    };
+    }
+    // A claim or prescription document (`{"claim": {...}, "claim_lines": [...]}`) keeps
+    // the entity's own fields in one nested object.
+    .or_else(|| {
+        let container = match table_name {
+            "claims" | "pharmacy_claims" => "claim",
+            "prescriptions" => "prescription",
+            _ => return None,
+        };
+        field(entity, container)
+            .and_then(Value::as_object)
+            .and_then(|inner| field(inner, name))
+            .filter(|v| !is_empty(v))
+    });
     let Some(found) = found else {
         return Ok(match (table_name, name) {
             ("encounters", "class_code") => Some("O".into()),
@@ -203,6 +223,9 @@ fn aliases(table: &str, column: &str) -> Option<&'static [&'static str]> {
         ("encounters", "discharge_time") => &["discharge_time", "period.end"],
         ("encounters", "chief_complaint") => &["chief_complaint", "reasonCode"],
         ("diagnoses", "description") => &["description", "display"],
+        // PatientSim's ClinicalNote model.
+        ("clinical_notes", "note_datetime") => &["note_datetime", "note_time"],
+        ("clinical_notes", "content") => &["content", "text"],
         ("diagnoses", "diagnosed_date") => &["diagnosed_date", "onsetDateTime"],
         ("diagnoses", "resolved_date") => &["resolved_date", "abatementDateTime"],
         ("members", "subscriber_id") => &["subscriber_id", "patient_id"],
@@ -212,6 +235,15 @@ fn aliases(table: &str, column: &str) -> Option<&'static [&'static str]> {
         // The pharmacy claim documents of HealthSim's Rx skills nest member, pharmacy,
         // prescription and adjudication response.
         ("pharmacy_claims", "pharmacy_npi") => &["pharmacy_npi", "pharmacy.npi"],
+        ("pharmacy_claims", "ndc") => &["ndc", "medication.ndc", "prescription.ndc", "drug.ndc"],
+        ("pharmacy_claims", "quantity_dispensed") => {
+            &["quantity_dispensed", "quantity", "medication.quantity", "prescription.quantity_dispensed"]
+        }
+        ("pharmacy_claims", "days_supply") => &["days_supply", "medication.days_supply", "prescription.days_supply"],
+        ("pharmacy_claims", "ingredient_cost_submitted") => &["ingredient_cost_submitted", "pricing.ingredient_cost"],
+        ("pharmacy_claims", "dispensing_fee_submitted") => &["dispensing_fee_submitted", "pricing.dispensing_fee"],
+        ("pharmacy_claims", "gross_amount_due") => &["gross_amount_due", "pricing.gross_amount_due"],
+        ("pharmacy_claims", "usual_customary_charge") => &["usual_customary_charge", "pricing.usual_and_customary"],
         ("pharmacy_claims", "pharmacy_ncpdp") => &["pharmacy_ncpdp", "pharmacy.ncpdp"],
         ("pharmacy_claims", "cardholder_id") => &["cardholder_id", "member.cardholder_id"],
         ("pharmacy_claims", "person_code") => &["person_code", "member.person_code"],
@@ -219,11 +251,25 @@ fn aliases(table: &str, column: &str) -> Option<&'static [&'static str]> {
         ("pharmacy_claims", "pcn") => &["pcn", "member.pcn"],
         ("pharmacy_claims", "group_number") => &["group_number", "member.group_number"],
         ("pharmacy_claims", "prescription_number") => &["prescription_number", "prescription.prescription_number"],
-        ("pharmacy_claims", "prescriber_npi") => &["prescriber_npi", "prescription.prescriber_npi"],
-        ("pharmacy_claims", "patient_pay_amount") => &["patient_pay_amount", "response.patient_pay_amount"],
+        ("pharmacy_claims", "prescriber_npi") => &["prescriber_npi", "prescriber.npi", "prescription.prescriber_npi"],
+        ("pharmacy_claims", "patient_pay_amount") => {
+            &["patient_pay_amount", "response.patient_pay_amount", "adjudication.patient_pay"]
+        }
+        ("claims", "provider_npi") => &[
+            "provider_npi",
+            "rendering_provider_npi",
+            "billing_provider_npi",
+            "provider.npi",
+            "claim.rendering_provider_npi",
+        ],
+        ("claims", "place_of_service") => &["place_of_service", "place_of_service_code"],
+        ("claim_lines", "charge_amount") => &["charge_amount", "billed_amount"],
+        ("claim_lines", "procedure_modifiers") => &["procedure_modifiers", "modifiers"],
         ("members", "plan_code") => &["plan_code", "plan_id"],
-        ("claims", "total_charge") => &["total_charge", "total_billed"],
-        ("claims", "member_responsibility") => &["member_responsibility", "patient_responsibility"],
+        ("claims", "total_charge") => &["total_charge", "total_billed", "claim.total_billed"],
+        ("claims", "member_responsibility") => {
+            &["member_responsibility", "patient_responsibility", "total_patient_resp", "claim.total_patient_resp"]
+        }
         ("claims", "principal_diagnosis") => &["principal_diagnosis", "diagnosis_codes"],
         ("prescriptions", "ndc") => &["ndc", "drug_ndc"],
         ("prescriptions", "quantity_prescribed") => &["quantity_prescribed", "quantity"],
@@ -235,6 +281,11 @@ fn aliases(table: &str, column: &str) -> Option<&'static [&'static str]> {
 /// revenue codes make it institutional, a place of service professional, an NDC a
 /// pharmacy claim; otherwise none.
 fn claim_type(entity: &Map<String, Value>) -> Option<String> {
+    if let Some(inner) = field(entity, "claim").and_then(Value::as_object)
+        && let Some(given) = first_of(inner, &["claim_type"])
+    {
+        return Some(text_of(given).to_uppercase());
+    }
     if let Some(given) = first_of(entity, &["claim_type"]) {
         return Some(text_of(given).to_uppercase());
     }

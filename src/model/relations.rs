@@ -68,8 +68,12 @@ impl Relations {
         if let Some(id) = text(entity, &["member_id", "rx_member_id"]) {
             return Some(self.member_by_id.get(&id).cloned().unwrap_or(id));
         }
-        let nested = entity.get("member").and_then(Value::as_object);
-        if let Some(id) = nested.and_then(|m| text(m, &["member_id", "id"])) {
+        // The member (or the patient, in pharmacy claim documents) nested in the document.
+        let nested = ["member", "patient", "claim"].iter().find_map(|k| {
+            let inner = entity.get(*k).and_then(Value::as_object)?;
+            text(inner, if *k == "member" { &["member_id", "id"] } else { &["member_id"] })
+        });
+        if let Some(id) = nested {
             return Some(self.member_by_id.get(&id).cloned().unwrap_or(id));
         }
         self.only_member.clone()

@@ -214,7 +214,7 @@ const RAW: &[RawSpec] = &[
         name: "claims",
         singular: "claim",
         id_column: "claim_id",
-        id_keys: &["claim_id"],
+        id_keys: &["claim_id", "claim.claim_id"],
         product: Product::MemberSim,
         columns: "claim_id NN, claim_type, member_id NN, subscriber_id, provider_npi, facility_npi, \
                   service_date DATE NN, admission_date DATE, discharge_date DATE, place_of_service ='11', \
@@ -251,7 +251,7 @@ const RAW: &[RawSpec] = &[
         name: "pharmacy_claims",
         singular: "pharmacy_claim",
         id_column: "claim_id",
-        id_keys: &["claim_id"],
+        id_keys: &["claim_id", "claim.claim_id"],
         product: Product::RxMemberSim,
         columns: "claim_id NN, transaction_code, service_date DATE NN, pharmacy_npi, pharmacy_ncpdp, \
                   member_id NN, cardholder_id, person_code, bin, pcn, group_number, \

@@ -394,8 +394,16 @@ fn fit_load_output(loaded: LoadedScenario, max_chars: usize) -> (Value, String) 
         debug_assert!(char_count(&text) <= max_chars);
         return (json, text);
     }
-    // Binary search for the largest fraction that fits.
     let base = skeleton(true);
+    if base > max_chars {
+        // Even the type names do not fit (thousands of types): no entities, and the
+        // metadata (which lists every type) summarised.
+        let mut json = document(Some(Value::Object(Map::new())), true);
+        json["metadata"] = serde_json::json!({"entity_types": full.len(), "note": "too large for the output limit; read it with healthsim_query"});
+        let text = pretty(&json);
+        return (json, text);
+    }
+    // Binary search for the largest fraction that fits.
     let (mut low, mut high) = (0.0f64, 1.0f64);
     for _ in 0..30 {
         let mid = (low + high) / 2.0;

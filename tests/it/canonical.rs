@@ -261,3 +261,93 @@ async fn large_scenario_summary_stays_small() {
     );
     server.stop().await;
 }
+
+/// Documents in the shapes HealthSim's own generators, skills and saved cohorts emit
+/// (`fixtures/healthsim`, written for these tests): at least 95% of the entities of
+/// canonical types become canonical rows, nothing is invented for what a document leaves
+/// out, and the summaries show their statistics. Prints the share per table.
+#[tokio::test(flavor = "multi_thread")]
+async fn healthsim_documents_become_rows() {
+    let (_dir, db) = temp_db();
+    let server = Server::start(&db).await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/healthsim");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let mut entities_per_table: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut rows_per_table: std::collections::BTreeMap<String, u64> = Default::default();
+    for file in &files {
+        let name = file.file_stem().unwrap().to_str().unwrap().to_owned();
+        let entities: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        let saved = server.ok("healthsim_save_scenario", json!({"name": name, "entities": entities})).await;
+        for (key, n) in saved["entity_counts"].as_object().unwrap() {
+            let table = healthsim_mcp::model::canonical_type_name(key);
+            *entities_per_table.entry(table).or_default() += n.as_u64().unwrap();
+        }
+        for (table, n) in saved["canonical_rows"].as_object().unwrap() {
+            *rows_per_table.entry(table.clone()).or_default() += n.as_u64().unwrap();
+        }
+        let warnings = saved["warnings"].as_array().map(Vec::len).unwrap_or(0);
+        assert!(warnings <= 3, "{name}: warnings are one line per (type, reason): {}", saved["warnings"]);
+    }
+    let (mut entities, mut rows) = (0, 0);
+    for (table, n) in &entities_per_table {
+        let made = rows_per_table.get(table).copied().unwrap_or(0);
+        eprintln!("{table}: {made} of {n} entities became rows");
+        entities += n;
+        rows += made;
+    }
+    eprintln!("all canonical types: {rows} of {entities} ({:.1}%)", 100.0 * rows as f64 / entities as f64);
+    assert!(entities >= 120, "the corpus covers every product line");
+    assert!(rows * 100 >= entities * 95, "{rows} of {entities} entities became rows");
+    // Links: a row without a patient key took the document's only patient; patient_id
+    // became that patient's MRN; claims took the only member, types were implied.
+    let linked = server
+        .ok(
+            "healthsim_query",
+            json!({"sql": "SELECT DISTINCT patient_mrn FROM encounters WHERE encounter_id LIKE 'E-77-%'"}),
+        )
+        .await;
+    assert_eq!(linked["rows"], json!([{"patient_mrn": "MRN-77"}]));
+    let claims = server
+        .ok("healthsim_query", json!({"sql": "SELECT claim_id, claim_type, member_id FROM claims WHERE claim_id IN ('CLM-ER-1', 'CLM-IP-1', 'CLM-OF-1') ORDER BY claim_id"}))
+        .await;
+    assert_eq!(
+        claims["rows"],
+        json!([{"claim_id": "CLM-ER-1", "claim_type": "PROFESSIONAL", "member_id": "MBR-WI-7804"},
+               {"claim_id": "CLM-IP-1", "claim_type": "INSTITUTIONAL", "member_id": "MBR-WI-7804"},
+               {"claim_id": "CLM-OF-1", "claim_type": "PROFESSIONAL", "member_id": "MBR-WI-7804"}])
+    );
+    // Left out by the document: NULL, not a placeholder.
+    let unknown = server
+        .ok("healthsim_query", json!({"sql": "SELECT route, frequency FROM medications WHERE id = 'M-77-1'"}))
+        .await;
+    assert_eq!(unknown["rows"], json!([{"route": null, "frequency": null}]));
+    let rx = server
+        .ok("healthsim_query", json!({"sql": "SELECT claim_id, member_id, pharmacy_npi, transaction_code FROM pharmacy_claims ORDER BY claim_id"}))
+        .await;
+    assert_eq!(
+        rx["rows"],
+        json!([{"claim_id": "RX20241213000001", "member_id": "MEM001234", "pharmacy_npi": "1991234567", "transaction_code": "B1"},
+               {"claim_id": "RX20250115000001", "member_id": "MEM001234", "pharmacy_npi": "9876543210", "transaction_code": "B1"},
+               {"claim_id": "RX20250201000003", "member_id": "MEM001234", "pharmacy_npi": null, "transaction_code": null}])
+    );
+    let usubjid =
+        server.ok("healthsim_query", json!({"sql": "SELECT usubjid FROM subjects WHERE subject_id = '100'"})).await;
+    assert_eq!(usubjid["rows"], json!([{"usubjid": "ONC-301-S01-100"}]));
+    // Summaries of these scenarios show their statistics.
+    let stats = |name: &'static str| {
+        let server = &server;
+        async move { server.ok("healthsim_get_summary", json!({"scenario_id_or_name": name})).await["statistics"].clone() }
+    };
+    let patients = stats("patientsim_generator").await;
+    assert_eq!(patients["gender_distribution"], json!({"F": 4, "M": 4}));
+    assert!(patients["age_range"]["min"].as_i64().unwrap() > 30, "{patients}");
+    assert_eq!(patients["top_diagnoses"].as_array().unwrap().len(), 4);
+    assert!(patients["encounter_types"].as_object().unwrap().len() >= 2, "{patients}");
+    let members = stats("membersim_skill_one_member").await;
+    assert_eq!(members["claim_types"], json!({"PROFESSIONAL": 2, "INSTITUTIONAL": 1}));
+    assert_eq!(members["financials"]["total_billed"], json!(49281.0));
+    let trial = stats("trialsim_generator").await;
+    assert_eq!(trial["study_arms"], json!({"Drug A": 4, "Placebo": 3}));
+    server.stop().await;
+}

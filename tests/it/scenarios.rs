@@ -350,3 +350,38 @@ async fn load_is_cut_to_the_output_cap() {
     assert_eq!(loaded["entity_count"], 200);
     server.stop().await;
 }
+
+/// Every answer respects its cap, whatever the scenario holds: a save naming too many
+/// entity types is refused before anything is written, and a scenario of 5,000 types
+/// (written by another program) gets a summary under 10,000 characters and a load within
+/// --max-output-chars.
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_stay_within_their_caps() {
+    let (_dir, db) = temp_db();
+    let server = Server::start_with(&db, &["--max-output-chars", "20000"], &[]).await;
+    let types: serde_json::Map<String, Value> = (0..1_001).map(|i| (format!("t{i}"), json!([{"id": "x"}]))).collect();
+    let refused = server.err_msg("healthsim_save_scenario", json!({"name": "wide", "entities": types})).await;
+    assert!(refused.starts_with("entities must hold at most 1000 entity types in one save (got 1001)"), "{refused}");
+    server.ok("healthsim_save_scenario", json!({"name": "wide", "entities": {"patients": []}})).await;
+    server.stop().await;
+    {
+        let conn = duckdb::Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "INSERT INTO scenario_entities (scenario_id, entity_type, entity_id, entity_data)
+             SELECT s.scenario_id, 'kind_' || i, 'e' || i, '{\"v\": ' || i || '}' FROM scenarios s, range(5000) r(i)",
+        )
+        .unwrap();
+    }
+    let server = Server::start_with(&db, &["--max-output-chars", "20000"], &[]).await;
+    let summary = server.call("healthsim_get_summary", json!({"scenario_id_or_name": "wide"})).await;
+    let text = crate::util::text_of(&summary);
+    assert!(text.chars().count() < 10_000, "summary is {} characters", text.chars().count());
+    let summary: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(summary["entity_counts"]["(4950 other types)"], 4950);
+    let loaded = server.call("healthsim_load_scenario", json!({"name_or_id": "wide"})).await;
+    let text = crate::util::text_of(&loaded);
+    assert!(text.chars().count() <= 20_000, "load is {} characters", text.chars().count());
+    let loaded: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!((loaded["truncated"].clone(), loaded["entity_count"].clone()), (json!(true), json!(5000)));
+    server.stop().await;
+}

@@ -124,6 +124,9 @@ impl HealthSim {
 
 /// Checks the shape of `entities`: an object of non-empty keys to arrays of objects,
 /// at most `max` entities in all.
+/// Entity types one save may name: the answer lists a count per type, and must stay small.
+pub(super) const MAX_ENTITY_TYPES: usize = 1_000;
+
 pub(super) fn check_entities(value: Option<Value>, max: usize) -> Result<Map<String, Value>, ArgError> {
     let Some(value) = value else {
         return Err(ArgError(
@@ -136,6 +139,13 @@ pub(super) fn check_entities(value: Option<Value>, max: usize) -> Result<Map<Str
             describe(&value)
         )));
     };
+    if map.len() > MAX_ENTITY_TYPES {
+        return Err(ArgError(format!(
+            "entities must hold at most {MAX_ENTITY_TYPES} entity types in one save (got {}); HealthSim has 17 canonical types: \
+             group entities by type, or keep a variable kind in a field of one type",
+            map.len()
+        )));
+    }
     let mut total = 0usize;
     let mut checked = Map::new();
     for (key, items) in map {
