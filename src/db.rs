@@ -39,7 +39,7 @@ pub use schema::{Converted, convert_file};
 pub use summary::summarize;
 
 use crate::config::Config;
-use instance::{Access, AccessSettings};
+use instance::{Access, AccessSettings, Committed};
 
 /// Handle to the database; clone freely.
 #[derive(Clone)]
@@ -327,25 +327,55 @@ impl Db {
         &self,
         request: impl FnOnce() -> Option<SaveRequest> + Send + 'static,
     ) -> Result<SaveOutcome, DbError> {
-        self.writer()
+        let committed = self
+            .writer()
             .await?
-            .write(move |conn| {
-                let layout = layout_for_write(conn)?;
-                let request = request().context("the save could not be prepared; nothing was written")?;
-                scenarios::save(conn, &layout, request)
-            })
-            .await
+            .write_checked(
+                move |conn| {
+                    let layout = layout_for_write(conn)?;
+                    let request = request().context("the save could not be prepared; nothing was written")?;
+                    scenarios::save(conn, &layout, request)
+                },
+                |conn, outcome| match outcome {
+                    SaveOutcome::Saved { scenario_id, updated_at, .. } => {
+                        holds_scenario(conn, scenario_id, Some(updated_at))
+                    }
+                    SaveOutcome::NameTaken => Ok(false),
+                },
+            )
+            .await?;
+        Ok(match committed {
+            Committed {
+                value: SaveOutcome::Saved { scenario_id, mut warnings, skipped, updated_at },
+                disk_warning,
+            } => {
+                warnings.extend(disk_warning);
+                SaveOutcome::Saved { scenario_id, warnings, skipped, updated_at }
+            }
+            Committed { value, .. } => value,
+        })
     }
 
     /// Deletes a scenario in one transaction; `None` when nothing matches.
     pub async fn delete(&self, input: String) -> Result<Option<(ScenarioRow, Removed)>, DbError> {
-        self.writer()
+        let committed = self
+            .writer()
             .await?
-            .write(move |conn| {
-                let layout = layout_for_write(conn)?;
-                scenarios::delete(conn, &layout, &input)
-            })
-            .await
+            .write_checked(
+                move |conn| {
+                    let layout = layout_for_write(conn)?;
+                    scenarios::delete(conn, &layout, &input)
+                },
+                |conn, deleted| match deleted {
+                    Some((scenario, _)) => holds_scenario(conn, &scenario.scenario_id, None).map(|held| !held),
+                    None => Ok(false),
+                },
+            )
+            .await?;
+        Ok(committed.value.map(|(scenario, mut removed)| {
+            removed.warning = committed.disk_warning;
+            (scenario, removed)
+        }))
     }
 
     /// Creates the synthetic reference tables of schema `population` at `scale`, unless
@@ -369,6 +399,22 @@ impl Db {
     pub fn is_open(&self) -> bool {
         self.access.is_open()
     }
+}
+
+/// Whether the file holds scenario `scenario_id` (last written at `updated_at`, when given):
+/// how a write whose commit reported an error finds out whether it happened.
+fn holds_scenario(conn: &duckdb::Connection, scenario_id: &str, updated_at: Option<&String>) -> anyhow::Result<bool> {
+    let Detected::Known(layout) = layout::detect(conn)? else { return Ok(false) };
+    let n: i64 = conn.query_row(
+        &format!(
+            "SELECT count(*) FROM {} WHERE {} = ? AND (CAST(? AS VARCHAR) IS NULL OR updated_at = CAST(? AS TIMESTAMP))",
+            schema::quote(layout.scenarios),
+            layout.key
+        ),
+        duckdb::params![scenario_id, updated_at, updated_at],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
 }
 
 /// The layout of the file behind a read connection, detected once per read instance

@@ -24,6 +24,7 @@ use super::engine::{Instance, InstanceConnection, LockHolder, Mode, OpenError};
 use super::error::DbError;
 
 mod write;
+pub use write::Committed;
 
 /// Largest pause between two attempts to open a locked file. Small enough that a write
 /// starts well within 500 ms of the other process closing.

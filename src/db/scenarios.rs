@@ -55,6 +55,8 @@ pub enum SaveOutcome {
         scenario_id: String,
         warnings: Vec<String>,
         skipped: BTreeMap<&'static str, usize>,
+        /// The time written (as text), by which a failed commit is checked.
+        updated_at: String,
     },
     NameTaken,
 }
@@ -65,6 +67,9 @@ pub struct Removed {
     pub entities: u64,
     pub canonical_rows: u64,
     pub tags: u64,
+    /// The disk reported an error while the delete was committed, yet the file shows it done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// One scenario in `healthsim_list_scenarios` output (keys in wire order).

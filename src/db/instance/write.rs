@@ -22,6 +22,25 @@ impl Access {
         T: Send + 'static,
         F: FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
     {
+        let committed = self.write_checked(work, |_, _| anyhow::bail!("this write has no check")).await?;
+        if let Some(warning) = committed.disk_warning {
+            tracing::warn!("{warning}");
+        }
+        Ok(committed.value)
+    }
+
+    /// As [`write`](Self::write); should the commit itself fail (the disk refusing a
+    /// write or an fsync while the commit checkpoints), the file is opened again and
+    /// `check` says whether it holds the write after all (the header that makes it live
+    /// may have reached the disk before the failure). The answer then matches the file:
+    /// done, with a warning about the disk, or failed with nothing changed.
+    pub async fn write_checked<T, F, C>(&self, work: F, check: C) -> Result<Committed<T>, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
+        C: FnOnce(&Connection, &T) -> anyhow::Result<bool> + Send + 'static,
+    {
+        let work = (work, check);
         if self.inner.closed.is_cancelled() {
             return Err(DbError::ShuttingDown);
         }
@@ -64,15 +83,23 @@ impl Access {
 }
 
 enum Attempt<T, F> {
-    Done(Result<T, DbError>),
+    Done(Result<Committed<T>, DbError>),
     Locked(LockHolder, F),
+}
+
+/// A committed write's value; `disk_warning` when the commit reported a disk error but
+/// the file, opened again, holds the write.
+pub struct Committed<T> {
+    pub value: T,
+    pub disk_warning: Option<String>,
 }
 
 impl Inner {
     /// One attempt at a write: close the read instance, open read-write, run.
-    fn write_once<T, F>(&self, gate: OwnedRwLockWriteGuard<()>, work: F) -> Attempt<T, F>
+    fn write_once<T, F, C>(&self, gate: OwnedRwLockWriteGuard<()>, work: (F, C)) -> Attempt<T, (F, C)>
     where
         F: FnOnce(&Connection) -> anyhow::Result<T>,
+        C: FnOnce(&Connection, &T) -> anyhow::Result<bool>,
     {
         let _gate = gate;
         let started = Instant::now();
@@ -114,17 +141,25 @@ impl Inner {
             Err(OpenError::Locked(holder)) => return Attempt::Locked(holder, work),
             Err(OpenError::Unreadable(reason)) => return Attempt::Done(Err(DbError::Unreadable(reason))),
             Err(OpenError::Other(err)) => {
-                return Attempt::Done(Err(DbError::Other(
-                    err.context(format!("cannot open {} for writing", self.settings.path.display())),
-                )));
+                let err = err.context(format!("cannot open {} for writing", self.settings.path.display()));
+                let err = if creating { self.forget_created(err) } else { err };
+                return Attempt::Done(Err(DbError::Other(explain_full_disk(err, &self.settings.path))));
             }
         };
         let opened = started.elapsed();
+        let (work, check) = work;
         let result = run_transaction(&instance, work);
         let committed = started.elapsed();
         // Dropping the last connection and the instance closes the file (the commit has
         // checkpointed).
         drop(instance);
+        let result = match result {
+            Ok(value) => Ok(Committed { value, disk_warning: None }),
+            Err((Some(value), err)) if !creating => self.settle_failed_commit(value, err, check, &settings),
+            Err((_, err)) if creating => Err(self.forget_created(err)),
+            Err((_, err)) => Err(err),
+        }
+        .map_err(|err| explain_full_disk(err, &self.settings.path));
         tracing::debug!(
             close_read_ms = closed_read.as_secs_f64() * 1e3,
             open_ms = (opened - closed_read).as_secs_f64() * 1e3,
@@ -136,21 +171,117 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// After a commit reported an error: opens the file again and lets `check` say whether
+    /// it holds the write.
+    fn settle_failed_commit<T, C>(
+        &self,
+        value: T,
+        err: anyhow::Error,
+        check: C,
+        settings: &[(&str, String)],
+    ) -> anyhow::Result<Committed<T>>
+    where
+        C: FnOnce(&Connection, &T) -> anyhow::Result<bool>,
+    {
+        tracing::warn!("the commit reported an error ({err:#}); opening the file again to see what it holds");
+        let verdict = Instance::open(&self.settings.path, Mode::ReadWrite, settings)
+            .map_err(|e| match e {
+                OpenError::Locked(holder) => anyhow!("the file is locked by {}", holder.describe()),
+                OpenError::Unreadable(reason) => anyhow!(reason),
+                OpenError::Other(err) => err,
+            })
+            .and_then(|instance| {
+                let handle = instance.connect()?;
+                check(handle.conn(), &value)
+            });
+        match verdict {
+            Ok(true) => Ok(Committed {
+                value,
+                disk_warning: Some(format!(
+                    "the disk reported an error while this write was committed ({err:#}), but the file holds it; \
+                     check the disk before writing more"
+                )),
+            }),
+            Ok(false) => Err(err.context("the commit failed and the file does not hold the write; nothing was changed")),
+            Err(check) => Err(err.context(format!(
+                "the commit failed and whether the file holds the write is unknown ({check:#}); list or query before retrying"
+            ))),
+        }
+    }
+
+    /// After the write that was to create the file failed (a full disk, say): removes
+    /// the file (and a WAL) it left, which no DuckDB could open, so the next write starts
+    /// afresh. Only a file this write created: it did not exist when the write began, and
+    /// no one else could open it while our instance held it.
+    fn forget_created(&self, err: anyhow::Error) -> anyhow::Error {
+        let path = &self.settings.path;
+        let wal = path.with_extension(match path.extension().and_then(|e| e.to_str()) {
+            Some(ext) => format!("{ext}.wal"),
+            None => "wal".to_owned(),
+        });
+        let removed = [path.as_path(), wal.as_path()].iter().filter(|p| std::fs::remove_file(p).is_ok()).count();
+        if removed > 0 {
+            tracing::warn!(path = %path.display(), "the database file could not be created; the partial file was removed");
+            err.context(format!("could not create {}; nothing was saved and no file was left behind", path.display()))
+        } else {
+            err
+        }
+    }
+}
+
+/// A write that failed on a full disk says so, and what to do, before DuckDB's own words
+/// (which can be as vague as "FATAL Error ... Unknown error code").
+fn explain_full_disk(err: anyhow::Error, path: &std::path::Path) -> anyhow::Error {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let free = free_bytes(dir);
+    let text = format!("{err:#}");
+    let full = text.contains("No space left on device") || free.is_some_and(|f| f < 1 << 20);
+    if !full || text.contains("the file holds") {
+        return err;
+    }
+    let free = free.map_or_else(String::new, |f| format!(" ({} KiB free)", f / 1024));
+    err.context(format!(
+        "the disk holding {} is full{free}; free space there (a save needs a few MiB beyond its data) and retry",
+        dir.display()
+    ))
+}
+
+/// Bytes available to us on the file system holding `dir`.
+fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is a valid C string and `stats` a writable statvfs.
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stats) } != 0 {
+        return None;
+    }
+    Some(stats.f_bavail as u64 * stats.f_frsize as u64)
+}
+
+/// Runs `work` in one transaction and commits. On failure, the value is returned beside
+/// the error when the commit itself failed (the write may be in the file after all).
+#[allow(clippy::type_complexity)]
 fn run_transaction<T>(
     instance: &Arc<Instance>,
     work: impl FnOnce(&Connection) -> anyhow::Result<T>,
-) -> anyhow::Result<T> {
-    let mut handle = instance.connect()?;
+) -> Result<T, (Option<T>, anyhow::Error)> {
+    let before = |err: anyhow::Error| (None, err);
+    let mut handle = instance.connect().map_err(before)?;
     let conn = handle.conn_mut();
     // A commit whose checkpoint failed after it skipped the WAL is committed only in
     // memory and reported as failed: closing must not write it after all.
-    conn.execute_batch("PRAGMA disable_checkpoint_on_shutdown").context("cannot configure the write")?;
+    conn.execute_batch("PRAGMA disable_checkpoint_on_shutdown")
+        .context("cannot configure the write")
+        .map_err(before)?;
     let started = Instant::now();
-    let tx = conn.transaction().context("cannot begin a write transaction")?;
+    let tx = conn.transaction().context("cannot begin a write transaction").map_err(before)?;
     // `tx` rolls back on drop if `work` or the commit fails.
-    let value = work(&tx)?;
+    let value = work(&tx).map_err(before)?;
     let worked = started.elapsed();
-    tx.commit().context("cannot commit the write")?;
+    if let Err(err) = tx.commit() {
+        return Err((Some(value), anyhow::Error::from(err).context("cannot commit the write")));
+    }
     let committed = started.elapsed();
     // The commit has checkpointed, unless DuckDB chose to log it to the WAL instead; then
     // this checkpoint folds the WAL into the file (readers would replay it on every open).

@@ -111,7 +111,12 @@ pub fn save(conn: &Connection, layout: &Layout, request: SaveRequest) -> anyhow:
     insert_entities(conn, layout, &scenario_id, &request.plan, &stamp, &mut reporter)?;
     let mut skipped = Skipped::default();
     insert_canonical_rows(conn, layout, &scenario_id, &request.plan, &stamp, &mut reporter, &mut skipped)?;
-    Ok(SaveOutcome::Saved { scenario_id, warnings: skipped.warnings(layout), skipped: skipped.counts() })
+    Ok(SaveOutcome::Saved {
+        scenario_id,
+        warnings: skipped.warnings(layout),
+        skipped: skipped.counts(),
+        updated_at: now.to_string(),
+    })
 }
 
 /// `n` fresh ids for `table` from its sequence, past every id the table holds: the
@@ -345,7 +350,7 @@ fn remove_contents(conn: &Connection, layout: &Layout, scenario_id: &str) -> any
     let tags = conn
         .execute(&format!("DELETE FROM {} WHERE {} = ?", quote(layout.tags), layout.owner), [scenario_id])
         .context("cannot delete tags")? as u64;
-    Ok(Removed { entities, canonical_rows, tags })
+    Ok(Removed { entities, canonical_rows, tags, warning: None })
 }
 
 /// Deletes a scenario and everything it owns; `None` when nothing matches.

@@ -88,7 +88,7 @@ impl HealthSim {
             let _ = forwarder.await;
         }
         match outcome {
-            Ok(SaveOutcome::Saved { scenario_id, warnings: kept_as_json, skipped }) => {
+            Ok(SaveOutcome::Saved { scenario_id, warnings: kept_as_json, skipped, .. }) => {
                 tracing::info!(%name, %scenario_id, total_entities, "scenario saved");
                 // Rows the file's layout could not hold are reported first, and not counted.
                 let mut canonical_rows = canonical_rows;

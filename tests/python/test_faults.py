@@ -1,0 +1,118 @@
+"""Real faults under the real binary: an fsync that fails while a commit checkpoints (an
+LD_PRELOAD shim built here with the system C compiler), and a full disk while the server
+creates its file (a small tmpfs; needs the privilege to mount, else skipped)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import server
+
+SHIM_SOURCE = Path(__file__).parent / "faults" / "fsync_fail.c"
+PATIENT = {"id": "p1", "given_name": "Ana", "family_name": "Lee", "birth_date": "1990-01-01", "gender": "F"}
+
+
+@pytest.fixture(scope="module")
+def shim(tmp_path_factory) -> Path:
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if not compiler:
+        pytest.skip("no C compiler to build the fsync shim")
+    out = tmp_path_factory.mktemp("shim") / "fsync_fail.so"
+    subprocess.run([compiler, "-shared", "-fPIC", "-O1", "-o", str(out), str(SHIM_SOURCE), "-ldl"], check=True)
+    return out
+
+
+def faulty(shim: Path, db: Path, armed: Path, fsync: int) -> dict[str, str]:
+    """Environment that fails the `fsync`-th fsync on `db` once `armed` exists."""
+    return {
+        "LD_PRELOAD": str(shim),
+        "HEALTHSIM_FAULT_PATH": str(db.resolve()),
+        "HEALTHSIM_FAULT_ARMED": str(armed),
+        "HEALTHSIM_FAULT_FSYNC": str(fsync),
+    }
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fsync,held", [(1, False), (2, True)])
+async def test_a_failed_commit_answers_what_the_file_holds(shim, tmp_path, fsync, held):
+    """The first fsync of a commit failing leaves the file as it was; the second failing
+    (after the header that makes the commit live was written) leaves it committed. Either
+    way the answer matches the file, for a save, an overwrite and a delete, and the server
+    keeps serving."""
+    db, armed = tmp_path / "h.duckdb", tmp_path / "armed"
+    async with server(db) as s:
+        await s.ok("healthsim_save_scenario", {"name": "kept", "entities": {"patients": [PATIENT]}})
+        await s.ok("healthsim_save_scenario", {"name": "doomed", "entities": {}})
+    for action in ("save", "overwrite", "delete"):
+        armed.unlink(missing_ok=True)
+        async with server(db, env=faulty(shim, db, armed, fsync)) as s:
+            await s.ok("healthsim_list_scenarios")
+            armed.touch()
+            if action == "save":
+                ok, answer = await s.call("healthsim_save_scenario", {"name": f"new-{fsync}", "entities": {}})
+            elif action == "overwrite":
+                changed = dict(PATIENT, given_name="Changed")
+                ok, answer = await s.call(
+                    "healthsim_save_scenario", {"name": "kept", "entities": {"patients": [changed]}, "overwrite": True}
+                )
+            else:
+                ok, answer = await s.call("healthsim_delete_scenario", {"name_or_id": "doomed", "confirm": True})
+            failed = ok  # `call` returns (is_error, value)
+            if held:
+                assert not failed, answer
+                warning = answer["warnings"][0] if action != "delete" else answer["removed"]["warning"]
+                assert "the disk reported an error while this write was committed" in warning, answer
+                assert "but the file holds it" in warning
+            else:
+                assert failed, answer
+                assert "the commit failed and the file does not hold the write; nothing was changed" in answer["error"]
+            armed.unlink()
+            names = [x["name"] for x in await s.ok("healthsim_list_scenarios")]
+        # What a fresh server (and the file) say agrees with the answer.
+        async with server(db) as s:
+            names_after = [x["name"] for x in await s.ok("healthsim_list_scenarios")]
+            kept = await s.ok("healthsim_load_scenario", {"name_or_id": "kept"})
+        assert names == names_after
+        if action == "save":
+            assert (f"new-{fsync}" in names_after) == held
+        elif action == "overwrite":
+            assert (kept["entities"]["patients"][0]["given_name"] == "Changed") == held
+        else:
+            assert ("doomed" not in names_after) == held
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(mount)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("left_kib", [0, 24])
+async def test_a_full_disk_while_creating_leaves_no_file(small_disk, left_kib):
+    """With the disk full while the server creates its file, the save says the disk is
+    full and what to do, and leaves no file behind; once space is freed the same server
+    creates it."""
+    filler = small_disk / "filler"
+    filler.write_bytes(b"\0" * (32 * 1024 * 1024 - left_kib * 1024))
+    db = small_disk / "h.duckdb"
+    async with server(db) as s:
+        message = await s.error("healthsim_save_scenario", {"name": "x", "entities": {}})
+        assert message.startswith(f"the disk holding {small_disk} is full"), message
+        assert "free space there" in message and "nothing was saved and no file was left behind" in message
+        assert not db.exists() and not Path(f"{db}.wal").exists()
+        filler.unlink()
+        saved = await s.ok("healthsim_save_scenario", {"name": "x", "entities": {}})
+        assert saved["status"] == "saved"
+    assert db.exists()
