@@ -74,6 +74,12 @@ pub struct ServerArgs {
     #[arg(long, env = "HEALTHSIM_QUERY_TIMEOUT_MS", default_value_t = 30_000, value_name = "MS", global = true)]
     pub query_timeout_ms: u64,
 
+    /// Memory the server may use, in MiB (default: the process's own limits, if any).
+    /// Messages too large to process within it are refused as they arrive, and DuckDB gets
+    /// a third of it
+    #[arg(long, env = "HEALTHSIM_MAX_MEMORY_MB", value_name = "MIB", global = true)]
+    pub max_memory: Option<u64>,
+
     /// Largest tool result text, in characters
     #[arg(long, env = "HEALTHSIM_MAX_OUTPUT_CHARS", default_value_t = 1_000_000, value_name = "N", global = true)]
     pub max_output_chars: usize,
@@ -159,6 +165,10 @@ pub struct Config {
     pub query_timeout: Duration,
     pub max_output_chars: usize,
     pub max_save_entities: usize,
+    /// `--max-memory` or the process's limits; `None` when unlimited.
+    pub memory: Option<crate::memory::Budget>,
+    /// The largest message a transport reads: 256 MiB, or less under a memory budget.
+    pub max_message_bytes: usize,
     pub transport: Transport,
     /// Where DuckDB extensions come from (`--extension-dir`, `--allow-extension-download`).
     pub extensions: ExtensionSource,
@@ -182,6 +192,12 @@ impl Config {
         check_range("--query-timeout-ms", args.query_timeout_ms, 1, 3_600_000)?;
         check_range("--max-output-chars", args.max_output_chars as u64, 1_000, 100_000_000)?;
         check_range("--max-save-entities", args.max_save_entities as u64, 1, 10_000_000)?;
+        if let Some(mib) = args.max_memory {
+            check_range("--max-memory", mib, 256, 1 << 30)?;
+        }
+        let memory = crate::memory::Budget::detect(args.max_memory);
+        let max_message_bytes =
+            memory.as_ref().map_or(crate::MAX_MESSAGE_BYTES, |m| m.max_message_bytes().min(crate::MAX_MESSAGE_BYTES));
         let transport = match args.transport {
             TransportKind::Stdio => Transport::Stdio,
             TransportKind::Http => {
@@ -226,6 +242,8 @@ impl Config {
             query_timeout: Duration::from_millis(args.query_timeout_ms),
             max_output_chars: args.max_output_chars,
             max_save_entities: args.max_save_entities,
+            memory,
+            max_message_bytes,
             transport,
             extensions: ExtensionSource { dir: extension_dir, allow_download: args.allow_extension_download },
         })
@@ -241,6 +259,8 @@ impl Config {
             query_timeout: Duration::from_millis(30_000),
             max_output_chars: 1_000_000,
             max_save_entities: 200_000,
+            memory: None,
+            max_message_bytes: crate::MAX_MESSAGE_BYTES,
             transport: Transport::Stdio,
             extensions: ExtensionSource::default(),
         }

@@ -121,6 +121,7 @@ impl Db {
             write_timeout: config.write_timeout,
             query_timeout: config.query_timeout,
             idle_release: config.idle_release,
+            duckdb_memory: config.memory.as_ref().map(crate::memory::Budget::duckdb_limit),
         });
         let (prepared, ready) = tokio::sync::watch::channel(false);
         let db = Db {

@@ -67,7 +67,7 @@ pub async fn serve(
     let mut http_config =
         StreamableHttpServerConfig::default().with_allowed_hosts(allowed_hosts).with_allowed_origins(allowed_origins);
     http_config.cancellation_token = stop.child_token();
-    http_config.max_request_body_bytes = crate::MAX_MESSAGE_BYTES;
+    http_config.max_request_body_bytes = config.max_message_bytes;
     let factory_db = db.clone();
     let service = StreamableHttpService::new(
         move || Ok(HealthSim::new(factory_db.clone(), limits)),

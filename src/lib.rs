@@ -12,6 +12,7 @@ pub mod db;
 pub mod demo;
 pub mod engine_info;
 pub mod http;
+pub mod memory;
 pub mod model;
 pub mod server;
 pub mod stdio;
@@ -35,10 +36,10 @@ pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// `--max-save-entities` entities fits, while memory stays bounded.
 pub const MAX_MESSAGE_BYTES: usize = 256 << 20;
 
-/// The stdio transport with the message-size bound of [`MAX_MESSAGE_BYTES`] (rmcp's default
-/// of 16 MiB would silently drop a large save).
-pub fn stdio_transport() -> impl rmcp::transport::Transport<RoleServer> {
-    stdio::LineTransport::new(tokio::io::stdin(), tokio::io::stdout(), MAX_MESSAGE_BYTES)
+/// The stdio transport with a message-size bound (`Config::max_message_bytes`: at most
+/// [`MAX_MESSAGE_BYTES`]; rmcp's default of 16 MiB would silently drop a large save).
+pub fn stdio_transport(max_message_bytes: usize) -> impl rmcp::transport::Transport<RoleServer> {
+    stdio::LineTransport::new(tokio::io::stdin(), tokio::io::stdout(), max_message_bytes)
 }
 
 /// Serves MCP on `transport` until the client disconnects or `shutdown` completes, then

@@ -41,9 +41,18 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => {
                 tracing::info!(db = %config.db_path.display(), version = env!("CARGO_PKG_VERSION"), "starting");
+                if let Some(memory) = &config.memory {
+                    tracing::info!(
+                        budget_mib = memory.bytes >> 20,
+                        source = %memory.source,
+                        max_message_bytes = config.max_message_bytes,
+                        "memory limit: larger messages are refused as they arrive"
+                    );
+                }
                 match config.transport.clone() {
                     Transport::Stdio => {
-                        healthsim_mcp::run(config, healthsim_mcp::stdio_transport(), shutdown_signal()).await
+                        let transport = healthsim_mcp::stdio_transport(config.max_message_bytes);
+                        healthsim_mcp::run(config, transport, shutdown_signal()).await
                     }
                     Transport::Http(settings) => {
                         healthsim_mcp::http::serve(config, settings, |_| {}, shutdown_signal()).await

@@ -39,6 +39,8 @@ pub struct LineTransport<R, W> {
     /// Dropping the rest of an oversized line.
     discarding: bool,
     max_line_bytes: usize,
+    /// The id of the last oversized message, when its start named one.
+    oversized_id: Option<Value>,
     /// `None` once closed.
     write: Arc<Mutex<Option<W>>>,
 }
@@ -62,6 +64,7 @@ where
             line: Vec::new(),
             discarding: false,
             max_line_bytes,
+            oversized_id: None,
             write: Arc::new(Mutex::new(Some(write))),
         }
     }
@@ -86,7 +89,10 @@ where
                     self.discarding = false;
                 }
             } else if self.line.len() + take > self.max_line_bytes {
-                self.line = Vec::new();
+                // The id is near the start of a message: keep it to answer the request.
+                let mut head = std::mem::take(&mut self.line);
+                head.extend_from_slice(&available[..take.min(4096)]);
+                self.oversized_id = repair::find_id(&head);
                 self.discarding = newline.is_none();
                 outcome = Some(LineRead::Oversized);
             } else {
@@ -189,10 +195,11 @@ where
                         "a message exceeded the maximum size and was dropped"
                     );
                     let message = format!(
-                        "Parse error: the message is larger than the {} MiB limit and was not read; send less per call",
-                        self.max_line_bytes >> 20
+                        "the message is larger than the {} this server reads (its size limit, lower under a memory limit: see --max-memory) and was not processed; send fewer entities per call",
+                        human_bytes(self.max_line_bytes)
                     );
-                    self.reply_error(ErrorData::parse_error(message, None), None);
+                    let id = self.oversized_id.take();
+                    self.reply_error(ErrorData::parse_error(message, None), id);
                     continue;
                 }
                 LineRead::Eof => return None,
@@ -250,6 +257,15 @@ where
             }
             Ok(())
         }
+    }
+}
+
+/// `256 MiB`, `10.4 MB`-style size for messages.
+fn human_bytes(bytes: usize) -> String {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{:.1} MB", bytes as f64 / 1e6)
     }
 }
 
@@ -348,8 +364,9 @@ mod tests {
         let mut line = String::new();
         replies.read_line(&mut line).await.unwrap();
         let reply: Value = serde_json::from_str(&line).unwrap();
-        assert_eq!((reply["id"].clone(), reply["error"]["code"].as_i64()), (Value::Null, Some(-32700)), "{line}");
-        assert!(reply["error"]["message"].as_str().unwrap().contains("larger than the 4 MiB limit"), "{line}");
+        // Answered to its id, read from the start of the message.
+        assert_eq!((reply["id"].clone(), reply["error"]["code"].as_i64()), (Value::from(1), Some(-32700)), "{line}");
+        assert!(reply["error"]["message"].as_str().unwrap().contains("larger than the 4 MiB this server reads"), "{line}");
         assert!(is_ping(&transport.receive().await.unwrap()));
         assert!(transport.line.capacity() <= KEEP_BUFFER_BYTES);
         drop(writer.await.unwrap());

@@ -49,6 +49,8 @@ pub struct AccessSettings {
     pub write_timeout: Duration,
     pub query_timeout: Duration,
     pub idle_release: Option<Duration>,
+    /// DuckDB `memory_limit` of our instances under a memory budget (`--max-memory`).
+    pub duckdb_memory: Option<String>,
 }
 
 /// Shared handle to the file; cheap to clone.
@@ -250,7 +252,7 @@ impl Inner {
             ("autoload_known_extensions", "false".to_owned()),
             ("autoinstall_known_extensions", "false".to_owned()),
             ("threads", threads.to_string()),
-            ("max_memory", READ_MAX_MEMORY.to_owned()),
+            ("max_memory", self.settings.duckdb_memory.clone().unwrap_or_else(|| READ_MAX_MEMORY.to_owned())),
         ];
         let started = Instant::now();
         let mut backoff = Duration::from_millis(5);
@@ -377,6 +379,7 @@ mod tests {
             write_timeout: Duration::from_secs(2),
             query_timeout: Duration::from_secs(5),
             idle_release: None,
+            duckdb_memory: None,
         })
     }
 
@@ -488,6 +491,7 @@ mod tests {
             write_timeout: Duration::from_secs(2),
             query_timeout: Duration::from_millis(200),
             idle_release: None,
+            duckdb_memory: None,
         });
         access.write(|conn| Ok(conn.execute_batch("CREATE TABLE t (x INTEGER)")?)).await.unwrap();
         let slow = access

@@ -116,3 +116,51 @@ async def test_a_full_disk_while_creating_leaves_no_file(small_disk, left_kib):
         saved = await s.ok("healthsim_save_scenario", {"name": "x", "entities": {}})
         assert saved["status"] == "saved"
     assert db.exists()
+
+
+def test_a_memory_limit_refuses_what_would_not_fit(tmp_path):
+    """Under a 450 MiB address-space limit (`prlimit --as`) a 100,000-patient save (15 MB)
+    is refused as it arrives, answered to its id, and the server keeps serving: a 20,000
+    patient save works. (Unbounded, the first peaks at ~530 MB and the process died.)"""
+    prlimit = shutil.which("prlimit")
+    if not prlimit:
+        pytest.skip("no prlimit")
+    import json
+
+    from conftest import BIN
+
+    proc = subprocess.Popen(
+        [prlimit, f"--as={450 << 20}", BIN, "--db", str(tmp_path / "h.duckdb")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def send(message):
+        proc.stdin.write((json.dumps(message) + "\n").encode())
+        proc.stdin.flush()
+
+    def answer():
+        return json.loads(proc.stdout.readline())
+
+    try:
+        send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+        assert answer()["id"] == 1
+        send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        for n, fits in ((100_000, False), (20_000, True)):
+            patients = [dict(PATIENT, id=f"p{i}", mrn=f"M{i}") for i in range(n)]
+            send({"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": {
+                "name": "healthsim_save_scenario", "arguments": {"name": f"s{n}", "entities": {"patients": patients}}}})
+            reply = answer()
+            assert reply["id"] == n
+            if fits:
+                assert json.loads(reply["result"]["content"][0]["text"])["total_entities"] == n
+            else:
+                assert reply["error"]["code"] == -32700
+                assert "this server reads" in reply["error"]["message"] and "--max-memory" in reply["error"]["message"]
+        assert proc.poll() is None, "the server is still running"
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    assert proc.returncode == 0

@@ -131,6 +131,9 @@ impl Inner {
             ("auto_checkpoint_skip_wal_threshold", "0".to_owned()),
             ("threads", "1".to_owned()),
         ];
+        if let Some(limit) = &self.settings.duckdb_memory {
+            settings.push(("memory_limit", limit.clone()));
+        }
         if creating {
             // A file we create must open in every DuckDB users run beside us (see
             // `NEW_FILE_STORAGE`); an existing file keeps the storage version it has.
