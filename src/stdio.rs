@@ -366,7 +366,10 @@ mod tests {
         let reply: Value = serde_json::from_str(&line).unwrap();
         // Answered to its id, read from the start of the message.
         assert_eq!((reply["id"].clone(), reply["error"]["code"].as_i64()), (Value::from(1), Some(-32700)), "{line}");
-        assert!(reply["error"]["message"].as_str().unwrap().contains("larger than the 4 MiB this server reads"), "{line}");
+        assert!(
+            reply["error"]["message"].as_str().unwrap().contains("larger than the 4 MiB this server reads"),
+            "{line}"
+        );
         assert!(is_ping(&transport.receive().await.unwrap()));
         assert!(transport.line.capacity() <= KEEP_BUFFER_BYTES);
         drop(writer.await.unwrap());

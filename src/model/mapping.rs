@@ -219,10 +219,19 @@ fn aliases(table: &str, column: &str) -> Option<&'static [&'static str]> {
         ("patients", "phone_mobile") => &["phone_mobile", "contact.phone_mobile", "telecom.mobile"],
         (_, "email") if person => &["email", "contact.email", "telecom.email"],
         ("encounters", "class_code") => &["class_code", "class"],
-        ("encounters", "admission_time") => &["admission_time", "period.start"],
+        ("encounters", "admission_time") => &["admission_time", "period.start", "start_time"],
         ("encounters", "discharge_time") => &["discharge_time", "period.end"],
         ("encounters", "chief_complaint") => &["chief_complaint", "reasonCode"],
         ("diagnoses", "description") => &["description", "display"],
+        // The PatientSim skills' examples.
+        ("lab_results", "test_name") => &["test_name", "test"],
+        ("lab_results", "loinc_code") => &["loinc_code", "loinc"],
+        ("lab_results", "abnormal_flag") => &["abnormal_flag", "flag"],
+        ("lab_results", "collected_time") => &["collected_time", "collected_date", "datetime"],
+        ("vital_signs", "observation_time") => &["observation_time", "datetime"],
+        ("vital_signs", "spo2") => &["spo2", "oxygen_saturation"],
+        ("vital_signs", "weight_kg") => &["weight_kg", "weight"],
+        ("medications", "code") => &["code", "rxnorm_code"],
         // PatientSim's ClinicalNote model.
         ("clinical_notes", "note_datetime") => &["note_datetime", "note_time"],
         ("clinical_notes", "content") => &["content", "text"],
@@ -266,7 +275,8 @@ fn aliases(table: &str, column: &str) -> Option<&'static [&'static str]> {
         ("claim_lines", "charge_amount") => &["charge_amount", "billed_amount"],
         ("claim_lines", "procedure_modifiers") => &["procedure_modifiers", "modifiers"],
         ("members", "plan_code") => &["plan_code", "plan_id"],
-        ("claims", "total_charge") => &["total_charge", "total_billed", "claim.total_billed"],
+        ("claims", "total_charge") => &["total_charge", "total_billed", "total_charges", "claim.total_billed"],
+        ("claims", "other_diagnoses") => &["other_diagnoses", "secondary_diagnoses"],
         ("claims", "member_responsibility") => {
             &["member_responsibility", "patient_responsibility", "total_patient_resp", "claim.total_patient_resp"]
         }
