@@ -1,6 +1,7 @@
 //! The pure domain: canonical table specs, the entity → row field mapping, and the plan of
 //! a save (what rows a request becomes). No IO, no DuckDB, no MCP.
 
+pub mod aliases;
 pub mod coerce;
 pub mod mapping;
 pub mod relations;
