@@ -33,7 +33,8 @@ pub use population::Scale;
 pub use query::{QueryError, QueryResult};
 pub use reference::{ReferenceResult, ReferenceTable, State, TableInventory, parse_state, states};
 pub use scenarios::{
-    ListFilter, Progress, Removed, Resolution, SaveOutcome, SaveRequest, ScenarioListing, ScenarioRow,
+    AddOutcome, AddRequest, AddTarget, ListFilter, Progress, Removed, Resolution, SaveOutcome, SaveRequest,
+    ScenarioListing, ScenarioRow,
 };
 pub use schema::{Converted, convert_file};
 pub use summary::summarize;
@@ -352,6 +353,37 @@ impl Db {
             } => {
                 warnings.extend(disk_warning);
                 SaveOutcome::Saved { scenario_id, warnings, skipped, updated_at }
+            }
+            Committed { value, .. } => value,
+        })
+    }
+
+    /// Adds entities to a scenario in one transaction (see `scenarios::add`), with the same
+    /// guarantees as a save: one write at a time, lock waits, a failed commit checked.
+    pub async fn add_entities(&self, request: AddRequest) -> Result<AddOutcome, DbError> {
+        let committed = self
+            .writer()
+            .await?
+            .write_checked(
+                move |conn| {
+                    let layout = layout_for_write(conn)?;
+                    scenarios::add(conn, &layout, request)
+                },
+                |conn, outcome| match outcome {
+                    AddOutcome::Added { scenario_id, updated_at, .. } => {
+                        holds_scenario(conn, scenario_id, Some(updated_at))
+                    }
+                    AddOutcome::NotFound(_) => Ok(false),
+                },
+            )
+            .await?;
+        Ok(match committed {
+            Committed {
+                value: AddOutcome::Added { mut warnings, scenario_id, name, is_new, totals, skipped, updated_at },
+                disk_warning,
+            } => {
+                warnings.extend(disk_warning);
+                AddOutcome::Added { scenario_id, name, is_new, totals, warnings, skipped, updated_at }
             }
             Committed { value, .. } => value,
         })

@@ -45,7 +45,7 @@ impl HealthSim {
 
     /// Every tool, with schemas in standard JSON Schema only.
     fn router() -> ToolRouter<HealthSim> {
-        let mut router = Self::scenario_tools() + Self::query_tools();
+        let mut router = Self::scenario_tools() + Self::add_router() + Self::query_tools();
         for route in router.map.values_mut() {
             let tool = &mut route.attr;
             tool.input_schema = Arc::new(standard_schema(tool.input_schema.as_ref().clone()));
@@ -112,14 +112,16 @@ pharmacy claims, trial subjects, visits, adverse events, exposures) and populati
 (CDC PLACES, CDC/ATSDR SVI, Area Deprivation Index).
 
 Workflow: healthsim_save_scenario stores generated entities under a name (one transaction: all or \
-nothing; overwrite=true replaces a scenario). healthsim_list_scenarios finds saved scenarios. \
+nothing; overwrite=true replaces a scenario); for large or growing scenarios, \
+healthsim_add_entities adds batches to one scenario (first call by scenario_name, then by the \
+scenario_id it returns; same ids replace, nothing is deleted). healthsim_list_scenarios finds saved scenarios. \
 healthsim_get_summary is the cheap way to look at a scenario of any size (counts, statistics, a few \
 sample rows); use it before healthsim_load_scenario, which returns every entity and is cut to the \
 output limit for big scenarios. healthsim_delete_scenario needs confirm=true.
 
 healthsim_query runs one read-only SQL statement (SELECT, WITH, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN) \
 over all schemas with a row cap (limit, default 100); canonical tables such as patients, claims and \
-members have a scenario_id column. healthsim_tables lists tables; healthsim_query_reference filters \
+members have a scenario_id column (cohort_id in a HealthSim 1.5-1.7 database). healthsim_tables lists tables; healthsim_query_reference filters \
 reference data by state and county.
 
 The database file is shared with other programs (notebooks, pytest, the duckdb CLI, other copies of \
@@ -235,7 +237,7 @@ mod tests {
             }
         }
         assert!(unsigned_bounds >= 8, "counts keep minimum 0 ({unsigned_bounds})");
-        let raw = HealthSim::scenario_tools() + HealthSim::query_tools();
+        let raw = HealthSim::scenario_tools() + HealthSim::add_router() + HealthSim::query_tools();
         let before: usize = raw
             .map
             .values()

@@ -131,6 +131,23 @@ impl ArgReader {
         }
     }
 
+    /// An optional integer in `min..=max`.
+    pub fn optional_integer(&mut self, name: &str, min: i64, max: i64) -> Result<Option<i64>, ArgError> {
+        match self.take(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => {
+                let number = value.as_i64();
+                match number {
+                    Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
+                    _ => Err(ArgError(format!(
+                        "{name} must be an integer between {min} and {max} (got {})",
+                        describe(&value)
+                    ))),
+                }
+            }
+        }
+    }
+
     /// A boolean, `default` when absent.
     pub fn boolean(&mut self, name: &str, default: bool) -> Result<bool, ArgError> {
         match self.take(name) {

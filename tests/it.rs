@@ -4,6 +4,8 @@
 #[path = "it/util.rs"]
 mod util;
 
+#[path = "it/add.rs"]
+mod add;
 #[path = "it/canonical.rs"]
 mod canonical;
 #[path = "it/cli.rs"]

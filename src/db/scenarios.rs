@@ -6,7 +6,7 @@
 
 mod write;
 
-pub use write::{delete, finish_deletions, save};
+pub use write::{add, delete, finish_deletions, save};
 
 use std::collections::BTreeMap;
 
@@ -59,6 +59,42 @@ pub enum SaveOutcome {
         updated_at: String,
     },
     NameTaken,
+}
+
+/// Which scenario `healthsim_add_entities` adds to.
+#[derive(Debug, Clone)]
+pub enum AddTarget {
+    /// An existing scenario by id (an error when there is none).
+    Id(String),
+    /// By name: the existing one, or a new one of that name.
+    Name(String),
+    /// A new scenario named after the time.
+    Auto,
+}
+
+/// What `healthsim_add_entities` writes.
+pub struct AddRequest {
+    pub target: AddTarget,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub plan: SavePlan,
+    pub progress: Option<Progress>,
+}
+
+/// Outcome of adding entities.
+#[derive(Debug)]
+pub enum AddOutcome {
+    Added {
+        scenario_id: String,
+        name: String,
+        is_new: bool,
+        /// Entities of the scenario per type key, after the addition.
+        totals: Vec<(String, u64)>,
+        warnings: Vec<String>,
+        skipped: BTreeMap<&'static str, usize>,
+        updated_at: String,
+    },
+    NotFound(String),
 }
 
 /// Rows a delete removed.

@@ -1,6 +1,7 @@
 //! Scenario tools: list, load, get_summary (reads) and save, delete (writes). The save
 //! path (argument checks, planning beside the write, progress) lives in `save`.
 
+mod add;
 mod save;
 
 use std::collections::BTreeMap;

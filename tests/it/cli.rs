@@ -61,7 +61,13 @@ async fn server_metadata_and_tool_list() {
     assert_eq!(info.server_info.as_ref().map(|s| s.name.as_str()), Some("healthsim-mcp"));
     assert_eq!(info.server_info.as_ref().map(|s| s.version.as_str()), Some(env!("CARGO_PKG_VERSION")));
     let instructions = info.instructions.clone().unwrap_or_default();
-    for needle in ["healthsim_get_summary", "read-only SQL", "shared with other programs", "healthsim_save_scenario"] {
+    for needle in [
+        "healthsim_get_summary",
+        "read-only SQL",
+        "shared with other programs",
+        "healthsim_save_scenario",
+        "healthsim_add_entities",
+    ] {
         assert!(instructions.contains(needle), "instructions mention {needle}");
     }
     let tools = server.client.list_all_tools().await.unwrap();
@@ -70,6 +76,7 @@ async fn server_metadata_and_tool_list() {
     assert_eq!(
         names,
         [
+            "healthsim_add_entities",
             "healthsim_delete_scenario",
             "healthsim_get_summary",
             "healthsim_list_scenarios",

@@ -38,11 +38,12 @@ def inspector(db: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_inspector_lists_tools_strictly(demo_db):
-    """tools/list: eight tools, and no schema portability error (--strict exits 6 on one)."""
+    """tools/list: nine tools, and no schema portability error (--strict exits 6 on one)."""
     done = inspector(demo_db, "--method", "tools/list", "--strict")
     assert done.returncode == 0, done.stderr
     tools = json.loads(done.stdout)["result"]["tools"]
     assert sorted(t["name"] for t in tools) == [
+        "healthsim_add_entities",
         "healthsim_delete_scenario",
         "healthsim_get_summary",
         "healthsim_list_scenarios",

@@ -112,6 +112,12 @@ async def test_every_tool_in_every_layout(fixtures, tmp_path, layout):
         assert again["canonical_rows"] == {"patients": 1}
         mine = await s.ok("healthsim_load_scenario", {"name_or_id": "mine"})
         assert mine["entities"] == {"patients": [PATIENT_NEW]} and mine["tags"] == []
+        # A batch added in the file's own terms: upsert by id, nothing deleted.
+        batch = await s.ok("healthsim_add_entities", {"scenario_id": again["scenario_id"], "entities": {
+            "patients": [dict(PATIENT_NEW, given_name="Ada Jr."), dict(PATIENT_NEW, id="pat-batch", mrn="MRN-B")]}})
+        assert batch["scenario_totals"]["total_entities"] == 2 and batch["is_new_scenario"] is False, batch
+        assert batch["canonical_rows"] == {"patients": 2}, batch
+        await s.ok("healthsim_save_scenario", {"name": "mine", "entities": {"patients": [PATIENT_NEW]}, "overwrite": True})
         if not empty:
             deleted = await s.ok("healthsim_delete_scenario", {"name_or_id": "diabetes-cohort", "confirm": True})
             assert deleted["removed"] == {"entities": 4, "canonical_rows": 4, "tags": 2}

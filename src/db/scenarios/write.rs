@@ -11,7 +11,9 @@ use anyhow::Context;
 use duckdb::types::{ToSqlOutput, Value as DuckValue};
 use duckdb::{Connection, OptionalExt, ToSql, appender_params_from_iter, params};
 
-use super::{Progress, Removed, Resolution, SaveOutcome, SaveRequest, ScenarioRow, resolve};
+use super::{
+    AddOutcome, AddRequest, AddTarget, Progress, Removed, Resolution, SaveOutcome, SaveRequest, ScenarioRow, resolve,
+};
 use crate::db::layout::{DELETING_KEY, Family, Layout};
 use crate::db::schema::quote;
 use crate::db::values::utc_now;
@@ -119,6 +121,126 @@ pub fn save(conn: &Connection, layout: &Layout, request: SaveRequest) -> anyhow:
     })
 }
 
+/// Adds entities to a scenario (inside the caller's transaction), creating it when the
+/// target names none that exists: an entity whose (type, id) the scenario holds replaces
+/// it (its JSON and its canonical row), others are added, nothing else is touched.
+pub fn add(conn: &Connection, layout: &Layout, request: AddRequest) -> anyhow::Result<AddOutcome> {
+    let (now, stamp) = utc_now();
+    let (table, key) = (quote(layout.scenarios), layout.key);
+    let visible = if layout.child_foreign_keys {
+        format!(" AND json_extract_string(metadata, '$.{DELETING_KEY}') IS DISTINCT FROM 'true'")
+    } else {
+        String::new()
+    };
+    let by = |column: &str, value: &str| -> anyhow::Result<Option<(String, String)>> {
+        conn.query_row(&format!("SELECT {key}, name FROM {table} WHERE {column} = ?{visible}"), [value], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()
+        .context("cannot look up the scenario")
+    };
+    let existing = match &request.target {
+        AddTarget::Id(id) => match by(key, id)? {
+            Some(found) => Some(found),
+            None => return Ok(AddOutcome::NotFound(id.clone())),
+        },
+        AddTarget::Name(name) => by("name", name)?,
+        AddTarget::Auto => None,
+    };
+    let (scenario_id, name, is_new) = match existing {
+        Some((id, name)) => (id, name, false),
+        None => {
+            let name = match &request.target {
+                AddTarget::Name(name) => name.clone(),
+                _ => {
+                    let base = format!("scenario-{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"));
+                    let mut name = base.clone();
+                    let mut n = 1;
+                    while by("name", &name)?.is_some() {
+                        n += 1;
+                        name = format!("{base}-{n}");
+                    }
+                    name
+                }
+            };
+            let id = crate::model::new_uuid();
+            conn.execute(
+                &format!(
+                    "INSERT INTO {table} ({key}, name, description, created_at, updated_at, metadata)
+                     VALUES (?, ?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?)"
+                ),
+                params![id, name, request.description, now, now, metadata_json(&request.plan)],
+            )
+            .context("cannot insert the scenario")?;
+            (id, name, true)
+        }
+    };
+    // Tags the scenario does not have yet.
+    let held = super::tags(conn, layout, &scenario_id)?;
+    let new_tags: Vec<&String> =
+        request.tags.iter().filter(|t| !held.iter().any(|h| h.eq_ignore_ascii_case(t))).collect();
+    let tag_ids = reserve_ids(conn, layout.tags, layout.tags_seq, new_tags.len())?;
+    for (id, tag) in tag_ids.iter().zip(new_tags) {
+        conn.execute(
+            &format!("INSERT INTO {} (id, {}, tag) VALUES (?, ?, ?)", quote(layout.tags), layout.owner),
+            params![id, scenario_id, tag],
+        )
+        .context("cannot save the tags")?;
+    }
+    // Upsert: the scenario's rows for these entities go first.
+    let keys: Vec<String> =
+        request.plan.entities.iter().map(|e| format!("{}\u{1f}{}", e.entity_type, e.entity_id)).collect();
+    conn.execute(
+        &format!(
+            "DELETE FROM {} WHERE {} = ? AND entity_type || chr(31) || entity_id IN (SELECT unnest(from_json(?, '[\"VARCHAR\"]')))",
+            quote(layout.entities),
+            layout.owner
+        ),
+        params![scenario_id, serde_json::to_string(&keys)?],
+    )
+    .context("cannot replace entities")?;
+    for spec in canonical_tables() {
+        let Some(rows) = request.plan.rows.get(spec.name).filter(|r| !r.is_empty()) else { continue };
+        if !layout.canonical.get(spec.name).is_some_and(|s| s.columns.contains_key(layout.canonical_owner)) {
+            continue;
+        }
+        let id_index = spec.columns.iter().position(|c| c.name == spec.id_column).expect("the id is a column");
+        let ids: Vec<&str> = rows.iter().filter_map(|r| r.values[id_index].as_deref()).collect();
+        conn.execute(
+            &format!(
+                "DELETE FROM {} WHERE {} = ? AND {} IN (SELECT unnest(from_json(?, '[\"VARCHAR\"]')))",
+                quote(spec.name),
+                quote(layout.canonical_owner),
+                quote(spec.id_column)
+            ),
+            params![scenario_id, serde_json::to_string(&ids)?],
+        )
+        .with_context(|| format!("cannot replace rows of {}", spec.name))?;
+    }
+    let canonical: usize = request.plan.rows.values().map(Vec::len).sum();
+    let mut reporter = Reporter::new(request.progress, (request.plan.entities.len() + canonical) as u64);
+    insert_entities(conn, layout, &scenario_id, &request.plan, &stamp, &mut reporter)?;
+    let mut skipped = Skipped::default();
+    insert_canonical_rows(conn, layout, &scenario_id, &request.plan, &stamp, &mut reporter, &mut skipped)?;
+    let totals = super::entity_counts(conn, layout, &scenario_id)?;
+    let counts: Vec<(String, usize)> = totals.iter().map(|(t, n)| (t.clone(), *n as usize)).collect();
+    let metadata = metadata_of(&counts);
+    conn.execute(
+        &format!("UPDATE {table} SET updated_at = CAST(? AS TIMESTAMP), metadata = ? WHERE {key} = ?"),
+        params![now, metadata, scenario_id],
+    )
+    .context("cannot update the scenario")?;
+    Ok(AddOutcome::Added {
+        scenario_id,
+        name,
+        is_new,
+        totals,
+        warnings: skipped.warnings(layout),
+        skipped: skipped.counts(),
+        updated_at: now.to_string(),
+    })
+}
+
 /// `n` fresh ids for `table` from its sequence, past every id the table holds: the
 /// tooling's 1.4 and 1.5 migrations copied rows with their ids into tables whose
 /// sequence starts at 1, and the tooling numbers its own rows from the same sequence
@@ -167,9 +289,14 @@ impl ToSql for Cell<'_> {
 }
 
 fn metadata_json(plan: &SavePlan) -> String {
-    let types: Vec<&str> = plan.entity_counts.iter().map(|(t, _)| t.as_str()).collect();
+    metadata_of(&plan.entity_counts)
+}
+
+/// The scenario's metadata as the tooling writes it: product, types, counts per type.
+fn metadata_of(entity_counts: &[(String, usize)]) -> String {
+    let types: Vec<&str> = entity_counts.iter().map(|(t, _)| t.as_str()).collect();
     let counts: serde_json::Map<String, serde_json::Value> =
-        plan.entity_counts.iter().map(|(t, n)| (t.clone(), serde_json::Value::from(*n))).collect();
+        entity_counts.iter().map(|(t, n)| (t.clone(), serde_json::Value::from(*n))).collect();
     serde_json::json!({"product": "healthsim", "entity_types": types, "entity_counts": counts}).to_string()
 }
 

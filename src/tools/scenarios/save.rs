@@ -122,11 +122,11 @@ impl HealthSim {
     }
 }
 
-/// Checks the shape of `entities`: an object of non-empty keys to arrays of objects,
-/// at most `max` entities in all.
 /// Entity types one save may name: the answer lists a count per type, and must stay small.
 pub(super) const MAX_ENTITY_TYPES: usize = 1_000;
 
+/// Checks the shape of `entities`: an object of non-empty keys to arrays of objects,
+/// at most `max` entities in all.
 pub(super) fn check_entities(value: Option<Value>, max: usize) -> Result<Map<String, Value>, ArgError> {
     let Some(value) = value else {
         return Err(ArgError(
@@ -216,7 +216,7 @@ pub(super) fn cap_warnings(warnings: &[String]) -> Option<Vec<String>> {
 /// A callback that sends MCP progress notifications (about every 10%) when the client
 /// asked for them with a progress token, and the task forwarding them (it ends when the
 /// callback is dropped and every notification is sent).
-fn progress_reporter(
+pub(super) fn progress_reporter(
     context: &RequestContext<RoleServer>,
     total: u64,
 ) -> Option<(crate::db::Progress, tokio::task::JoinHandle<()>)> {
