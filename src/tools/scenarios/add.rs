@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use rmcp::handler::server::common::schema_for_output;
 
 use super::super::{ArgError, ArgReader, Parameters, db_failure, failure, success};
-use super::save::{cap_warnings, check_entities, check_tags, progress_reporter};
+use super::save::{cap_warnings, check_entities, check_tags, progress_reporter, without_skipped};
 use crate::db::{AddOutcome, AddRequest, AddTarget};
 use crate::model::plan_save;
 use crate::server::HealthSim;
@@ -140,7 +140,7 @@ impl HealthSim {
                 .collect();
             samples.insert(type_key.clone(), Value::Array(ids));
         }
-        let mut canonical_rows: Map<String, Value> =
+        let canonical_rows: Map<String, Value> =
             plan.canonical_counts().into_iter().map(|(t, n)| (t.to_owned(), Value::from(n))).collect();
         let plan_warnings = plan.warnings.clone();
         let total = plan.total_entities() as u64 + canonical_rows.values().filter_map(Value::as_u64).sum::<u64>();
@@ -156,14 +156,7 @@ impl HealthSim {
         }
         match outcome {
             Ok(AddOutcome::Added { scenario_id, name, is_new, totals, warnings, skipped, .. }) => {
-                for (table, n) in skipped {
-                    let left = canonical_rows.get(table).and_then(Value::as_u64).unwrap_or(0).saturating_sub(n as u64);
-                    if left == 0 {
-                        canonical_rows.remove(table);
-                    } else {
-                        canonical_rows.insert(table.to_owned(), Value::from(left));
-                    }
-                }
+                let canonical_rows = without_skipped(canonical_rows, skipped);
                 let total_entities = totals.iter().map(|(_, n)| n).sum();
                 let by_type = totals.into_iter().map(|(t, n)| (t, Value::from(n))).collect();
                 tracing::info!(%name, %scenario_id, "entities added");

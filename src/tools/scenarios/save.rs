@@ -91,15 +91,7 @@ impl HealthSim {
             Ok(SaveOutcome::Saved { scenario_id, warnings: kept_as_json, skipped, .. }) => {
                 tracing::info!(%name, %scenario_id, total_entities, "scenario saved");
                 // Rows the file's layout could not hold are reported first, and not counted.
-                let mut canonical_rows = canonical_rows;
-                for (table, n) in skipped {
-                    let left = canonical_rows.get(table).and_then(Value::as_u64).unwrap_or(0).saturating_sub(n as u64);
-                    if left == 0 {
-                        canonical_rows.remove(table);
-                    } else {
-                        canonical_rows.insert(table.to_owned(), Value::from(left));
-                    }
-                }
+                let canonical_rows = without_skipped(canonical_rows, skipped);
                 let warnings = cap_warnings(&[kept_as_json, warnings].concat());
                 success(
                     &SaveOutput {
@@ -120,6 +112,22 @@ impl HealthSim {
             Err(err) => db_failure("healthsim_save_scenario", err),
         }
     }
+}
+
+/// Canonical row counts minus the rows the file's layout could not hold.
+pub(super) fn without_skipped(
+    mut canonical_rows: Map<String, Value>,
+    skipped: std::collections::BTreeMap<&'static str, usize>,
+) -> Map<String, Value> {
+    for (table, n) in skipped {
+        let left = canonical_rows.get(table).and_then(Value::as_u64).unwrap_or(0).saturating_sub(n as u64);
+        if left == 0 {
+            canonical_rows.remove(table);
+        } else {
+            canonical_rows.insert(table.to_owned(), Value::from(left));
+        }
+    }
+    canonical_rows
 }
 
 /// Entity types one save may name: the answer lists a count per type, and must stay small.
