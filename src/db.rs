@@ -346,16 +346,11 @@ impl Db {
                 },
             )
             .await?;
-        Ok(match committed {
-            Committed {
-                value: SaveOutcome::Saved { scenario_id, mut warnings, skipped, updated_at },
-                disk_warning,
-            } => {
-                warnings.extend(disk_warning);
-                SaveOutcome::Saved { scenario_id, warnings, skipped, updated_at }
-            }
-            Committed { value, .. } => value,
-        })
+        let Committed { mut value, disk_warning } = committed;
+        if let SaveOutcome::Saved { warnings, .. } = &mut value {
+            warnings.extend(disk_warning);
+        }
+        Ok(value)
     }
 
     /// Adds entities to a scenario in one transaction (see `scenarios::add`), with the same
@@ -377,16 +372,11 @@ impl Db {
                 },
             )
             .await?;
-        Ok(match committed {
-            Committed {
-                value: AddOutcome::Added { mut warnings, scenario_id, name, is_new, totals, skipped, updated_at },
-                disk_warning,
-            } => {
-                warnings.extend(disk_warning);
-                AddOutcome::Added { scenario_id, name, is_new, totals, warnings, skipped, updated_at }
-            }
-            Committed { value, .. } => value,
-        })
+        let Committed { mut value, disk_warning } = committed;
+        if let AddOutcome::Added { warnings, .. } = &mut value {
+            warnings.extend(disk_warning);
+        }
+        Ok(value)
     }
 
     /// Deletes a scenario in one transaction; `None` when nothing matches.

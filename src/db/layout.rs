@@ -146,21 +146,8 @@ impl Layout {
         layout
     }
 
-    /// Our own layout as `schema.rs` creates it (every canonical table keyed per scenario).
-    pub fn ours() -> Layout {
-        let mut layout = Layout::new(Family::Ours, "scenario_id", "scenario_id");
-        layout.description = "healthsim-mcp layout".into();
-        for spec in canonical_tables() {
-            let columns = super::schema::all_column_names(spec)
-                .map(|c| (c.to_owned(), spec.columns.iter().any(|col| col.name == c && col.not_null)))
-                .collect();
-            layout.canonical.insert(spec.name, TableShape { columns, keyed_per_scenario: true });
-        }
-        layout
-    }
-
     /// Condition hiding scenarios whose deletion is half done (only layouts with foreign keys have them).
-    fn visible(&self, alias: &str) -> String {
+    pub(crate) fn visible(&self, alias: &str) -> String {
         if self.child_foreign_keys {
             format!(" AND json_extract_string({alias}metadata, '$.{DELETING_KEY}') IS DISTINCT FROM 'true'")
         } else {
@@ -405,7 +392,7 @@ fn newest_numeric(labels: &[String]) -> Option<String> {
 }
 
 /// Dotted numeric comparison (`1.10` > `1.9`); non-numeric parts compare as 0.
-pub fn version_newer(version: &str, than: &str) -> bool {
+fn version_newer(version: &str, than: &str) -> bool {
     let parse = |v: &str| v.split('.').map(|p| p.trim().parse::<u64>().unwrap_or(0)).collect::<Vec<_>>();
     parse(version) > parse(than)
 }

@@ -53,15 +53,14 @@ async def test_a_failed_commit_answers_what_the_file_holds(shim, tmp_path, fsync
             await s.ok("healthsim_list_scenarios")
             armed.touch()
             if action == "save":
-                ok, answer = await s.call("healthsim_save_scenario", {"name": f"new-{fsync}", "entities": {}})
+                failed, answer = await s.call("healthsim_save_scenario", {"name": f"new-{fsync}", "entities": {}})
             elif action == "overwrite":
                 changed = dict(PATIENT, given_name="Changed")
-                ok, answer = await s.call(
+                failed, answer = await s.call(
                     "healthsim_save_scenario", {"name": "kept", "entities": {"patients": [changed]}, "overwrite": True}
                 )
             else:
-                ok, answer = await s.call("healthsim_delete_scenario", {"name_or_id": "doomed", "confirm": True})
-            failed = ok  # `call` returns (is_error, value)
+                failed, answer = await s.call("healthsim_delete_scenario", {"name_or_id": "doomed", "confirm": True})
             if held:
                 assert not failed, answer
                 warning = answer["warnings"][0] if action != "delete" else answer["removed"]["warning"]

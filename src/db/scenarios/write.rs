@@ -87,27 +87,9 @@ pub fn save(conn: &Connection, layout: &Layout, request: SaveRequest) -> anyhow:
             .context("cannot update the scenario")?;
             scenario_id
         }
-        None => {
-            let scenario_id = crate::model::new_uuid();
-            conn.execute(
-                &format!(
-                    "INSERT INTO {table} ({key}, name, description, created_at, updated_at, metadata)
-                     VALUES (?, ?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?)"
-                ),
-                params![scenario_id, request.name, request.description, now, now, metadata],
-            )
-            .context("cannot insert the scenario")?;
-            scenario_id
-        }
+        None => insert_scenario(conn, layout, &request.name, request.description.as_deref(), &now, &metadata)?,
     };
-    let tag_ids = reserve_ids(conn, layout.tags, layout.tags_seq, request.tags.len())?;
-    {
-        let mut insert_tag =
-            conn.prepare(&format!("INSERT INTO {} (id, {}, tag) VALUES (?, ?, ?)", quote(layout.tags), layout.owner))?;
-        for (id, tag) in tag_ids.iter().zip(&request.tags) {
-            insert_tag.execute(params![id, scenario_id, tag]).context("cannot save the tags")?;
-        }
-    }
+    insert_tags(conn, layout, &scenario_id, request.tags.iter())?;
     let canonical: usize = request.plan.rows.values().map(Vec::len).sum();
     let mut reporter = Reporter::new(request.progress, (request.plan.entities.len() + canonical) as u64);
     insert_entities(conn, layout, &scenario_id, &request.plan, &stamp, &mut reporter)?;
@@ -127,11 +109,7 @@ pub fn save(conn: &Connection, layout: &Layout, request: SaveRequest) -> anyhow:
 pub fn add(conn: &Connection, layout: &Layout, request: AddRequest) -> anyhow::Result<AddOutcome> {
     let (now, stamp) = utc_now();
     let (table, key) = (quote(layout.scenarios), layout.key);
-    let visible = if layout.child_foreign_keys {
-        format!(" AND json_extract_string(metadata, '$.{DELETING_KEY}') IS DISTINCT FROM 'true'")
-    } else {
-        String::new()
-    };
+    let visible = layout.visible("");
     let by = |column: &str, value: &str| -> anyhow::Result<Option<(String, String)>> {
         conn.query_row(&format!("SELECT {key}, name FROM {table} WHERE {column} = ?{visible}"), [value], |r| {
             Ok((r.get(0)?, r.get(1)?))
@@ -163,30 +141,19 @@ pub fn add(conn: &Connection, layout: &Layout, request: AddRequest) -> anyhow::R
                     name
                 }
             };
-            let id = crate::model::new_uuid();
-            conn.execute(
-                &format!(
-                    "INSERT INTO {table} ({key}, name, description, created_at, updated_at, metadata)
-                     VALUES (?, ?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?)"
-                ),
-                params![id, name, request.description, now, now, metadata_json(&request.plan)],
-            )
-            .context("cannot insert the scenario")?;
+            let metadata = metadata_json(&request.plan);
+            let id = insert_scenario(conn, layout, &name, request.description.as_deref(), &now, &metadata)?;
             (id, name, true)
         }
     };
     // Tags the scenario does not have yet.
     let held = super::tags(conn, layout, &scenario_id)?;
-    let new_tags: Vec<&String> =
-        request.tags.iter().filter(|t| !held.iter().any(|h| h.eq_ignore_ascii_case(t))).collect();
-    let tag_ids = reserve_ids(conn, layout.tags, layout.tags_seq, new_tags.len())?;
-    for (id, tag) in tag_ids.iter().zip(new_tags) {
-        conn.execute(
-            &format!("INSERT INTO {} (id, {}, tag) VALUES (?, ?, ?)", quote(layout.tags), layout.owner),
-            params![id, scenario_id, tag],
-        )
-        .context("cannot save the tags")?;
-    }
+    insert_tags(
+        conn,
+        layout,
+        &scenario_id,
+        request.tags.iter().filter(|t| !held.iter().any(|h| h.eq_ignore_ascii_case(t))),
+    )?;
     // Upsert: the scenario's rows for these entities go first.
     let keys: Vec<String> =
         request.plan.entities.iter().map(|e| format!("{}\u{1f}{}", e.entity_type, e.entity_id)).collect();
@@ -239,6 +206,46 @@ pub fn add(conn: &Connection, layout: &Layout, request: AddRequest) -> anyhow::R
         skipped: skipped.counts(),
         updated_at: now.to_string(),
     })
+}
+
+/// A new scenario row (a fresh UUID, both times `now`); returns its id.
+fn insert_scenario(
+    conn: &Connection,
+    layout: &Layout,
+    name: &str,
+    description: Option<&str>,
+    now: &str,
+    metadata: &str,
+) -> anyhow::Result<String> {
+    let scenario_id = crate::model::new_uuid();
+    conn.execute(
+        &format!(
+            "INSERT INTO {} ({}, name, description, created_at, updated_at, metadata)
+             VALUES (?, ?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?)",
+            quote(layout.scenarios),
+            layout.key
+        ),
+        params![scenario_id, name, description, now, now, metadata],
+    )
+    .context("cannot insert the scenario")?;
+    Ok(scenario_id)
+}
+
+/// Tag rows for a scenario, numbered from the tag table's sequence.
+fn insert_tags<'a>(
+    conn: &Connection,
+    layout: &Layout,
+    scenario_id: &str,
+    tags: impl Iterator<Item = &'a String>,
+) -> anyhow::Result<()> {
+    let tags: Vec<&String> = tags.collect();
+    let ids = reserve_ids(conn, layout.tags, layout.tags_seq, tags.len())?;
+    let mut insert =
+        conn.prepare(&format!("INSERT INTO {} (id, {}, tag) VALUES (?, ?, ?)", quote(layout.tags), layout.owner))?;
+    for (id, tag) in ids.iter().zip(tags) {
+        insert.execute(params![id, scenario_id, tag]).context("cannot save the tags")?;
+    }
+    Ok(())
 }
 
 /// `n` fresh ids for `table` from its sequence, past every id the table holds: the

@@ -151,7 +151,7 @@ pub fn convert(conn: &Connection, layout: &Layout) -> anyhow::Result<Vec<String>
             quote(table)
         )
     };
-    let hidden = format!(" WHERE json_extract_string(metadata, '$.{DELETING_KEY}') IS DISTINCT FROM 'true'");
+    let hidden = format!(" WHERE true{}", layout.visible(""));
     conn.execute_batch(&format!(
         "{}\n{}\n{}",
         rename(layout.scenarios, layout.key, &hidden),
@@ -212,7 +212,7 @@ pub fn convert(conn: &Connection, layout: &Layout) -> anyhow::Result<Vec<String>
         conn.execute_batch(&format!("DROP TABLE temp.{}", quote(&staged)))?;
     }
     conn.execute_batch(super::STATE_INDEXES).context("cannot index the state tables")?;
-    let tables = columns(conn)?;
+    let tables = super::main_tables(conn)?;
     for spec in canonical_tables() {
         let Some(old) = tables.get(spec.name) else { continue };
         rekey_table(conn, spec, old, layout.canonical_owner)
@@ -233,7 +233,7 @@ pub fn convert(conn: &Connection, layout: &Layout) -> anyhow::Result<Vec<String>
 
 /// Inserts every row of temp table `staged` into `table`, adding its unknown columns first.
 fn copy_into(conn: &Connection, staged: &str, table: &str) -> anyhow::Result<()> {
-    let all = columns(conn)?;
+    let all = super::main_tables(conn)?;
     let target = all.get(table).cloned().unwrap_or_default();
     let source: Vec<String> = {
         let mut stmt = conn.prepare(
@@ -304,11 +304,6 @@ fn table_exists(conn: &Connection, table: &str) -> anyhow::Result<bool> {
         |r| r.get(0),
     )?;
     Ok(n > 0)
-}
-
-/// Tables of `main` → (column → type).
-fn columns(conn: &Connection) -> anyhow::Result<BTreeMap<String, BTreeMap<String, String>>> {
-    super::main_tables(conn)
 }
 
 /// Referenced table → the tables whose foreign keys reference it.
