@@ -9,6 +9,7 @@ mod extensions;
 mod instance;
 mod layout;
 mod population;
+mod providers;
 mod query;
 mod reference;
 mod scenarios;
@@ -30,6 +31,7 @@ pub use extensions::{ExtensionSource, Origin as ExtensionOrigin, platform as ext
 pub use instance::NEW_FILE_STORAGE;
 pub use layout::{Detected, Family, Layout, OUR_LABEL, detect};
 pub use population::Scale;
+pub use providers::{ProviderKind, ProviderResult, ProviderSearch, specialty_keywords, specialty_prefixes};
 pub use query::{QueryError, QueryResult};
 pub use reference::{ReferenceResult, ReferenceTable, State, TableInventory, parse_state, states};
 pub use scenarios::{
@@ -260,6 +262,24 @@ impl Db {
             .await
     }
 
+    /// A page of scenario names and descriptions starting with `prefix` (case-insensitive),
+    /// by name, and how many match in all (for resource listings and completion).
+    pub async fn scenario_names(
+        &self,
+        prefix: String,
+        limit: u32,
+        offset: u64,
+    ) -> Result<(Vec<scenarios::NameAndDescription>, u64), DbError> {
+        let layouts = Arc::clone(&self.layout);
+        self.reader()
+            .await
+            .read(move |handle| match known_layout(&layouts, handle)? {
+                Some(layout) => scenarios::names(handle.conn(), &layout, &prefix, limit, offset),
+                None => Ok((Vec::new(), 0)),
+            })
+            .await
+    }
+
     /// The summary of a scenario, with samples reduced until it fits the size budget.
     pub async fn summary(
         &self,
@@ -310,6 +330,11 @@ impl Db {
             .await
             .read(move |conn| reference::query(conn.conn(), table, state, county.as_deref(), limit))
             .await
+    }
+
+    /// Searches `network.providers`; `Ok(None)` when the database has no such table.
+    pub async fn search_providers(&self, search: ProviderSearch) -> Result<Option<ProviderResult>, DbError> {
+        self.reader().await.read(move |conn| providers::search(conn.conn(), &search)).await
     }
 
     pub async fn tables(&self) -> Result<TableInventory, DbError> {
@@ -406,6 +431,13 @@ impl Db {
     /// each table and whether it was generated now.
     pub async fn ensure_reference_data(&self, scale: Scale) -> Result<(Vec<(String, i64)>, bool), DbError> {
         self.writer().await?.write(move |conn| population::ensure(conn, scale)).await
+    }
+
+    /// Creates the synthetic `network.providers` at `scale` (after the reference data, whose
+    /// counties it uses) unless a providers table is there. Returns its row count and
+    /// whether it was generated now.
+    pub async fn ensure_providers(&self, scale: Scale) -> Result<(i64, bool), DbError> {
+        self.writer().await?.write(move |conn| providers::ensure(conn, scale.providers)).await
     }
 
     /// Finishes a write in progress (up to `grace`) and closes the file.

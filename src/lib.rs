@@ -1,4 +1,4 @@
-//! healthsim-mcp: an MCP server giving eight `healthsim_*` tools over a HealthSim DuckDB
+//! healthsim-mcp: an MCP server giving ten `healthsim_*` tools (and resources) over a HealthSim DuckDB
 //! database that it shares safely with other processes.
 //!
 //! The binary is thin: it parses `config::Cli`, builds a `Config` and calls [`run`] with
@@ -6,6 +6,7 @@
 
 #![deny(clippy::print_stdout)]
 
+pub mod app;
 pub mod client;
 pub mod config;
 pub mod db;
@@ -14,6 +15,7 @@ pub mod engine_info;
 pub mod http;
 pub mod memory;
 pub mod model;
+pub mod resources;
 pub mod server;
 pub mod stdio;
 pub mod tools;

@@ -7,8 +7,9 @@ use rmcp::ErrorData;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::JsonObject;
 use rmcp::model::{
-    ClientRequest, CustomRequest, CustomResult, ErrorCode, Implementation, JsonRpcMessage, ServerCapabilities,
-    ServerConfig,
+    ClientRequest, CompleteRequestParams, CompleteResult, CustomRequest, CustomResult, ErrorCode, Implementation,
+    JsonRpcMessage, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::{RequestContext, RoleServer, RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
@@ -45,7 +46,7 @@ impl HealthSim {
 
     /// Every tool, with schemas in standard JSON Schema only.
     fn router() -> ToolRouter<HealthSim> {
-        let mut router = Self::scenario_tools() + Self::add_router() + Self::query_tools();
+        let mut router = Self::scenario_tools() + Self::add_router() + Self::query_tools() + Self::provider_tools();
         for route in router.map.values_mut() {
             let tool = &mut route.attr;
             tool.input_schema = Arc::new(standard_schema(tool.input_schema.as_ref().clone()));
@@ -153,13 +154,58 @@ impl ServerHandler for HealthSim {
     ) -> Result<CustomResult, ErrorData> {
         Err(ErrorData::new(
             ErrorCode::METHOD_NOT_FOUND,
-            format!("method '{}' not found; this server offers tools/list and tools/call", request.method),
+            format!(
+                "method '{}' not found; this server offers tools/list, tools/call, resources/list, resources/templates/list, resources/read and completion/complete",
+                request.method
+            ),
             None,
         ))
     }
 
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        self.db.note_activity();
+        self.resource_page(request.and_then(|r| r.cursor)).await
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(HealthSim::resource_templates())
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        self.db.note_activity();
+        self.read_uri(&request.uri).await.map(Into::into)
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        self.complete_name(request).await
+    }
+
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        let mut extensions = rmcp::model::ExtensionCapabilities::new();
+        extensions.insert(crate::app::EXTENSION_ID.to_owned(), JsonObject::new());
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_resources()
+            .enable_completions()
+            .enable_extensions_with(extensions)
+            .build();
+        ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("healthsim-mcp", env!("CARGO_PKG_VERSION")))
             .with_instructions(INSTRUCTIONS)
     }
@@ -237,7 +283,10 @@ mod tests {
             }
         }
         assert!(unsigned_bounds >= 8, "counts keep minimum 0 ({unsigned_bounds})");
-        let raw = HealthSim::scenario_tools() + HealthSim::add_router() + HealthSim::query_tools();
+        let raw = HealthSim::scenario_tools()
+            + HealthSim::add_router()
+            + HealthSim::query_tools()
+            + HealthSim::provider_tools();
         let before: usize = raw
             .map
             .values()

@@ -8,6 +8,7 @@
 //! field, the value and the accepted range.
 
 mod pretty;
+pub mod providers;
 pub mod query;
 pub mod scenarios;
 

@@ -18,9 +18,13 @@ mod errors;
 mod hostile;
 #[path = "it/layout.rs"]
 mod layout;
+#[path = "it/providers.rs"]
+mod providers;
 #[path = "it/query.rs"]
 mod query;
 #[path = "it/reference.rs"]
 mod reference;
+#[path = "it/resources.rs"]
+mod resources;
 #[path = "it/scenarios.rs"]
 mod scenarios;

@@ -101,6 +101,9 @@ pub struct Statements {
     pub tags: String,
     pub entities: String,
     pub entity_counts: String,
+    /// Names, descriptions and the number matching, of scenarios whose name starts with
+    /// ?1 (case-insensitive), by name; ?2 rows from offset ?3.
+    pub names: String,
 }
 
 impl Layout {
@@ -140,6 +143,7 @@ impl Layout {
                 tags: String::new(),
                 entities: String::new(),
                 entity_counts: String::new(),
+                names: String::new(),
             },
         };
         layout.sql = layout.statements();
@@ -189,6 +193,10 @@ impl Layout {
             ),
             entity_counts: format!(
                 "SELECT entity_type, count(*) FROM {e} WHERE {owner} = ? GROUP BY entity_type ORDER BY min(id)"
+            ),
+            names: format!(
+                "SELECT name, description, count(*) OVER () FROM {s}
+                 WHERE starts_with(lower(name), lower(?1)){visible} ORDER BY name LIMIT ?2 OFFSET ?3"
             ),
         }
     }

@@ -23,16 +23,25 @@ pub struct Scale {
     pub places_tracts: u32,
     /// Rows of `adi_blockgroup`; every tract gets at least one block group.
     pub blockgroups: u32,
+    /// Rows of the synthetic provider registry `network.providers`.
+    pub providers: u32,
 }
 
 impl Scale {
     /// The national row counts of the real datasets: 3,143 / 83,522 / 3,144 / 84,120 /
-    /// 242,336 (PLACES leaves out one Alaska county that SVI has).
-    pub const NATIONAL: Scale = Scale { states: None, svi_tracts: 84_120, places_tracts: 83_522, blockgroups: 242_336 };
+    /// 242,336 (PLACES leaves out one Alaska county that SVI has); NPPES has about 8.9
+    /// million providers.
+    pub const NATIONAL: Scale =
+        Scale { states: None, svi_tracts: 84_120, places_tracts: 83_522, blockgroups: 242_336, providers: 8_900_000 };
 
     /// Five small states (22 counties), for fast tests.
-    pub const SMALL: Scale =
-        Scale { states: Some(&["CT", "DC", "DE", "HI", "RI"]), svi_tracts: 240, places_tracts: 230, blockgroups: 700 };
+    pub const SMALL: Scale = Scale {
+        states: Some(&["CT", "DC", "DE", "HI", "RI"]),
+        svi_tracts: 240,
+        places_tracts: 230,
+        blockgroups: 700,
+        providers: 20_000,
+    };
 }
 
 /// State abbreviation, FIPS, name and number of counties (Alaska's 31 include the one

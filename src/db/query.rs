@@ -201,6 +201,23 @@ pub fn columns_of(stmt: Option<&Statement<'_>>) -> (Vec<String>, Vec<ColumnHint>
     (names, hints)
 }
 
+/// A result row as a JSON object keyed by column name.
+pub type Object = Map<String, Value>;
+
+/// Every row of `rows` as a JSON object keyed by column name, and the column names.
+pub fn objects(mut rows: duckdb::Rows<'_>) -> anyhow::Result<(Vec<String>, Vec<Object>)> {
+    let (columns, hints) = columns_of(rows.as_ref());
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut object = Map::new();
+        for (i, column) in columns.iter().enumerate() {
+            object.insert(column.clone(), cell(row, i, hints[i])?);
+        }
+        out.push(object);
+    }
+    Ok((columns, out))
+}
+
 /// Whether column `i` is JSON-typed or a TIMESTAMPTZ (neither is visible in the value).
 pub fn column_hint(stmt: &Statement<'_>, i: usize) -> ColumnHint {
     let logical = stmt.column_logical_type(i);

@@ -8,9 +8,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::population::STATE_COUNTIES;
-use super::query::columns_of;
+use super::query::objects;
 use super::schema::quote;
-use super::values::cell;
 use crate::model::canonical_tables;
 
 /// The five reference tables.
@@ -163,16 +162,7 @@ pub fn query(
     let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
     let sql = format!("SELECT * FROM {qualified} {filter} ORDER BY {} LIMIT {limit}", quote(table.key()));
     let mut stmt = conn.prepare(&sql).with_context(|| format!("cannot query {schema}.{name}"))?;
-    let mut rows = stmt.query(params_from_iter(params.iter()))?;
-    let (columns, hints) = columns_of(rows.as_ref());
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        let mut object = Map::new();
-        for (i, column) in columns.iter().enumerate() {
-            object.insert(column.clone(), cell(row, i, hints[i])?);
-        }
-        out.push(object);
-    }
+    let (columns, out) = objects(stmt.query(params_from_iter(params.iter()))?)?;
     Ok(Some(ReferenceResult { table: format!("{schema}.{name}"), columns, row_count: out.len(), rows: out }))
 }
 

@@ -217,6 +217,28 @@ pub fn list(conn: &Connection, layout: &Layout, filter: &ListFilter) -> anyhow::
     rows.collect::<Result<_, _>>().context("cannot list scenarios")
 }
 
+/// A scenario's name and description.
+pub type NameAndDescription = (String, Option<String>);
+
+/// A page of scenario names (with descriptions) starting with `prefix`, by name, and how
+/// many match in all (0 for a page past the end).
+pub fn names(
+    conn: &Connection,
+    layout: &Layout,
+    prefix: &str,
+    limit: u32,
+    offset: u64,
+) -> anyhow::Result<(Vec<NameAndDescription>, u64)> {
+    let mut stmt = conn.prepare_cached(&layout.sql.names)?;
+    let mut total = 0;
+    let rows = stmt.query_map(params![prefix, limit, offset], |r| {
+        total = r.get::<_, i64>(2)? as u64;
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
+    let page = rows.collect::<Result<_, _>>().context("cannot list scenario names")?;
+    Ok((page, total))
+}
+
 /// Tags of a scenario in the order given at save.
 pub fn tags(conn: &Connection, layout: &Layout, scenario_id: &str) -> anyhow::Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(&layout.sql.tags)?;

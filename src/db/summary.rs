@@ -5,6 +5,10 @@ use anyhow::Context;
 use duckdb::Connection;
 use serde_json::{Map, Value, json};
 
+mod charts;
+
+use charts::{TimeUnit, age_pyramid, age_pyramid_sql, encounter_timeline};
+
 use super::Summary;
 use super::layout::Layout;
 use super::scenarios::{self, Resolution, ScenarioRow};
@@ -102,6 +106,9 @@ pub fn statistics(conn: &Connection, layout: &Layout, scenario_id: &str) -> anyh
                 &["gender"],
             ))?),
         );
+        if let Some(sql) = has(&age_pyramid_sql(&today.to_string()), "patients", &["birth_date", "gender"]) {
+            stats.insert("age_pyramid".into(), age_pyramid(conn, &sql, scenario_id)?);
+        }
     }
     // Encounters.
     let dates = one_row(has(
@@ -121,6 +128,15 @@ pub fn statistics(conn: &Connection, layout: &Layout, scenario_id: &str) -> anyh
                 &["class_code"],
             ))?),
         );
+        if let (Some(first), Some(last)) = (dates[0].as_str(), dates[1].as_str()) {
+            let unit = TimeUnit::spanning(first, last);
+            if let Some(sql) = has(&unit.timeline_sql(), "encounters", &["admission_time", "class_code"]) {
+                stats.insert(
+                    "encounter_timeline".into(),
+                    encounter_timeline(conn, &sql, scenario_id, unit, first, last)?,
+                );
+            }
+        }
     }
     // Claims: money as numbers rounded to cents.
     let money = one_row(has(

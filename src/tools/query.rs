@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{ArgError, ArgReader, Parameters, db_failure, describe, failure, success};
-use crate::db::{QueryError, QueryResult, ReferenceResult, ReferenceTable, TableInventory, parse_state, states};
+use crate::db::{QueryError, QueryResult, ReferenceResult, ReferenceTable, State, TableInventory, parse_state, states};
 use crate::server::HealthSim;
 
 fn default_query_limit() -> u32 {
@@ -145,16 +145,7 @@ impl HealthSim {
                 county: a.optional_string("county", 100)?,
                 limit: a.integer("limit", 20, 1, 100)? as u32,
             };
-            let state = match &args.state {
-                Some(text) => Some(parse_state(text).ok_or_else(|| {
-                    let valid: Vec<&str> = states().map(|(abbr, _)| abbr).collect();
-                    ArgError(format!(
-                        "state '{text}' is not a US state abbreviation or 2-digit FIPS code; valid abbreviations: {}",
-                        valid.join(", ")
-                    ))
-                })?),
-                None => None,
-            };
+            let state = args.state.as_deref().map(read_state).transpose()?;
             Ok((args, state))
         };
         let (args, state) = match read() {
@@ -191,6 +182,17 @@ impl HealthSim {
             Err(err) => db_failure("healthsim_tables", err),
         }
     }
+}
+
+/// A state argument: a 2-letter abbreviation (any case) or a 2-digit FIPS code.
+pub(super) fn read_state(text: &str) -> Result<State, ArgError> {
+    parse_state(text).ok_or_else(|| {
+        let valid: Vec<&str> = states().map(|(abbr, _)| abbr).collect();
+        ArgError(format!(
+            "state '{text}' is not a US state abbreviation or 2-digit FIPS code; valid abbreviations: {}",
+            valid.join(", ")
+        ))
+    })
 }
 
 fn table_names() -> String {

@@ -7,7 +7,7 @@ mod save;
 use std::collections::BTreeMap;
 
 use rmcp::handler::server::common::schema_for_output;
-use rmcp::model::CallToolResult;
+use rmcp::model::{CallToolResult, ContentBlock};
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 use schemars::JsonSchema;
@@ -180,7 +180,7 @@ pub struct DeleteOutput {
     pub removed: Option<crate::db::Removed>,
 }
 
-const LOAD_HINT: &str = "entities were cut to fit the output limit; use healthsim_get_summary for an overview or healthsim_query to page through canonical tables";
+const LOAD_HINT: &str = "entities were cut to fit the output limit; read the resource linked in this result (healthsim://scenarios/{name}) for every entity, use healthsim_get_summary for an overview, or healthsim_query to page through canonical tables";
 
 fn not_found(input: &str) -> CallToolResult {
     failure(format!("scenario '{input}' not found; call healthsim_list_scenarios to see saved scenarios"), Map::new())
@@ -239,8 +239,16 @@ impl HealthSim {
         };
         match self.db.load_scenario(args.name_or_id.clone(), args.include_entities).await {
             Ok(Some(loaded)) => {
+                let link =
+                    crate::resources::scenario_resource(&loaded.scenario.name, loaded.scenario.description.clone());
                 let (json, text) = fit_load_output(loaded, self.limits.max_output_chars);
-                success_text(json, text, true)
+                let truncated = json.get("truncated").is_some();
+                let mut result = success_text(json, text, true);
+                if truncated {
+                    // The whole scenario stays one read away.
+                    result.content.push(ContentBlock::resource_link(link));
+                }
+                result
             }
             Ok(None) => not_found(&args.name_or_id),
             Err(err) => db_failure("healthsim_load_scenario", err),
@@ -251,6 +259,7 @@ impl HealthSim {
         name = "healthsim_get_summary",
         description = "Summarise a scenario cheaply: entity counts, statistics (ages, genders, encounter dates and types, claim financials, top diagnoses, plans, drugs, study arms) and a few sample rows per table. Accepts an id, a name, or part of a name.",
         output_schema = schema_for_output::<SummaryOutput>(),
+        meta = crate::app::summary_tool_meta(),
         annotations(title = "Get Scenario Summary", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn healthsim_get_summary(&self, args: Parameters<SummaryArgs>) -> CallToolResult {

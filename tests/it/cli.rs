@@ -84,6 +84,7 @@ async fn server_metadata_and_tool_list() {
             "healthsim_query",
             "healthsim_query_reference",
             "healthsim_save_scenario",
+            "healthsim_search_providers",
             "healthsim_tables"
         ]
     );

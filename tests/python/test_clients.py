@@ -38,7 +38,7 @@ async def test_every_tool_validates_against_its_output_schema(db_path):
     async with server(db_path) as s:
         tools = await s.session.list_tools()
         names = sorted(t.name for t in tools.tools)
-        assert len(names) == 9
+        assert len(names) == 10
         await s.ok("healthsim_save_scenario", {"name": "v", "entities": {**entities(3), "claims": [{"claim_id": "c"}]}, "tags": ["x"]})
         await s.ok("healthsim_list_scenarios", {})
         await s.ok("healthsim_load_scenario", {"name_or_id": "v"})
@@ -65,7 +65,7 @@ async def test_demo_database_every_tool_and_schema(tmp_path):
     subprocess.run([BIN, "--db", str(db), "demo", "--small"], check=True, capture_output=True, timeout=300)
     async with server(db) as s:
         tools = {t.name: t for t in (await s.session.list_tools()).tools}
-        assert len(tools) == 9
+        assert len(tools) == 10
         for tool in tools.values():
             Draft202012Validator.check_schema(tool.input_schema)
             assert tool.input_schema["type"] == "object"
@@ -78,6 +78,7 @@ async def test_demo_database_every_tool_and_schema(tmp_path):
             "healthsim_query": {"sql": "SELECT claim_type, sum(total_charge) AS billed FROM claims GROUP BY ALL ORDER BY 1"},
             "healthsim_query_reference": {"table": "places_county", "state": "HI", "limit": 2},
             "healthsim_tables": {},
+            "healthsim_search_providers": {"state": "CT", "specialty": "family", "limit": 5},
             "healthsim_save_scenario": {"name": "mine", "entities": {"patient": [{"id": "x", "given_name": "A", "family_name": "B", "birth_date": "1990-01-01", "gender": "F"}]}},
             "healthsim_add_entities": {"scenario_name": "mine", "entities": {"patient": [{"id": "y", "given_name": "C", "family_name": "D", "birth_date": "1991-01-01", "gender": "M"}]}, "batch_number": 2, "total_batches": 2},
             "healthsim_delete_scenario": {"name_or_id": "mine", "confirm": True},

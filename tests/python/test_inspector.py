@@ -38,7 +38,7 @@ def inspector(db: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_inspector_lists_tools_strictly(demo_db):
-    """tools/list: nine tools, and no schema portability error (--strict exits 6 on one)."""
+    """tools/list: ten tools, and no schema portability error (--strict exits 6 on one)."""
     done = inspector(demo_db, "--method", "tools/list", "--strict")
     assert done.returncode == 0, done.stderr
     tools = json.loads(done.stdout)["result"]["tools"]
@@ -51,9 +51,30 @@ def test_inspector_lists_tools_strictly(demo_db):
         "healthsim_query",
         "healthsim_query_reference",
         "healthsim_save_scenario",
+        "healthsim_search_providers",
         "healthsim_tables",
     ]
     assert all(t["annotations"]["title"] for t in tools)
+
+
+def test_inspector_lists_and_reads_resources(demo_db):
+    """resources/list, resources/templates/list and resources/read through the Inspector CLI:
+    the summary app and the demo scenarios, a scenario read whole."""
+    listed = inspector(demo_db, "--method", "resources/list")
+    assert listed.returncode == 0, listed.stderr
+    resources = json.loads(listed.stdout)["result"]["resources"]
+    uris = [r["uri"] for r in resources]
+    assert uris[0] == "ui://healthsim/summary.html"
+    assert "healthsim://scenarios/demo-trialsim-oncology" in uris
+    templates = inspector(demo_db, "--method", "resources/templates/list")
+    assert templates.returncode == 0, templates.stderr
+    assert [t["uriTemplate"] for t in json.loads(templates.stdout)["result"]["resourceTemplates"]] == ["healthsim://scenarios/{name}"]
+    read = inspector(demo_db, "--method", "resources/read", "--uri", "healthsim://scenarios/demo-trialsim-oncology")
+    assert read.returncode == 0, read.stderr
+    contents = json.loads(read.stdout)["result"]["contents"]
+    document = json.loads(contents[0]["text"])
+    assert contents[0]["mimeType"] == "application/json"
+    assert document["name"] == "demo-trialsim-oncology" and document["entity_count"] == sum(len(v) for v in document["entities"].values())
 
 
 CALLS = [
@@ -63,6 +84,7 @@ CALLS = [
     ("healthsim_query", {"sql": "SELECT count(*) AS n FROM members"}, lambda v: v["rows"][0]["n"] > 0),
     ("healthsim_query_reference", {"table": "adi_blockgroup", "state": "RI", "limit": 3}, lambda v: v["row_count"] == 3),
     ("healthsim_tables", {}, lambda v: "population.svi_tract" in v["reference_tables"]),
+    ("healthsim_search_providers", {"state": "RI", "entity_type": "organization", "limit": 2}, lambda v: v["result_count"] == 2),
     ("healthsim_save_scenario", {"name": "from-inspector", "entities": {"notes": [{"text": "hi"}]}}, lambda v: v["status"] == "saved"),
     ("healthsim_delete_scenario", {"name_or_id": "from-inspector", "confirm": True}, lambda v: v["status"] == "deleted"),
 ]
