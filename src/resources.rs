@@ -129,7 +129,7 @@ impl HealthSim {
             return Ok(ReadResourceResult::new(vec![app::summary_contents()]));
         }
         let Some(name) = scenario_name(uri) else {
-            return Err(ErrorData::invalid_params(
+            return Err(ErrorData::resource_not_found(
                 format!(
                     "resource '{uri}' is not one of this server's; read {SCENARIO_TEMPLATE} with a scenario name, or list resources"
                 ),
