@@ -295,4 +295,17 @@ mod tests {
             .sum();
         assert!(before > 0, "schemars still writes uint formats, so the rewrite is tested");
     }
+
+    /// The load result's entities are declared as a plain object: a validating client
+    /// (the SDKs check structuredContent against outputSchema) does not walk every entity.
+    #[test]
+    fn load_schema_does_not_descend_into_entities() {
+        let router = HealthSim::router();
+        let load = &router.map.values().find(|r| r.attr.name == "healthsim_load_scenario").unwrap().attr;
+        let schema = serde_json::to_value(load.output_schema.as_deref().unwrap()).unwrap();
+        let entities = &schema["properties"]["entities"];
+        assert!(entities.is_object(), "{schema}");
+        let nested = entities.get("additionalProperties").filter(|v| v.is_object());
+        assert!(nested.is_none() && entities.get("items").is_none(), "{entities}");
+    }
 }

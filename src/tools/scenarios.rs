@@ -130,9 +130,11 @@ pub struct LoadOutput {
     /// `{"product": "healthsim", "entity_types": [...], "entity_counts": {...}}`.
     #[schemars(with = "Map<String, Value>")]
     pub metadata: Value,
-    /// Entity-type key as saved → entities in submission order.
+    /// Entity-type key as saved → the entities (objects) in submission order. Declared
+    /// as a plain object: a client validating the result against this schema then checks
+    /// its shape without walking every entity (10,000 of them cost the Python SDK ~50 ms).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<BTreeMap<String, Vec<Map<String, Value>>>>")]
+    #[schemars(with = "Option<Map<String, Value>>")]
     pub entities: Option<BTreeMap<String, Vec<Value>>>,
     pub entity_count: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
