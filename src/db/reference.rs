@@ -216,6 +216,8 @@ pub fn inventory(conn: &Connection) -> anyhow::Result<TableInventory> {
     for (schema, name) in tables {
         let (list, label) = match schema.as_str() {
             "population" => (&mut inventory.reference_tables, format!("population.{name}")),
+            // NetworkSim's registry (providers and the tables its import adds).
+            "network" => (&mut inventory.reference_tables, format!("network.{name}")),
             "main" if name.starts_with("ref_") => (&mut inventory.reference_tables, name.clone()),
             "main" if canonical.contains(&name.as_str()) => (&mut inventory.entity_tables, name.clone()),
             "main" if SYSTEM_TABLES.contains(&name.as_str()) => (&mut inventory.system_tables, name.clone()),

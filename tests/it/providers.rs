@@ -79,6 +79,9 @@ async fn filters_narrow_the_registry() {
         .ok("healthsim_query", json!({"sql": "SELECT count(*) AS n FROM network.providers p ANTI JOIN population.svi_county c ON p.county_fips = c.stcnty AND p.practice_state = c.st_abbr"}))
         .await;
     assert_eq!(orphans["rows"][0]["n"], 0);
+    let tables = server.ok("healthsim_tables", json!({})).await;
+    assert!(tables["reference_tables"].as_array().unwrap().contains(&json!("network.providers")), "{tables}");
+    assert_eq!(tables["row_counts"]["network.providers"], 20_000);
 
     for (args, expected) in [
         (json!({}), "state is required"),
