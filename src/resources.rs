@@ -105,7 +105,16 @@ impl HealthSim {
                 )
             })?,
         };
-        let (names, total) = self.db.scenario_names(String::new(), PAGE, offset).await.map_err(db_error)?;
+        // Listing is discovery: a file whose scenarios cannot be read (an unknown layout, a
+        // read-only server before the file exists) lists the app alone; reading a scenario
+        // or calling a tool says why.
+        let (names, total) = match self.db.scenario_names(String::new(), PAGE, offset).await {
+            Ok(page) => page,
+            Err(err) => {
+                tracing::warn!("resources/list shows no scenarios: {err}");
+                (Vec::new(), 0)
+            }
+        };
         let mut resources = if offset == 0 { vec![app::summary_resource()] } else { Vec::new() };
         let next = offset + names.len() as u64;
         resources.extend(names.into_iter().map(|(name, description)| scenario_resource(&name, description)));

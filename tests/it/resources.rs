@@ -175,3 +175,24 @@ async fn summary_declares_its_app() {
     assert!(extensions["resources"].is_object() && extensions["completions"].is_object(), "{extensions}");
     server.stop().await;
 }
+
+/// A file whose scenario tables are no HealthSim layout: the listing shows the app alone,
+/// reading a scenario says why in one line.
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_layout_lists_the_app_and_explains_reads() {
+    let (_dir, db) = temp_db();
+    {
+        let conn = duckdb::Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE scenarios (id INTEGER, title VARCHAR); INSERT INTO scenarios VALUES (1, 'x');",
+        )
+        .unwrap();
+    }
+    let server = Server::start(&db).await;
+    let listed = server.client.list_resources(None).await.unwrap();
+    let uris: Vec<&str> = listed.resources.iter().map(|r| r.uri.as_str()).collect();
+    assert_eq!(uris, ["ui://healthsim/summary.html"]);
+    let error = read_text(&server, "healthsim://scenarios/x").await.unwrap_err().to_string();
+    assert!(error.contains("not a HealthSim layout this server understands"), "{error}");
+    server.stop().await;
+}
