@@ -4,6 +4,7 @@ creates its file (a small tmpfs; needs the privilege to mount, else skipped)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -117,23 +118,55 @@ async def test_a_full_disk_while_creating_leaves_no_file(small_disk, left_kib):
     assert db.exists()
 
 
-def test_a_memory_limit_refuses_what_would_not_fit(tmp_path):
-    """Under a 450 MiB address-space limit (`prlimit --as`) a 100,000-patient save (15 MB)
-    is refused as it arrives, answered to its id, and the server keeps serving: a 20,000
-    patient save works. (Unbounded, the first peaks at ~530 MB and the process died.)"""
-    prlimit = shutil.which("prlimit")
-    if not prlimit:
-        pytest.skip("no prlimit")
+def memory_cgroup(limit: int) -> Path | None:
+    """A child memory cgroup of this process's own, limited to `limit` bytes (cgroup v1
+    `memory.limit_in_bytes`, or v2 `memory.max`), or None without the privilege."""
+    unified = Path("/sys/fs/cgroup/cgroup.controllers")
+    v2_memory = unified.exists() and "memory" in unified.read_text().split()
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            base, knob = Path("/sys/fs/cgroup/memory") / path.lstrip("/"), "memory.limit_in_bytes"
+        elif controllers == "" and v2_memory:
+            base, knob = Path("/sys/fs/cgroup") / path.lstrip("/"), "memory.max"
+        else:
+            continue
+        child = base / f"healthsim-test-{os.getpid()}"
+        try:
+            child.mkdir(exist_ok=True)
+            (child / knob).write_text(str(limit))
+        except OSError:
+            return None
+        return child
+    return None
+
+
+@pytest.mark.parametrize("limit", ["prlimit", "cgroup"])
+def test_a_memory_limit_refuses_what_would_not_fit(tmp_path, limit):
+    """Under a 450 MiB address-space limit (`prlimit --as`), or in a memory cgroup of 300 MiB,
+    a 100,000-patient save (15 MB) is refused as it arrives, answered to its id, and the
+    server keeps serving: a 20,000-patient save works. (Unbounded, the first peaks at
+    ~530 MB: the process died under prlimit and was OOM-killed in the cgroup.)"""
     import json
 
     from conftest import BIN
 
-    proc = subprocess.Popen(
-        [prlimit, f"--as={450 << 20}", BIN, "--db", str(tmp_path / "h.duckdb")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
+    argv, preexec, cgroup = [BIN, "--db", str(tmp_path / "h.duckdb")], None, None
+    if limit == "prlimit":
+        prlimit = shutil.which("prlimit")
+        if not prlimit:
+            pytest.skip("no prlimit")
+        argv = [prlimit, f"--as={450 << 20}", *argv]
+    else:
+        cgroup = memory_cgroup(300 << 20)
+        if cgroup is None:
+            pytest.skip("cannot create a memory cgroup here (needs root and a writable cgroup memory controller)")
+        procs = cgroup / "cgroup.procs"
+
+        def preexec():
+            procs.write_text(str(os.getpid()))
+
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, preexec_fn=preexec)
 
     def send(message):
         proc.stdin.write((json.dumps(message) + "\n").encode())
@@ -162,4 +195,8 @@ def test_a_memory_limit_refuses_what_would_not_fit(tmp_path):
     finally:
         proc.stdin.close()
         proc.wait(timeout=30)
+        if cgroup is not None:
+            oom = (cgroup / "memory.oom_control").read_text() if (cgroup / "memory.oom_control").exists() else ""
+            cgroup.rmdir()
+            assert "oom_kill 0" in oom or "oom_kill" not in oom, oom
     assert proc.returncode == 0
