@@ -1,4 +1,4 @@
-//! The eight tools: argument reading and validation, output shaping, and the one place
+//! The tools: argument reading and validation, output shaping, and the one place
 //! an error becomes a tool result. One file per tool group; `server` composes them.
 //!
 //! Arguments arrive through [`Parameters<T>`], which accepts any JSON object (so a bad argument

@@ -129,7 +129,7 @@ async fn legacy_ref_tables() {
     server.stop().await;
 }
 
-/// healthsim_tables lists population and other schemas qualified.
+/// healthsim_tables lists population, network (NetworkSim) and other schemas qualified.
 #[tokio::test(flavor = "multi_thread")]
 async fn tables_include_population_and_other_schemas() {
     let (_dir, db) = temp_db();
@@ -137,7 +137,8 @@ async fn tables_include_population_and_other_schemas() {
     {
         let conn = duckdb::Connection::open(&db).unwrap();
         conn.execute_batch(
-            "CREATE SCHEMA network; CREATE TABLE network.providers AS SELECT range AS npi FROM range(5);",
+            "CREATE SCHEMA network; CREATE TABLE network.providers AS SELECT range AS npi FROM range(5);
+             CREATE SCHEMA analytics; CREATE TABLE analytics.results AS SELECT range AS n FROM range(2);",
         )
         .unwrap();
     }
@@ -146,6 +147,7 @@ async fn tables_include_population_and_other_schemas() {
     assert_eq!(
         tables["reference_tables"],
         json!([
+            "network.providers",
             "population.adi_blockgroup",
             "population.places_county",
             "population.places_tract",
@@ -153,9 +155,9 @@ async fn tables_include_population_and_other_schemas() {
             "population.svi_tract"
         ])
     );
-    assert_eq!(tables["other_tables"], json!(["network.providers"]));
+    assert_eq!(tables["other_tables"], json!(["analytics.results"]));
     assert_eq!(tables["row_counts"]["network.providers"], 5);
     assert_eq!(tables["row_counts"]["population.adi_blockgroup"], 4);
-    assert_eq!(tables["total"], 5 + 1 + 21);
+    assert_eq!(tables["total"], 5 + 2 + 21);
     server.stop().await;
 }
