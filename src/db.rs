@@ -341,6 +341,18 @@ impl Db {
         self.reader().await.read(|conn| reference::inventory(conn.conn())).await
     }
 
+    /// A write of the scenario aggregate: `work` runs in one transaction in the file's
+    /// layout (prepared first, see [`layout_for_write`]); `check` says, after a commit that
+    /// reported an error, whether the file holds the write (see `Access::write_checked`).
+    async fn scenario_write<T, F, C>(&self, work: F, check: C) -> Result<Committed<T>, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&duckdb::Connection, &Layout) -> anyhow::Result<T> + Send + 'static,
+        C: FnOnce(&duckdb::Connection, &T) -> anyhow::Result<bool> + Send + 'static,
+    {
+        self.writer().await?.write_checked(move |conn| work(conn, &*layout_for_write(conn)?), check).await
+    }
+
     /// Saves a scenario in one transaction (migrating the layout first if needed).
     pub async fn save(&self, request: SaveRequest) -> Result<SaveOutcome, DbError> {
         self.save_when_ready(move || Some(request)).await
@@ -355,13 +367,10 @@ impl Db {
         request: impl FnOnce() -> Option<SaveRequest> + Send + 'static,
     ) -> Result<SaveOutcome, DbError> {
         let committed = self
-            .writer()
-            .await?
-            .write_checked(
-                move |conn| {
-                    let layout = layout_for_write(conn)?;
+            .scenario_write(
+                move |conn, layout| {
                     let request = request().context("the save could not be prepared; nothing was written")?;
-                    scenarios::save(conn, &layout, request)
+                    scenarios::save(conn, layout, request)
                 },
                 |conn, outcome| match outcome {
                     SaveOutcome::Saved { scenario_id, updated_at, .. } => {
@@ -382,13 +391,8 @@ impl Db {
     /// guarantees as a save: one write at a time, lock waits, a failed commit checked.
     pub async fn add_entities(&self, request: AddRequest) -> Result<AddOutcome, DbError> {
         let committed = self
-            .writer()
-            .await?
-            .write_checked(
-                move |conn| {
-                    let layout = layout_for_write(conn)?;
-                    scenarios::add(conn, &layout, request)
-                },
+            .scenario_write(
+                move |conn, layout| scenarios::add(conn, layout, request),
                 |conn, outcome| match outcome {
                     AddOutcome::Added { scenario_id, updated_at, .. } => {
                         holds_scenario(conn, scenario_id, Some(updated_at))
@@ -407,13 +411,8 @@ impl Db {
     /// Deletes a scenario in one transaction; `None` when nothing matches.
     pub async fn delete(&self, input: String) -> Result<Option<(ScenarioRow, Removed)>, DbError> {
         let committed = self
-            .writer()
-            .await?
-            .write_checked(
-                move |conn| {
-                    let layout = layout_for_write(conn)?;
-                    scenarios::delete(conn, &layout, &input)
-                },
+            .scenario_write(
+                move |conn, layout| scenarios::delete(conn, layout, &input),
                 |conn, deleted| match deleted {
                     Some((scenario, _)) => holds_scenario(conn, &scenario.scenario_id, None).map(|held| !held),
                     None => Ok(false),

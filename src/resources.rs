@@ -52,11 +52,10 @@ fn scenario_name(uri: &str) -> Option<String> {
 
 /// A scenario's resource entry (also the resource link of a cut load).
 pub fn scenario_resource(name: &str, description: Option<String>) -> Resource {
-    let mut resource = Resource::new(scenario_uri(name), name.to_owned())
+    Resource::new(scenario_uri(name), name.to_owned())
         .with_title(format!("HealthSim scenario {name}"))
-        .with_mime_type(JSON);
-    resource.description = Some(description.unwrap_or_else(|| "every entity of the scenario, as saved".to_owned()));
-    resource
+        .with_description(description.unwrap_or_else(|| "every entity of the scenario, as saved".to_owned()))
+        .with_mime_type(JSON)
 }
 
 /// The whole scenario as compact JSON: the keys of `healthsim_load_scenario`, every entity
@@ -124,11 +123,10 @@ impl HealthSim {
     }
 
     pub(crate) fn resource_templates() -> ListResourceTemplatesResult {
-        let mut template = ResourceTemplate::new(SCENARIO_TEMPLATE, "scenario")
+        let template = ResourceTemplate::new(SCENARIO_TEMPLATE, "scenario")
             .with_title("HealthSim scenario")
             .with_description("A saved scenario by name (or id): metadata, tags and every entity as saved, as JSON")
             .with_mime_type(JSON);
-        template.annotations = None;
         ListResourceTemplatesResult::with_all_items(vec![template])
     }
 

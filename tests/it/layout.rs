@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::util::{Server, temp_db};
+use crate::util::{Server, temp_db, unknown_layout_file};
 
 /// Builds a 1.2-layout database the way the Python tooling did: canonical tables keyed
 /// on their id column alone, a couple of rows, one with no scenario.
@@ -117,13 +117,7 @@ async fn python_layout_is_adopted_and_converted_on_request() {
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_layout_is_refused_in_one_line() {
     let (_dir, db) = temp_db();
-    {
-        let conn = duckdb::Connection::open(&db).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE scenarios (id INTEGER, title VARCHAR); INSERT INTO scenarios VALUES (1, 'x');",
-        )
-        .unwrap();
-    }
+    unknown_layout_file(&db);
     let server = Server::start(&db).await;
     for (tool, args) in [
         ("healthsim_list_scenarios", json!({})),

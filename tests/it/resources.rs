@@ -7,7 +7,7 @@ use rmcp::model::{
 };
 use serde_json::{Value, json};
 
-use crate::util::{Server, temp_db};
+use crate::util::{Server, temp_db, unknown_layout_file};
 
 fn patients(n: usize, prefix: &str) -> Value {
     let list: Vec<Value> = (0..n)
@@ -181,13 +181,7 @@ async fn summary_declares_its_app() {
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_layout_lists_the_app_and_explains_reads() {
     let (_dir, db) = temp_db();
-    {
-        let conn = duckdb::Connection::open(&db).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE scenarios (id INTEGER, title VARCHAR); INSERT INTO scenarios VALUES (1, 'x');",
-        )
-        .unwrap();
-    }
+    unknown_layout_file(&db);
     let server = Server::start(&db).await;
     let listed = server.client.list_resources(None).await.unwrap();
     let uris: Vec<&str> = listed.resources.iter().map(|r| r.uri.as_str()).collect();

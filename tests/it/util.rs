@@ -93,6 +93,13 @@ pub fn text_of(result: &CallToolResult) -> String {
     result.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect::<Vec<_>>().join("")
 }
 
+/// Makes `path` a DuckDB file whose `scenarios` table has the columns of no HealthSim layout.
+pub fn unknown_layout_file(path: &Path) {
+    let conn = duckdb::Connection::open(path).unwrap();
+    conn.execute_batch("CREATE TABLE scenarios (id INTEGER, title VARCHAR); INSERT INTO scenarios VALUES (1, 'x');")
+        .unwrap();
+}
+
 /// A fixture payload from `fixtures/scenarios/<name>.json`.
 pub fn fixture(name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scenarios").join(format!("{name}.json"));

@@ -266,3 +266,44 @@ impl Drop for Unanswered {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// Tags are trimmed and de-duplicated case-insensitively, keeping order.
+    #[test]
+    fn tags_are_deduplicated() {
+        let tags = check_tags(Some(json!([" Diabetes ", "diabetes", "Q3", "DIABETES"]))).unwrap();
+        assert_eq!(tags, vec!["Diabetes".to_owned(), "Q3".to_owned()]);
+        assert_eq!(
+            check_tags(Some(json!(["  "]))).unwrap_err().0,
+            "tags[0] must be between 1 and 100 characters (got 0)"
+        );
+        assert!(check_tags(Some(json!("x"))).is_err());
+    }
+
+    /// Entity payload shape errors name the exact place.
+    #[test]
+    fn entity_shape_errors() {
+        assert_eq!(
+            check_entities(Some(json!({"patients": [{}, 5]})), 10).unwrap_err().0,
+            "entities['patients'][1] must be an object (got 5)"
+        );
+        assert!(check_entities(Some(json!({"patients": [{}, {}]})), 1).unwrap_err().0.contains("at most 1 entities"));
+        assert!(check_entities(Some(json!({"": []})), 1).is_err());
+        assert!(check_entities(Some(json!({})), 1).unwrap().is_empty());
+    }
+
+    /// Warnings are capped at 20 plus a count of the rest.
+    #[test]
+    fn warnings_are_capped() {
+        let many: Vec<String> = (0..25).map(|i| format!("w{i}")).collect();
+        let shown = cap_warnings(&many).unwrap();
+        assert_eq!(shown.len(), 21);
+        assert_eq!(shown[20], "... and 5 more warnings");
+        assert!(cap_warnings(&[]).is_none());
+    }
+}
