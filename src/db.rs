@@ -557,8 +557,7 @@ mod tests {
         assert!(err.to_string().contains("could not be prepared; nothing was written"), "{err}");
         assert!(db.list_scenarios(ListFilter { limit: 50, ..ListFilter::default() }).await.unwrap().is_empty());
         let plan = crate::model::plan_save(
-            serde_json::json!({"patients": [{"id": "p1", "given_name": "A", "family_name": "B", "birth_date": "1990-01-01", "gender": "F"}]})
-                .as_object()
+            serde_json::from_value(serde_json::json!({"patients": [{"id": "p1", "given_name": "A", "family_name": "B", "birth_date": "1990-01-01", "gender": "F"}]}))
                 .unwrap(),
             crate::model::new_uuid,
         );

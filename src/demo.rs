@@ -66,7 +66,7 @@ async fn fill(db: &Db, scale: Scale) -> anyhow::Result<DemoReport> {
     let mut report = DemoReport { reference, generated_reference, providers, saved: Vec::new(), present: Vec::new() };
     for (name, description, tags, json) in SCENARIOS {
         let entities: Map<String, Value> = serde_json::from_str(json)?;
-        let plan = plan_save(&entities, new_uuid);
+        let plan = plan_save(entities, new_uuid);
         let request = SaveRequest {
             name: (*name).to_owned(),
             description: Some((*description).to_owned()),

@@ -59,55 +59,63 @@ impl SavePlan {
 ///
 /// Ids and duplicates are resolved in order first; the per-entity work (field mapping,
 /// the JSON text) is then spread over the cores, and the plan is assembled in order, so
-/// the result does not depend on the number of threads.
-pub fn plan_save(entities: &Map<String, Value>, mut new_id: impl FnMut() -> String) -> SavePlan {
+/// the result does not depend on the number of threads. The request is consumed: each
+/// entity's parsed tree is freed as soon as its row and text exist, so a large save never
+/// holds both in full (the tree takes ~9 bytes per byte of JSON).
+pub fn plan_save(entities: Map<String, Value>, mut new_id: impl FnMut() -> String) -> SavePlan {
     let mut plan = SavePlan::default();
-    // Every entity that is saved, in order: (type key, table, id, object); and per type
+    let types: Vec<String> = entities.keys().cloned().collect();
+    // Every entity that is saved, in order: (type, table, id, object); and per type
     // the warnings found while resolving ids plus its range of `kept`, so warnings come
     // out in the same order as if everything ran in one pass.
-    let mut kept: Vec<Kept<'_>> = Vec::new();
+    let mut kept: Vec<Kept> = Vec::new();
     let mut warnings = Warnings::default();
     let mut segments: Vec<std::ops::Range<usize>> = Vec::new();
-    for (type_key, items) in entities {
-        let table = table_for_entity_type(type_key);
+    for (type_index, (type_key, items)) in entities.into_iter().enumerate() {
+        let table = table_for_entity_type(&type_key);
         if table.is_none() {
             warnings.line(
-                type_key,
+                &type_key,
                 format!("entity type '{type_key}' is not a canonical type; its entities are saved as JSON only"),
             );
         }
-        let items: &[Value] = items.as_array().map(Vec::as_slice).unwrap_or(&[]);
-        // Later duplicates win: remember the last index of every id first.
-        let mut resolved: Vec<(String, &Map<String, Value>)> = Vec::with_capacity(items.len());
+        let Value::Array(items) = items else {
+            plan.entity_counts.push((type_key, 0));
+            segments.push(kept.len()..kept.len());
+            continue;
+        };
+        // Later duplicates win: remember the last position of every id first.
+        let mut resolved: Vec<(String, Map<String, Value>)> = Vec::with_capacity(items.len());
         let mut last_index: HashMap<String, usize> = HashMap::with_capacity(items.len());
-        for (index, item) in items.iter().enumerate() {
-            let Some(object) = item.as_object() else { continue };
-            let id = mapping::entity_id(table, object).unwrap_or_else(&mut new_id);
-            if last_index.insert(id.clone(), index).is_some() {
-                warnings.add(type_key, "given more than once in this request; the later one was saved", &id);
+        for item in items {
+            let Value::Object(object) = item else { continue };
+            let id = mapping::entity_id(table, &object).unwrap_or_else(&mut new_id);
+            if last_index.insert(id.clone(), resolved.len()).is_some() {
+                warnings.add(&type_key, "given more than once in this request; the later one was saved", &id);
             }
             resolved.push((id, object));
         }
         let start = kept.len();
         for (index, (id, object)) in resolved.into_iter().enumerate() {
             if last_index.get(&id) == Some(&index) {
-                kept.push((type_key, table, id, object));
+                kept.push((type_index, table, id, object));
             }
         }
-        plan.entity_counts.push((type_key.clone(), kept.len() - start));
+        plan.entity_counts.push((type_key, kept.len() - start));
         segments.push(start..kept.len());
     }
     let relations = relations_of(&kept);
-    let mut worked = map_in_parallel(&kept, |(_, table, id, object)| {
-        let row = table.map(|table| mapping::map_entity(table, object, id, &relations));
-        (row, serde_json::to_string(object).unwrap_or_default())
+    let mut worked = map_in_parallel(kept, |(type_index, table, id, object)| {
+        let row = table.map(|table| mapping::map_entity(table, &object, &id, &relations));
+        let json = serde_json::to_string(&object).unwrap_or_default();
+        (type_index, table, id, row, json)
     })
     .into_iter();
-    let mut kept = kept.into_iter();
     // (table, id) → position in `plan.rows[table]`, to replace a row given twice.
     let mut row_index: HashMap<(&'static str, String), usize> = HashMap::new();
     for range in segments {
-        for ((type_key, table, id, _), (row, json)) in kept.by_ref().zip(worked.by_ref()).take(range.len()) {
+        for (type_index, table, id, row, json) in worked.by_ref().take(range.len()) {
+            let type_key = &types[type_index];
             match (table, row) {
                 (Some(table), Some(Ok(row))) => {
                     for note in &row.notes {
@@ -138,13 +146,13 @@ pub fn plan_save(entities: &Map<String, Value>, mut new_id: impl FnMut() -> Stri
             plan.entities.push(StoredEntity { entity_type: type_key.clone(), entity_id: id, json });
         }
     }
-    plan.warnings = warnings.finish(entities.keys());
+    plan.warnings = warnings.finish(types.iter());
     plan
 }
 
 /// The save's patients (id → MRN, generated here when missing, so the patient row and the
 /// rows linking to it agree) and members (id → member_id).
-fn relations_of(kept: &[Kept<'_>]) -> relations::Relations {
+fn relations_of(kept: &[Kept]) -> relations::Relations {
     let mut patients: Vec<(String, String)> = Vec::new();
     let mut members: Vec<(String, String)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -206,21 +214,21 @@ impl Warnings {
     }
 }
 
-/// An entity that is saved: (type key, canonical table, id, the object).
-type Kept<'a> = (&'a String, Option<&'static TableSpec>, String, &'a Map<String, Value>);
+/// An entity that is saved: (its type's position, canonical table, id, the object).
+type Kept = (usize, Option<&'static TableSpec>, String, Map<String, Value>);
 
 /// `work` applied to every item, in order, on up to two threads (the machine this runs on
 /// is small, and the database work that follows is the larger part of a save).
-fn map_in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+fn map_in_parallel<T: Send, R: Send>(mut items: Vec<T>, work: impl Fn(T) -> R + Sync) -> Vec<R> {
     const MIN_PER_THREAD: usize = 2_000;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(2);
     if threads < 2 || items.len() < 2 * MIN_PER_THREAD {
-        return items.iter().map(&work).collect();
+        return items.into_iter().map(&work).collect();
     }
-    let (first, second) = items.split_at(items.len() / 2);
+    let second = items.split_off(items.len() / 2);
     std::thread::scope(|scope| {
-        let helper = scope.spawn(|| second.iter().map(&work).collect::<Vec<R>>());
-        let mut out: Vec<R> = first.iter().map(&work).collect();
+        let helper = scope.spawn(|| second.into_iter().map(&work).collect::<Vec<R>>());
+        let mut out: Vec<R> = items.into_iter().map(&work).collect();
         out.extend(helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
         out
     })
@@ -259,8 +267,8 @@ mod tests {
     #[test]
     fn parallel_work_keeps_order() {
         let items: Vec<usize> = (0..10_001).collect();
-        assert_eq!(map_in_parallel(&items, |x| x * 2), items.iter().map(|x| x * 2).collect::<Vec<_>>());
-        assert_eq!(map_in_parallel(&items[..3], |x| x + 1), vec![1, 2, 3]);
+        assert_eq!(map_in_parallel(items.clone(), |x| x * 2), items.iter().map(|x| x * 2).collect::<Vec<_>>());
+        assert_eq!(map_in_parallel(items[..3].to_vec(), |x| x + 1), vec![1, 2, 3]);
     }
 
     /// A plan large enough to be mapped on two threads is assembled exactly in order:
@@ -276,7 +284,7 @@ mod tests {
         patients.push(json!({"id": "bad", "given_name": "No", "family_name": "Birth", "gender": "F"}));
         let widgets: Vec<Value> = (0..3_000).map(|i| json!({"id": format!("w{i}")})).collect();
         let entities = json!({"patients": patients, "widgets": widgets});
-        let plan = plan_save(entities.as_object().unwrap(), counter());
+        let plan = plan_save(entities.as_object().unwrap().clone(), counter());
         let ids: Vec<&str> = plan.entities.iter().map(|e| e.entity_id.as_str()).collect();
         let expected: Vec<String> = (0..3_000)
             .filter(|i| *i != 5)
@@ -287,7 +295,7 @@ mod tests {
         assert_eq!(ids, expected);
         let rows = &plan.rows["patients"];
         assert_eq!(rows.len(), 3_000);
-        assert_eq!(rows.last().unwrap().values[3].as_deref(), Some("Again"), "the later p5 wins, in its position");
+        assert_eq!(rows.last().unwrap().get(3), Some("Again"), "the later p5 wins, in its position");
         assert_eq!(plan.warnings.len(), 3);
         assert!(plan.warnings[0].starts_with("patients 'p5': given more than once"), "{:?}", plan.warnings);
         assert!(plan.warnings[1].starts_with("patients 'bad': no canonical row"), "{:?}", plan.warnings);
@@ -314,7 +322,7 @@ mod tests {
             ],
             "widgets": [{"size": 3}],
         });
-        let plan = plan_save(input.as_object().unwrap(), counter());
+        let plan = plan_save(input.as_object().unwrap().clone(), counter());
         let ids: Vec<&str> = plan.entities.iter().map(|e| e.entity_id.as_str()).collect();
         assert_eq!(ids, ["p2", "p1", "gen-1"]);
         assert!(plan.entities[1].json.contains("\"New\""));
@@ -330,7 +338,7 @@ mod tests {
     #[test]
     fn entity_json_keeps_key_order() {
         let input = json!({"things": [{"z": 1, "a": {"y": 2, "b": 3}}]});
-        let plan = plan_save(input.as_object().unwrap(), counter());
+        let plan = plan_save(input.as_object().unwrap().clone(), counter());
         assert_eq!(plan.entities[0].json, r#"{"z":1,"a":{"y":2,"b":3}}"#);
         assert_eq!(canonical_type_name("patient"), "patients");
         assert_eq!(canonical_type_name("widgets"), "widgets");

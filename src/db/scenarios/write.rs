@@ -172,7 +172,7 @@ pub fn add(conn: &Connection, layout: &Layout, request: AddRequest) -> anyhow::R
             continue;
         }
         let id_index = spec.columns.iter().position(|c| c.name == spec.id_column).expect("the id is a column");
-        let ids: Vec<&str> = rows.iter().filter_map(|r| r.values[id_index].as_deref()).collect();
+        let ids: Vec<&str> = rows.iter().filter_map(|r| r.get(id_index)).collect();
         conn.execute(
             &format!(
                 "DELETE FROM {} WHERE {} = ? AND {} IN (SELECT unnest(from_json(?, '[\"VARCHAR\"]')))",
@@ -388,7 +388,7 @@ fn insert_canonical_rows(
         let Some(shape) = layout.canonical.get(spec.name).filter(|s| s.columns.contains_key(layout.canonical_owner))
         else {
             for row in rows {
-                let id = row.values[id_index].as_deref().unwrap_or("");
+                let id = row.get(id_index).unwrap_or("");
                 let reason = format!("there is no table {} with a {} column", spec.name, layout.canonical_owner);
                 skipped.add(spec.name, reason, id);
             }
@@ -420,16 +420,16 @@ fn insert_canonical_rows(
             .appender_with_columns(spec.name, &names)
             .with_context(|| format!("cannot open the {} appender", spec.name))?;
         for row in rows {
-            let id = row.values[id_index].as_deref().unwrap_or("");
+            let id = row.get(id_index).unwrap_or("");
             if taken.contains(id) {
                 let reason =
                     format!("{} are keyed by {} alone and another scenario holds these ids", spec.name, spec.id_column);
                 skipped.add(spec.name, reason, id);
-            } else if let Some((missing, _)) = required.iter().find(|(_, i)| row.values[*i].is_none()) {
+            } else if let Some((missing, _)) = required.iter().find(|(_, i)| row.get(*i).is_none()) {
                 skipped.add(spec.name, format!("{} requires {missing}, which these entities lack", spec.name), id);
             } else {
                 let values = columns.iter().map(|(name, index, _)| match index {
-                    Some(i) => Cell::Text(row.values[*i].as_deref()),
+                    Some(i) => Cell::Text(row.get(*i)),
                     None if *name == "created_at" => Cell::Stamp(now),
                     None => Cell::Text(Some(scenario_id)),
                 });
@@ -452,7 +452,7 @@ fn ids_taken(
     rows: &[CanonicalRow],
     id_index: usize,
 ) -> anyhow::Result<BTreeSet<String>> {
-    let ids: Vec<&str> = rows.iter().filter_map(|r| r.values[id_index].as_deref()).collect();
+    let ids: Vec<&str> = rows.iter().filter_map(|r| r.get(id_index)).collect();
     // Bound as JSON text: duckdb-rs cannot bind a LIST parameter.
     let sql = format!(
         "SELECT CAST({id} AS VARCHAR) FROM {table} WHERE {id} IN (SELECT unnest(from_json(?, '[\"VARCHAR\"]')))",

@@ -124,7 +124,7 @@ impl HealthSim {
             (None, None) => AddTarget::Auto,
         };
         let entities = args.entities;
-        let Ok(plan) = tokio::task::spawn_blocking(move || plan_save(&entities, crate::model::new_uuid)).await else {
+        let Ok(plan) = tokio::task::spawn_blocking(move || plan_save(entities, crate::model::new_uuid)).await else {
             return failure("internal error while preparing the entities; nothing was written", Map::new());
         };
         let mut added = Map::new();

@@ -43,14 +43,21 @@ impl HealthSim {
         let saving = self.db.save_when_ready(move || request.recv().ok());
         let planning = async {
             let started = std::time::Instant::now();
-            let planned =
-                tokio::task::spawn_blocking(move || (plan_save(&entities, crate::model::new_uuid), entities)).await;
+            // The plan consumes the parsed request, freeing each entity once it is mapped.
+            let planned = tokio::task::spawn_blocking(move || {
+                let plan = plan_save(entities, crate::model::new_uuid);
+                if plan.total_entities() >= crate::memory::TRIM_AFTER_ENTITIES {
+                    // The parsed request is freed by now, in pieces among the plan's: give
+                    // those pages back before DuckDB's transaction grows (a 100,000-entity
+                    // save peaks ~20% lower for ~30 ms more).
+                    crate::memory::release_freed();
+                }
+                plan
+            })
+            .await;
             tracing::debug!(plan_ms = started.elapsed().as_secs_f64() * 1e3, "save planned");
             // On failure `ready` is dropped here, and the write rolls back.
-            let (plan, entities) = planned.ok()?;
-            // Freeing the parsed request takes milliseconds per 10,000 entities: off the
-            // critical path, while the save runs.
-            tokio::task::spawn_blocking(move || drop(entities));
+            let plan = planned.ok()?;
             let entity_counts: Map<String, Value> =
                 plan.entity_counts.iter().map(|(t, n)| (t.clone(), Value::from(*n))).collect();
             let canonical_rows: Map<String, Value> =
