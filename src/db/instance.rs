@@ -74,6 +74,8 @@ struct Inner {
     last_activity: Mutex<Instant>,
     /// Set by shutdown: nothing new starts.
     closed: CancellationToken,
+    /// When an open last found the file locked by another process.
+    contended: Mutex<Option<Instant>>,
 }
 
 /// The hardened read-only instance plus connections not currently lent out.
@@ -99,6 +101,7 @@ impl Access {
             last_used: Mutex::new(Instant::now()),
             last_activity: Mutex::new(Instant::now()),
             closed: CancellationToken::new(),
+            contended: Mutex::new(None),
         });
         if let Some(idle) = inner.settings.idle_release {
             tokio::spawn(idle_release_loop(Arc::downgrade(&inner), idle));
@@ -207,6 +210,13 @@ impl Access {
         *self.inner.last_activity.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
     }
 
+    /// Whether another process held the file within the last write timeout (it may be
+    /// waiting to write again).
+    pub fn recently_contended(&self) -> bool {
+        let contended = *self.inner.contended.lock().unwrap_or_else(|e| e.into_inner());
+        contended.is_some_and(|at| at.elapsed() < self.inner.settings.write_timeout)
+    }
+
     /// Whether this process currently has the file open (for tests and diagnostics).
     pub fn is_open(&self) -> bool {
         super::engine::open_instances(self.path()) > 0
@@ -260,6 +270,7 @@ impl Inner {
             match Instance::open(path, Mode::ReadOnly, &settings) {
                 Ok(instance) => break instance,
                 Err(OpenError::Locked(holder)) => {
+                    self.note_contention();
                     let waited = started.elapsed();
                     if waited >= self.settings.write_timeout || self.closed.is_cancelled() {
                         return Err(DbError::Busy { holder, waited });
@@ -283,6 +294,10 @@ impl Inner {
             .context("cannot harden the read-only instance")
             .map_err(DbError::Other)?;
         Ok(ReadInstance { idle: vec![first], instance })
+    }
+
+    fn note_contention(&self) {
+        *self.contended.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
     }
 
     /// Drops the read instance and all its idle connections (callers hold the gate

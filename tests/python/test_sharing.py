@@ -41,7 +41,7 @@ async def test_external_readers_while_idle_and_serving(db_path):
     """1. Python read-only connections and a second server read while the server runs."""
     async with server(db_path) as s:
         await s.ok("healthsim_save_scenario", {"name": "shared", "entities": entities(3)})
-        # Idle (right after a write the server holds nothing) ...
+        # Right after a write (the server has its read instance open again) ...
         assert count(db_path, "SELECT count(*) FROM patients") == 3
         # ... and while it holds its read instance and serves reads.
         await s.ok("healthsim_list_scenarios")
@@ -158,6 +158,27 @@ async def test_idle_release_lets_a_writer_in(db_path):
         while time.monotonic() < deadline:
             assert not can_write(db_path), "--idle-release-ms 0 keeps the read lock"
         assert await s.ok("healthsim_list_scenarios") == []
+
+
+async def test_a_write_reopens_for_reading_unless_another_process_waits(db_path):
+    """After a save the server opens its read instance again at once, so the read a client
+    makes next is warm (released after --idle-release-ms, as after any read). After a save
+    that had to wait for another process, it does not: that process may want the file
+    back, and gets it as soon as the save is answered."""
+    async with server(db_path, "--idle-release-ms", "60000") as s:
+        await s.ok("healthsim_save_scenario", {"name": "first", "entities": entities(2)})
+        wait_until(lambda: not can_write(db_path), what="the read instance to reopen after the save")
+        assert [x["name"] for x in await s.ok("healthsim_list_scenarios")] == ["first"]
+    holder = duckdb.connect(str(db_path))
+    async with server(db_path, "--idle-release-ms", "60000", "--write-timeout-ms", "30000") as s:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(s.ok, "healthsim_save_scenario", {"name": "waited", "entities": entities(2, "q")})
+            await anyio.sleep(0.3)
+            holder.close()
+        for _ in range(5):
+            assert can_write(db_path), "the server kept out the process it had waited for"
+            await anyio.sleep(0.05)
+        assert len(await s.ok("healthsim_list_scenarios")) == 2
 
 
 async def test_listing_sees_external_writes(db_path):

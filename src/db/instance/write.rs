@@ -141,7 +141,10 @@ impl Inner {
         }
         let instance = match Instance::open(&self.settings.path, Mode::ReadWrite, &settings) {
             Ok(instance) => instance,
-            Err(OpenError::Locked(holder)) => return Attempt::Locked(holder, work),
+            Err(OpenError::Locked(holder)) => {
+                self.note_contention();
+                return Attempt::Locked(holder, work);
+            }
             Err(OpenError::Unreadable(reason)) => return Attempt::Done(Err(DbError::Unreadable(reason))),
             Err(OpenError::Other(err)) => {
                 let err = err.context(format!("cannot open {} for writing", self.settings.path.display()));
