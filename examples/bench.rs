@@ -520,11 +520,16 @@ fn main() {
     // bare connection, statements prepared once as the server's pooled connections do.
     raw_read.set_prepared_statement_cache_capacity(64);
     let summary_args = json!({"scenario_id_or_name": "bench-100000-0"});
-    let healthsim_mcp::db::Detected::Known(layout) = healthsim_mcp::db::detect(&raw_read).unwrap() else {
+    let healthsim_mcp::db::Detected::Known(layout) =
+        healthsim_mcp::db::detect(&healthsim_mcp::db::Sql::local(&raw_read)).unwrap()
+    else {
         panic!("the bench file has no scenario layout")
     };
     let (summary, raw_summary) = paired(&mut client, "healthsim_get_summary", summary_args, 21, || {
-        let summary = healthsim_mcp::db::summarize(&raw_read, &layout, "bench-100000-0", true, 3).unwrap().unwrap();
+        let summary =
+            healthsim_mcp::db::summarize(&healthsim_mcp::db::Sql::local(&raw_read), &layout, "bench-100000-0", true, 3)
+                .unwrap()
+                .unwrap();
         assert!(!summary.samples.is_empty());
     });
     print_line(&Line {

@@ -14,6 +14,7 @@ mod query;
 mod reference;
 mod scenarios;
 mod schema;
+mod sql;
 mod summary;
 mod values;
 
@@ -43,6 +44,7 @@ pub use summary::summarize;
 
 use crate::config::Config;
 use instance::{Access, AccessSettings, Committed};
+pub use sql::Sql;
 
 /// Handle to the database; clone freely.
 #[derive(Clone)]
@@ -156,7 +158,7 @@ impl Db {
     /// tooling's layouts is served as it is (nothing to prepare).
     async fn prepare_layout(&self, path: &std::path::Path) {
         let detected = if path.exists() {
-            match self.access.read(|conn| layout::detect(conn.conn())).await {
+            match self.access.read(|conn| layout::detect(&Sql::local(conn.conn()))).await {
                 Ok(detected) => detected,
                 Err(err) => {
                     tracing::warn!("cannot inspect the database layout yet: {err}");
@@ -174,11 +176,15 @@ impl Db {
             Detected::Known(layout) if layout.complete() => {
                 tracing::info!(path = %path.display(), "database layout is current");
             }
-            Detected::Empty | Detected::Known(_) => match self.access.write(schema::prepare_ours).await {
-                Ok(steps) if steps.is_empty() => tracing::info!(path = %path.display(), "database layout is current"),
-                Ok(steps) => tracing::info!(?steps, "database layout prepared"),
-                Err(err) => tracing::warn!("cannot prepare the database layout yet ({err}); the first write will"),
-            },
+            Detected::Empty | Detected::Known(_) => {
+                match self.access.write(|conn| schema::prepare_ours(&Sql::local(conn))).await {
+                    Ok(steps) if steps.is_empty() => {
+                        tracing::info!(path = %path.display(), "database layout is current")
+                    }
+                    Ok(steps) => tracing::info!(?steps, "database layout prepared"),
+                    Err(err) => tracing::warn!("cannot prepare the database layout yet ({err}); the first write will"),
+                }
+            }
         }
     }
 
@@ -225,7 +231,7 @@ impl Db {
                     return Ok(listing);
                 }
                 let listing = match known_layout(&layouts, conn)? {
-                    Some(layout) => scenarios::list(conn.conn(), &layout, &filter)?,
+                    Some(layout) => scenarios::list(&Sql::local(conn.conn()), &layout, &filter)?,
                     None => Vec::new(),
                 };
                 lock().put(serial, filter, listing.clone());
@@ -244,7 +250,7 @@ impl Db {
             .await
             .read(move |handle| {
                 let Some(layout) = known_layout(&layouts, handle)? else { return Ok(None) };
-                let conn = handle.conn();
+                let conn = &Sql::local(handle.conn());
                 let Some(scenario) = scenarios::resolve(conn, &layout, &input, Resolution::NameOrId)? else {
                     return Ok(None);
                 };
@@ -274,7 +280,7 @@ impl Db {
         self.reader()
             .await
             .read(move |handle| match known_layout(&layouts, handle)? {
-                Some(layout) => scenarios::names(handle.conn(), &layout, &prefix, limit, offset),
+                Some(layout) => scenarios::names(&Sql::local(handle.conn()), &layout, &prefix, limit, offset),
                 None => Ok((Vec::new(), 0)),
             })
             .await
@@ -292,7 +298,7 @@ impl Db {
             .await
             .read(move |handle| {
                 let Some(layout) = known_layout(&layouts, handle)? else { return Ok(None) };
-                summary::summarize(handle.conn(), &layout, &input, include_samples, per_type)
+                summary::summarize(&Sql::local(handle.conn()), &layout, &input, include_samples, per_type)
             })
             .await
     }
@@ -328,17 +334,17 @@ impl Db {
     ) -> Result<Option<ReferenceResult>, DbError> {
         self.reader()
             .await
-            .read(move |conn| reference::query(conn.conn(), table, state, county.as_deref(), limit))
+            .read(move |conn| reference::query(&Sql::local(conn.conn()), table, state, county.as_deref(), limit))
             .await
     }
 
     /// Searches `network.providers`; `Ok(None)` when the database has no such table.
     pub async fn search_providers(&self, search: ProviderSearch) -> Result<Option<ProviderResult>, DbError> {
-        self.reader().await.read(move |conn| providers::search(conn.conn(), &search)).await
+        self.reader().await.read(move |conn| providers::search(&Sql::local(conn.conn()), &search)).await
     }
 
     pub async fn tables(&self) -> Result<TableInventory, DbError> {
-        self.reader().await.read(|conn| reference::inventory(conn.conn())).await
+        self.reader().await.read(|conn| reference::inventory(&Sql::local(conn.conn()))).await
     }
 
     /// A write of the scenario aggregate: `work` runs in one transaction in the file's
@@ -347,11 +353,15 @@ impl Db {
     async fn scenario_write<T, F, C>(&self, work: F, check: C) -> Result<Committed<T>, DbError>
     where
         T: Send + 'static,
-        F: FnOnce(&duckdb::Connection, &Layout) -> anyhow::Result<T> + Send + 'static,
-        C: FnOnce(&duckdb::Connection, &T) -> anyhow::Result<bool> + Send + 'static,
+        F: FnOnce(&Sql<'_>, &Layout) -> anyhow::Result<T> + Send + 'static,
+        C: FnOnce(&Sql<'_>, &T) -> anyhow::Result<bool> + Send + 'static,
     {
-        let committed =
-            self.writer().await?.write_checked(move |conn| work(conn, &*layout_for_write(conn)?), check).await?;
+        let work = move |conn: &duckdb::Connection| {
+            let conn = &Sql::local(conn);
+            work(conn, &*layout_for_write(conn)?)
+        };
+        let check = move |conn: &duckdb::Connection, value: &T| check(&Sql::local(conn), value);
+        let committed = self.writer().await?.write_checked(work, check).await?;
         self.warm_up();
         Ok(committed)
     }
@@ -478,7 +488,7 @@ impl Db {
 
 /// Whether the file holds scenario `scenario_id` (last written at `updated_at`, when given):
 /// how a write whose commit reported an error finds out whether it happened.
-fn holds_scenario(conn: &duckdb::Connection, scenario_id: &str, updated_at: Option<&String>) -> anyhow::Result<bool> {
+fn holds_scenario(conn: &Sql<'_>, scenario_id: &str, updated_at: Option<&String>) -> anyhow::Result<bool> {
     let Detected::Known(layout) = layout::detect(conn)? else { return Ok(false) };
     let n: i64 = conn.query_row(
         &format!(
@@ -506,7 +516,7 @@ fn known_layout(
     let detected = match memo.1.clone().filter(|_| memo.0 == serial) {
         Some(detected) => detected,
         None => {
-            let detected = layout::detect(conn.conn())?;
+            let detected = layout::detect(&Sql::local(conn.conn()))?;
             *memo = (serial, Some(detected.clone()));
             detected
         }
@@ -522,7 +532,7 @@ fn known_layout(
 /// The layout a write works in, prepared: a new file (or one of ours missing something)
 /// gets our layout; a file of the tooling's is written in its own terms, after finishing
 /// any deletion left half done; an unknown one is refused in one line.
-fn layout_for_write(conn: &duckdb::Connection) -> anyhow::Result<Arc<Layout>> {
+fn layout_for_write(conn: &Sql<'_>) -> anyhow::Result<Arc<Layout>> {
     let started = std::time::Instant::now();
     let detected = layout::detect(conn)?;
     tracing::debug!(detect_ms = started.elapsed().as_secs_f64() * 1e3, "layout detected");

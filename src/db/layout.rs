@@ -16,8 +16,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use super::sql::Sql;
 use anyhow::Context;
-use duckdb::Connection;
 
 use crate::model::canonical_tables;
 
@@ -227,7 +227,7 @@ impl Layout {
 type Tables = BTreeMap<String, BTreeMap<String, bool>>;
 
 /// Recognises the layout of the file behind `conn` (any connection; read-only is enough).
-pub fn detect(conn: &Connection) -> anyhow::Result<Detected> {
+pub fn detect(conn: &Sql<'_>) -> anyhow::Result<Detected> {
     let state_tables = ["scenarios", "scenario_entities", "scenario_tags", "cohorts", "cohort_entities", "cohort_tags"];
     let present = table_names(conn)?;
     if !state_tables.iter().any(|t| present.contains(*t)) {
@@ -317,7 +317,7 @@ fn unknown(why: &str) -> String {
 
 /// Names of the tables of schema `main`. (Without `estimated_size` in the projection
 /// `duckdb_tables()` does not size every table: ~1 ms.)
-fn table_names(conn: &Connection) -> anyhow::Result<BTreeSet<String>> {
+fn table_names(conn: &Sql<'_>) -> anyhow::Result<BTreeSet<String>> {
     let mut stmt = conn.prepare(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'",
     )?;
@@ -327,10 +327,7 @@ fn table_names(conn: &Connection) -> anyhow::Result<BTreeSet<String>> {
 
 /// Columns (→ NOT NULL) and primary keys of the tables a layout can involve, in one
 /// statement over `pragma_table_info` (`duckdb_columns()` costs 12 ms on any instance).
-fn table_info(
-    conn: &Connection,
-    present: &BTreeSet<String>,
-) -> anyhow::Result<(Tables, BTreeMap<String, Vec<String>>)> {
+fn table_info(conn: &Sql<'_>, present: &BTreeSet<String>) -> anyhow::Result<(Tables, BTreeMap<String, Vec<String>>)> {
     let wanted = [
         "schema_migrations",
         "scenarios",
@@ -371,7 +368,7 @@ fn table_info(
 }
 
 /// Tables of `main` that have a foreign key.
-pub(super) fn foreign_key_tables(conn: &Connection) -> anyhow::Result<BTreeSet<String>> {
+pub(super) fn foreign_key_tables(conn: &Sql<'_>) -> anyhow::Result<BTreeSet<String>> {
     let mut stmt = conn.prepare(
         "SELECT DISTINCT table_name FROM duckdb_constraints()
          WHERE database_name = current_database() AND schema_name = 'main' AND constraint_type = 'FOREIGN KEY'",
@@ -380,7 +377,7 @@ pub(super) fn foreign_key_tables(conn: &Connection) -> anyhow::Result<BTreeSet<S
     rows.collect::<Result<_, _>>().context("cannot read foreign keys")
 }
 
-fn labels(conn: &Connection, tables: &Tables) -> anyhow::Result<Vec<String>> {
+fn labels(conn: &Sql<'_>, tables: &Tables) -> anyhow::Result<Vec<String>> {
     if !tables.get("schema_migrations").is_some_and(|c| c.contains_key("version")) {
         return Ok(Vec::new());
     }

@@ -5,7 +5,9 @@
 mod generate;
 
 use anyhow::Context;
-use duckdb::{Connection, params_from_iter};
+use duckdb::params_from_iter;
+
+use super::sql::Sql;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -162,7 +164,7 @@ const NEEDED: [&str; 12] = [
 ];
 
 /// Searches `network.providers`; `Ok(None)` when the database has no such table.
-pub fn search(conn: &Connection, search: &ProviderSearch) -> anyhow::Result<Option<ProviderResult>> {
+pub fn search(conn: &Sql<'_>, search: &ProviderSearch) -> anyhow::Result<Option<ProviderResult>> {
     let Some((comment, columns)) = table(conn)? else { return Ok(None) };
     let missing: Vec<&str> = NEEDED.iter().copied().filter(|c| !columns.iter().any(|have| have == c)).collect();
     if !missing.is_empty() {
@@ -263,7 +265,7 @@ fn filters(search: &ProviderSearch) -> Map<String, Value> {
 }
 
 /// The comment and column names of `network.providers`, if the database has it.
-fn table(conn: &Connection) -> anyhow::Result<Option<(Option<String>, Vec<String>)>> {
+fn table(conn: &Sql<'_>) -> anyhow::Result<Option<(Option<String>, Vec<String>)>> {
     let mut stmt = conn.prepare(
         "SELECT t.comment, c.column_name FROM duckdb_tables() t
          JOIN duckdb_columns() c ON c.table_oid = t.table_oid

@@ -2,7 +2,9 @@
 //! inventory of `healthsim_tables`.
 
 use anyhow::Context;
-use duckdb::{Connection, params_from_iter};
+use duckdb::params_from_iter;
+
+use super::sql::Sql;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -86,7 +88,7 @@ pub struct ReferenceResult {
 }
 
 /// Where a reference table lives: `population.x`, else legacy `main.ref_x`.
-fn locate(conn: &Connection, table: ReferenceTable) -> anyhow::Result<Option<(String, String)>> {
+fn locate(conn: &Sql<'_>, table: ReferenceTable) -> anyhow::Result<Option<(String, String)>> {
     let found: Vec<(String, String)> = conn
         .prepare(
             "SELECT schema_name, table_name FROM duckdb_tables()
@@ -101,7 +103,7 @@ fn locate(conn: &Connection, table: ReferenceTable) -> anyhow::Result<Option<(St
 
 /// Filtered rows of a reference table; `Ok(None)` when the table is missing.
 pub fn query(
-    conn: &Connection,
+    conn: &Sql<'_>,
     table: ReferenceTable,
     state: Option<State>,
     county: Option<&str>,
@@ -195,7 +197,7 @@ const SYSTEM_TABLES: [&str; 11] = [
 ];
 
 /// Every table of the database, in every schema, with its row count.
-pub fn inventory(conn: &Connection) -> anyhow::Result<TableInventory> {
+pub fn inventory(conn: &Sql<'_>) -> anyhow::Result<TableInventory> {
     let tables: Vec<(String, String)> = conn
         .prepare(
             "SELECT schema_name, table_name FROM duckdb_tables()

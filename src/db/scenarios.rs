@@ -11,7 +11,9 @@ pub use write::{add, delete, finish_deletions, save};
 use std::collections::BTreeMap;
 
 use anyhow::Context;
-use duckdb::{Connection, params};
+use duckdb::params;
+
+use super::sql::Sql;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -160,16 +162,11 @@ fn iso_text(text: String) -> String {
 }
 
 /// Finds a scenario by the user's text, per `mode`.
-pub fn resolve(
-    conn: &Connection,
-    layout: &Layout,
-    input: &str,
-    mode: Resolution,
-) -> anyhow::Result<Option<ScenarioRow>> {
+pub fn resolve(conn: &Sql<'_>, layout: &Layout, input: &str, mode: Resolution) -> anyhow::Result<Option<ScenarioRow>> {
     let key = layout.key;
     let by = |condition: &str| -> anyhow::Result<Vec<ScenarioRow>> {
         let sql = format!("{}{condition} ORDER BY updated_at DESC, name", layout.sql.resolve_from);
-        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map([input], scenario_from_row)?;
         rows.collect::<Result<Vec<_>, _>>().context("cannot look up the scenario")
     };
@@ -194,8 +191,8 @@ pub fn resolve(
 }
 
 /// Scenarios matching `filter`, newest `updated_at` first, then name.
-pub fn list(conn: &Connection, layout: &Layout, filter: &ListFilter) -> anyhow::Result<Vec<ScenarioListing>> {
-    let mut stmt = conn.prepare_cached(&layout.sql.list)?;
+pub fn list(conn: &Sql<'_>, layout: &Layout, filter: &ListFilter) -> anyhow::Result<Vec<ScenarioListing>> {
+    let mut stmt = conn.prepare(&layout.sql.list)?;
     let rows = stmt.query_map(params![filter.tag, filter.search, filter.limit], |r| {
         let tags = match r.get::<_, duckdb::types::Value>(4)? {
             duckdb::types::Value::List(items) => items
@@ -223,13 +220,13 @@ pub type NameAndDescription = (String, Option<String>);
 /// A page of scenario names (with descriptions) starting with `prefix`, by name, and how
 /// many match in all (0 for a page past the end).
 pub fn names(
-    conn: &Connection,
+    conn: &Sql<'_>,
     layout: &Layout,
     prefix: &str,
     limit: u32,
     offset: u64,
 ) -> anyhow::Result<(Vec<NameAndDescription>, u64)> {
-    let mut stmt = conn.prepare_cached(&layout.sql.names)?;
+    let mut stmt = conn.prepare(&layout.sql.names)?;
     let mut total = 0;
     let rows = stmt.query_map(params![prefix, limit, offset], |r| {
         total = r.get::<_, i64>(2)? as u64;
@@ -240,20 +237,16 @@ pub fn names(
 }
 
 /// Tags of a scenario in the order given at save.
-pub fn tags(conn: &Connection, layout: &Layout, scenario_id: &str) -> anyhow::Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached(&layout.sql.tags)?;
+pub fn tags(conn: &Sql<'_>, layout: &Layout, scenario_id: &str) -> anyhow::Result<Vec<String>> {
+    let mut stmt = conn.prepare(&layout.sql.tags)?;
     let rows = stmt.query_map([scenario_id], |r| r.get(0))?;
     rows.collect::<Result<_, _>>().context("cannot read tags")
 }
 
 /// Entities of a scenario: type key as saved → the entities' JSON text in submission order
 /// (`null` for a missing value). Parsing is left to the caller, which may need only some.
-pub fn entities(
-    conn: &Connection,
-    layout: &Layout,
-    scenario_id: &str,
-) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
-    let mut stmt = conn.prepare_cached(&layout.sql.entities)?;
+pub fn entities(conn: &Sql<'_>, layout: &Layout, scenario_id: &str) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+    let mut stmt = conn.prepare(&layout.sql.entities)?;
     let mut rows = stmt.query([scenario_id])?;
     let mut grouped: BTreeMap<String, Vec<String>> = BTreeMap::new();
     while let Some(row) = rows.next()? {
@@ -265,8 +258,8 @@ pub fn entities(
 }
 
 /// `{type key as saved: count}` for a scenario.
-pub fn entity_counts(conn: &Connection, layout: &Layout, scenario_id: &str) -> anyhow::Result<Vec<(String, u64)>> {
-    let mut stmt = conn.prepare_cached(&layout.sql.entity_counts)?;
+pub fn entity_counts(conn: &Sql<'_>, layout: &Layout, scenario_id: &str) -> anyhow::Result<Vec<(String, u64)>> {
+    let mut stmt = conn.prepare(&layout.sql.entity_counts)?;
     let rows = stmt.query_map([scenario_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
     rows.collect::<Result<_, _>>().context("cannot count entities")
 }

@@ -8,8 +8,8 @@ mod convert;
 
 use std::collections::BTreeMap;
 
+use super::sql::Sql;
 use anyhow::Context;
-use duckdb::Connection;
 
 use crate::model::tables::{ColumnType, PROVENANCE, TableSpec, canonical_tables};
 
@@ -92,7 +92,7 @@ CREATE INDEX IF NOT EXISTS idx_scenario_tags_tag ON scenario_tags (tag);
 /// restores a table or column another program dropped, and records [`OUR_LABEL`].
 /// Idempotent; never drops a row or a column. Returns the steps applied (empty when the
 /// file was already complete: the common case costs one probe statement).
-pub fn prepare_ours(conn: &Connection) -> anyhow::Result<Vec<String>> {
+pub fn prepare_ours(conn: &Sql<'_>) -> anyhow::Result<Vec<String>> {
     if recorded_current(conn)? {
         return Ok(Vec::new());
     }
@@ -132,7 +132,7 @@ pub fn prepare_ours(conn: &Connection) -> anyhow::Result<Vec<String>> {
 }
 
 /// Records [`OUR_LABEL`] (once) in `schema_migrations`.
-pub(super) fn record_label(conn: &Connection, steps: &[String]) -> anyhow::Result<()> {
+pub(super) fn record_label(conn: &Sql<'_>, steps: &[String]) -> anyhow::Result<()> {
     let now = crate::db::values::utc_now_text();
     let description = if steps.is_empty() {
         "healthsim-mcp layout".to_owned()
@@ -152,7 +152,7 @@ pub(super) fn record_label(conn: &Connection, steps: &[String]) -> anyhow::Resul
 /// ours exists. Existence is checked by binding one statement over all of them (a
 /// missing table fails to bind): listing `duckdb_tables()` on a freshly opened instance
 /// costs 8-11 ms because it sizes every table, this about 3 ms.
-fn recorded_current(conn: &Connection) -> anyhow::Result<bool> {
+fn recorded_current(conn: &Sql<'_>) -> anyhow::Result<bool> {
     let probes: Vec<String> = ["scenarios"]
         .into_iter()
         .chain(CHILD_TABLES.iter().map(|(name, _)| *name))
@@ -163,12 +163,35 @@ fn recorded_current(conn: &Connection) -> anyhow::Result<bool> {
         format!("SELECT CAST(version AS VARCHAR) FROM main.schema_migrations UNION ALL {}", probes.join(" UNION ALL "));
     // On a connection of its own: a statement that fails to bind aborts the transaction
     // it runs in, and the caller's transaction must survive to prepare the layout.
+    let Sql::Local(conn) = conn else { return recorded_current_remote(conn) };
     let probe = conn.try_clone().context("cannot open a connection to check the layout")?;
     let Ok(mut stmt) = probe.prepare(&sql) else {
         return Ok(false);
     };
     let versions: Vec<Option<String>> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
     Ok(versions.iter().flatten().any(|v| v == OUR_LABEL))
+}
+
+/// [`recorded_current`] on a remote database, where a statement that fails to bind would
+/// abort the transaction it runs in: the catalog says which tables exist.
+fn recorded_current_remote(conn: &Sql<'_>) -> anyhow::Result<bool> {
+    let wanted: Vec<&str> = ["scenarios", "schema_migrations"]
+        .into_iter()
+        .chain(CHILD_TABLES.iter().map(|(name, _)| *name))
+        .chain(canonical_tables().iter().map(|t| t.name))
+        .collect();
+    let list = wanted.iter().map(|name| format!("'{name}'")).collect::<Vec<_>>().join(", ");
+    let present: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name IN ({list})"),
+        [],
+        |r| r.get(0),
+    )?;
+    if present < wanted.len() as i64 {
+        return Ok(false);
+    }
+    let labelled: i64 =
+        conn.query_row("SELECT count(*) FROM main.schema_migrations WHERE version = ?", [OUR_LABEL], |r| r.get(0))?;
+    Ok(labelled > 0)
 }
 
 /// `CREATE TABLE` for a canonical table under `name`, keyed per scenario.
@@ -224,7 +247,7 @@ pub fn all_column_names(spec: &TableSpec) -> impl Iterator<Item = &'static str> 
 }
 
 fn add_missing_columns(
-    conn: &Connection,
+    conn: &Sql<'_>,
     spec: &TableSpec,
     columns: &BTreeMap<String, String>,
     steps: &mut Vec<String>,
@@ -253,7 +276,7 @@ fn add_missing_columns(
 /// HealthSim's own documents leave out; see ARCHITECTURE.md, "Schema decisions"). DuckDB
 /// cannot alter a table that has indexes, so the table's indexes are dropped and
 /// recreated from their own SQL around it.
-fn relax_not_null(conn: &Connection, spec: &TableSpec, steps: &mut Vec<String>) -> anyhow::Result<()> {
+fn relax_not_null(conn: &Sql<'_>, spec: &TableSpec, steps: &mut Vec<String>) -> anyhow::Result<()> {
     let required: Vec<String> = conn
         .prepare(&format!("SELECT name FROM pragma_table_info('main.{}') WHERE \"notnull\"", spec.name))?
         .query_map([], |r| r.get::<_, String>(0))?
@@ -287,7 +310,7 @@ fn relax_not_null(conn: &Connection, spec: &TableSpec, steps: &mut Vec<String>) 
     Ok(())
 }
 
-fn add_missing_state_columns(conn: &Connection) -> anyhow::Result<()> {
+fn add_missing_state_columns(conn: &Sql<'_>) -> anyhow::Result<()> {
     let wanted: &[(&str, &str, &str)] = &[
         ("scenarios", "description", "VARCHAR"),
         ("scenarios", "created_at", "TIMESTAMP"),
@@ -306,7 +329,7 @@ fn add_missing_state_columns(conn: &Connection) -> anyhow::Result<()> {
 }
 
 /// Tables of schema `main` → (column → type).
-pub(super) fn main_tables(conn: &Connection) -> anyhow::Result<BTreeMap<String, BTreeMap<String, String>>> {
+pub(super) fn main_tables(conn: &Sql<'_>) -> anyhow::Result<BTreeMap<String, BTreeMap<String, String>>> {
     let mut stmt = conn.prepare(
         "SELECT table_name, column_name, data_type FROM duckdb_columns()
          WHERE database_name = current_database() AND schema_name = 'main' AND NOT internal
@@ -328,6 +351,8 @@ pub fn quote(identifier: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use duckdb::Connection;
+
     use super::*;
     use crate::db::layout::{self, Detected, Family};
 
@@ -335,7 +360,7 @@ mod tests {
         Connection::open_in_memory().unwrap()
     }
 
-    fn family(conn: &Connection) -> Option<Family> {
+    fn family(conn: &Sql<'_>) -> Option<Family> {
         match layout::detect(conn).unwrap() {
             Detected::Known(layout) => Some(layout.family),
             Detected::Empty => None,
@@ -347,7 +372,8 @@ mod tests {
     /// is a no-op.
     #[test]
     fn bootstrap_is_complete_and_idempotent() {
-        let conn = memory();
+        let raw = memory();
+        let conn = Sql::local(&raw);
         assert_eq!(family(&conn), None);
         let steps = prepare_ours(&conn).unwrap();
         assert_eq!(
@@ -368,7 +394,8 @@ mod tests {
     /// brings it back.
     #[test]
     fn a_dropped_table_is_noticed_and_recreated() {
-        let conn = memory();
+        let raw = memory();
+        let conn = Sql::local(&raw);
         prepare_ours(&conn).unwrap();
         assert!(recorded_current(&conn).unwrap());
         for table in ["exposures", "scenario_tags", "schema_migrations"] {
@@ -387,7 +414,8 @@ mod tests {
     /// also wrote) is recognised as ours by its keys, and gets our label at its next write.
     #[test]
     fn an_earlier_build_of_ours_is_ours() {
-        let conn = memory();
+        let raw = memory();
+        let conn = Sql::local(&raw);
         prepare_ours(&conn).unwrap();
         conn.execute_batch("DELETE FROM schema_migrations; INSERT INTO schema_migrations (version) VALUES ('1.3')")
             .unwrap();

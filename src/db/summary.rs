@@ -1,8 +1,8 @@
 //! `healthsim_get_summary`: counts, statistics computed from the canonical tables of one
 //! scenario, and evenly spread sample rows.
 
+use super::sql::Sql;
 use anyhow::Context;
-use duckdb::Connection;
 use serde_json::{Map, Value, json};
 
 mod charts;
@@ -27,7 +27,7 @@ const SUMMARY_BUDGET_CHARS: usize = 9_500;
 /// samples given out only while the printed document fits the size budget. Public so
 /// the benchmark can run the same statements on a bare connection.
 pub fn summarize(
-    conn: &Connection,
+    conn: &Sql<'_>,
     layout: &Layout,
     input: &str,
     include_samples: bool,
@@ -59,7 +59,7 @@ pub fn summarize(
 }
 
 /// Statistics of one scenario: `{name: value}` in a fixed order; keys only where data exists.
-pub fn statistics(conn: &Connection, layout: &Layout, scenario_id: &str) -> anyhow::Result<Map<String, Value>> {
+pub fn statistics(conn: &Sql<'_>, layout: &Layout, scenario_id: &str) -> anyhow::Result<Map<String, Value>> {
     let mut stats = Map::new();
     // Each statistic reads one table; a file of the tooling's layouts may lack it (or a
     // column), and then the statistic is left out. Its rows belong to the scenario by the
@@ -69,7 +69,7 @@ pub fn statistics(conn: &Connection, layout: &Layout, scenario_id: &str) -> anyh
     let has = |sql: &str, table: &str, columns: &[&str]| layout.has(table, columns).then(|| owned(sql));
     let one_row = |sql: Option<String>| -> anyhow::Result<Vec<Value>> {
         let Some(sql) = sql else { return Ok(vec![Value::Null; 8]) };
-        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut stmt = conn.prepare(&sql)?;
         let mut rows = stmt.query([scenario_id])?;
         // (The width is known once the statement ran.)
         let width = rows.as_ref().map_or(0, |executed| executed.column_count());
@@ -78,7 +78,7 @@ pub fn statistics(conn: &Connection, layout: &Layout, scenario_id: &str) -> anyh
     };
     let counts = |sql: Option<String>| -> anyhow::Result<Map<String, Value>> {
         let Some(sql) = sql else { return Ok(Map::new()) };
-        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map([scenario_id], |r| {
             Ok((r.get::<_, Option<String>>(0)?.unwrap_or_else(|| "unknown".into()), r.get::<_, i64>(1)?))
         })?;
@@ -169,7 +169,7 @@ pub fn statistics(conn: &Connection, layout: &Layout, scenario_id: &str) -> anyh
         &["code", "description"],
     ) {
         Some(sql) => conn
-            .prepare_cached(&sql)?
+            .prepare(&sql)?
             .query_map([scenario_id], |r| {
                 Ok(json!({"code": r.get::<_, String>(0)?, "description": r.get::<_, Option<String>>(1)?, "count": r.get::<_, i64>(2)?}))
             })?
@@ -250,7 +250,7 @@ pub fn statistics(conn: &Connection, layout: &Layout, scenario_id: &str) -> anyh
 
 /// The canonical tables holding rows of the scenario, with their row counts.
 fn tables_with_rows(
-    conn: &Connection,
+    conn: &Sql<'_>,
     layout: &Layout,
     scenario_id: &str,
 ) -> anyhow::Result<Vec<(&'static TableSpec, i64)>> {
@@ -271,7 +271,7 @@ fn tables_with_rows(
     if sql.is_empty() {
         return Ok(Vec::new());
     }
-    let mut stmt = conn.prepare_cached(&format!("SELECT t, n FROM ({sql}) WHERE n > 0 ORDER BY t"))?;
+    let mut stmt = conn.prepare(&format!("SELECT t, n FROM ({sql}) WHERE n > 0 ORDER BY t"))?;
     let rows = stmt.query_map([scenario_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
     let tables = canonical_tables();
     rows.map(|row| row.map(|(t, n)| (&tables[t as usize], n)))
@@ -288,7 +288,7 @@ fn spread(n: i64, k: usize) -> Vec<i64> {
 /// The rows of one canonical table of the scenario at `positions` (insertion order),
 /// without `scenario_id`, `created_at` and `generation_seed`, long texts shortened.
 fn rows_at(
-    conn: &Connection,
+    conn: &Sql<'_>,
     layout: &Layout,
     scenario_id: &str,
     spec: &TableSpec,
@@ -315,7 +315,7 @@ fn rows_at(
     );
     // Bound as list text: duckdb-rs 1.5 cannot bind LIST parameters.
     let positions = format!("[{}]", positions.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query(duckdb::params![scenario_id, positions])?;
     let (names, hints) = super::query::columns_of(rows.as_ref());
     let mut out = std::collections::BTreeMap::new();
@@ -340,7 +340,7 @@ fn rows_at(
 /// shows every table before it shows more of any. One query per table fetches every row
 /// any level could need.
 pub fn samples(
-    conn: &Connection,
+    conn: &Sql<'_>,
     layout: &Layout,
     scenario_id: &str,
     per_type: usize,
@@ -397,7 +397,7 @@ fn shorten(value: Value) -> Value {
 }
 
 /// `{canonical plural or key as saved: count}` with singular keys folded into plurals.
-pub fn entity_counts(conn: &Connection, layout: &Layout, scenario: &ScenarioRow) -> anyhow::Result<Map<String, Value>> {
+pub fn entity_counts(conn: &Sql<'_>, layout: &Layout, scenario: &ScenarioRow) -> anyhow::Result<Map<String, Value>> {
     let mut counts = Map::new();
     for (key, n) in scenarios::entity_counts(conn, layout, &scenario.scenario_id)? {
         let name = canonical_type_name(&key);

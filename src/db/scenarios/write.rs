@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context;
 use duckdb::types::{ToSqlOutput, Value as DuckValue};
-use duckdb::{Connection, OptionalExt, ToSql, appender_params_from_iter, params};
+use duckdb::{OptionalExt, ToSql, params};
+
+use crate::db::sql::Sql;
 
 use super::{
     AddOutcome, AddRequest, AddTarget, Progress, Removed, Resolution, SaveOutcome, SaveRequest, ScenarioRow, resolve,
@@ -66,7 +68,7 @@ fn failpoint_rows() -> Option<u64> {
 
 /// Writes a scenario (inside the caller's transaction). With `overwrite`, an existing
 /// scenario of that name keeps its id and `created_at` and loses every old row.
-pub fn save(conn: &Connection, layout: &Layout, request: SaveRequest) -> anyhow::Result<SaveOutcome> {
+pub fn save(conn: &Sql<'_>, layout: &Layout, request: SaveRequest) -> anyhow::Result<SaveOutcome> {
     let (now, stamp) = utc_now();
     let (table, key) = (quote(layout.scenarios), layout.key);
     let existing: Option<String> = conn
@@ -106,7 +108,7 @@ pub fn save(conn: &Connection, layout: &Layout, request: SaveRequest) -> anyhow:
 /// Adds entities to a scenario (inside the caller's transaction), creating it when the
 /// target names none that exists: an entity whose (type, id) the scenario holds replaces
 /// it (its JSON and its canonical row), others are added, nothing else is touched.
-pub fn add(conn: &Connection, layout: &Layout, request: AddRequest) -> anyhow::Result<AddOutcome> {
+pub fn add(conn: &Sql<'_>, layout: &Layout, request: AddRequest) -> anyhow::Result<AddOutcome> {
     let (now, stamp) = utc_now();
     let (table, key) = (quote(layout.scenarios), layout.key);
     let visible = layout.visible("");
@@ -210,7 +212,7 @@ pub fn add(conn: &Connection, layout: &Layout, request: AddRequest) -> anyhow::R
 
 /// A new scenario row (a fresh UUID, both times `now`); returns its id.
 fn insert_scenario(
-    conn: &Connection,
+    conn: &Sql<'_>,
     layout: &Layout,
     name: &str,
     description: Option<&str>,
@@ -233,7 +235,7 @@ fn insert_scenario(
 
 /// Tag rows for a scenario, numbered from the tag table's sequence.
 fn insert_tags<'a>(
-    conn: &Connection,
+    conn: &Sql<'_>,
     layout: &Layout,
     scenario_id: &str,
     tags: impl Iterator<Item = &'a String>,
@@ -252,7 +254,7 @@ fn insert_tags<'a>(
 /// tooling's 1.4 and 1.5 migrations copied rows with their ids into tables whose
 /// sequence starts at 1, and the tooling numbers its own rows from the same sequence
 /// (so the sequence must move past ours too).
-fn reserve_ids(conn: &Connection, table: &str, sequence: &str, n: usize) -> anyhow::Result<Vec<i64>> {
+fn reserve_ids(conn: &Sql<'_>, table: &str, sequence: &str, n: usize) -> anyhow::Result<Vec<i64>> {
     if n == 0 {
         return Ok(Vec::new());
     }
@@ -308,7 +310,7 @@ fn metadata_of(entity_counts: &[(String, usize)]) -> String {
 }
 
 fn insert_entities(
-    conn: &Connection,
+    conn: &Sql<'_>,
     layout: &Layout,
     scenario_id: &str,
     plan: &SavePlan,
@@ -320,10 +322,7 @@ fn insert_entities(
     }
     let ids = reserve_ids(conn, layout.entities, layout.entities_seq, plan.entities.len())?;
     let mut appender = conn
-        .appender_with_columns(
-            layout.entities,
-            &["id", layout.owner, "entity_type", "entity_id", "entity_data", "created_at"],
-        )
+        .appender(layout.entities, &["id", layout.owner, "entity_type", "entity_id", "entity_data", "created_at"])
         .context("cannot open the entity appender")?;
     for (id, entity) in ids.iter().zip(&plan.entities) {
         appender
@@ -374,7 +373,7 @@ impl Skipped {
 }
 
 fn insert_canonical_rows(
-    conn: &Connection,
+    conn: &Sql<'_>,
     layout: &Layout,
     scenario_id: &str,
     plan: &SavePlan,
@@ -416,9 +415,8 @@ fn insert_canonical_rows(
         let required: Vec<(&str, usize)> =
             columns.iter().filter(|(_, _, nn)| *nn).filter_map(|(n, i, _)| i.map(|i| (*n, i))).collect();
         let names: Vec<&str> = columns.iter().map(|(n, _, _)| *n).collect();
-        let mut appender = conn
-            .appender_with_columns(spec.name, &names)
-            .with_context(|| format!("cannot open the {} appender", spec.name))?;
+        let mut appender =
+            conn.appender(spec.name, &names).with_context(|| format!("cannot open the {} appender", spec.name))?;
         for row in rows {
             let id = row.get(id_index).unwrap_or("");
             if taken.contains(id) {
@@ -433,9 +431,9 @@ fn insert_canonical_rows(
                     None if *name == "created_at" => Cell::Stamp(now),
                     None => Cell::Text(Some(scenario_id)),
                 });
-                appender
-                    .append_row(appender_params_from_iter(values))
-                    .with_context(|| format!("cannot save a {} row", spec.singular))?;
+                let values: Vec<Cell> = values.collect();
+                let values: Vec<&dyn ToSql> = values.iter().map(|v| v as &dyn ToSql).collect();
+                appender.append_row(&values).with_context(|| format!("cannot save a {} row", spec.singular))?;
             }
             reporter.advance(1, spec.name)?;
         }
@@ -447,7 +445,7 @@ fn insert_canonical_rows(
 /// Ids of `rows` that rows of other scenarios already hold in a table keyed by id alone
 /// (this scenario's own old rows are gone by now).
 fn ids_taken(
-    conn: &Connection,
+    conn: &Sql<'_>,
     spec: &TableSpec,
     rows: &[CanonicalRow],
     id_index: usize,
@@ -468,7 +466,7 @@ fn ids_taken(
 }
 
 /// Deletes every row a scenario owns except the scenario row; returns the counts.
-fn remove_contents(conn: &Connection, layout: &Layout, scenario_id: &str) -> anyhow::Result<Removed> {
+fn remove_contents(conn: &Sql<'_>, layout: &Layout, scenario_id: &str) -> anyhow::Result<Removed> {
     let mut canonical_rows = 0u64;
     for (name, shape) in &layout.canonical {
         if !shape.columns.contains_key(layout.canonical_owner) {
@@ -494,7 +492,7 @@ fn remove_contents(conn: &Connection, layout: &Layout, scenario_id: &str) -> any
 /// delete then commits the rows' removal with the scenario marked as being deleted
 /// (every read hides it), and removes the scenario row in a second transaction; should
 /// the process die between the two, the next write finishes it ([`finish_deletions`]).
-pub fn delete(conn: &Connection, layout: &Layout, input: &str) -> anyhow::Result<Option<(ScenarioRow, Removed)>> {
+pub fn delete(conn: &Sql<'_>, layout: &Layout, input: &str) -> anyhow::Result<Option<(ScenarioRow, Removed)>> {
     let Some(scenario) = resolve(conn, layout, input, Resolution::NameOrId)? else { return Ok(None) };
     let removed = remove_contents(conn, layout, &scenario.scenario_id)?;
     let (table, key) = (quote(layout.scenarios), layout.key);
@@ -516,7 +514,7 @@ pub fn delete(conn: &Connection, layout: &Layout, input: &str) -> anyhow::Result
 
 /// Removes scenarios a delete marked but could not finish (see [`delete`]), unless the
 /// tooling has since given them rows again. Every write in a layout with foreign keys runs it.
-pub fn finish_deletions(conn: &Connection, layout: &Layout) -> anyhow::Result<()> {
+pub fn finish_deletions(conn: &Sql<'_>, layout: &Layout) -> anyhow::Result<()> {
     if !layout.child_foreign_keys || layout.family == Family::Ours {
         return Ok(());
     }

@@ -12,6 +12,7 @@ use duckdb::Connection;
 use super::{CHILD_TABLES, all_column_names, create_table_sql, prepare_ours, quote};
 use crate::db::engine::{Instance, Mode, OpenError};
 use crate::db::layout::{self, DELETING_KEY, Detected, Family, Layout};
+use crate::db::sql::Sql;
 use crate::model::canonical_tables;
 
 /// What `migrate` did.
@@ -44,7 +45,7 @@ pub fn convert_file(path: &Path) -> anyhow::Result<Converted> {
     let layout = {
         let instance = open()?;
         let handle = instance.connect()?;
-        match layout::detect(handle.conn())? {
+        match layout::detect(&Sql::local(handle.conn()))? {
             Detected::Unknown(reason) => anyhow::bail!("{reason}"),
             Detected::Empty => None,
             Detected::Known(layout) => Some(layout),
@@ -73,7 +74,7 @@ pub fn convert_file(path: &Path) -> anyhow::Result<Converted> {
     conn.execute_batch("BEGIN TRANSACTION")?;
     let converted = match convert_from.as_deref() {
         Some(layout) => convert(conn, layout),
-        None => prepare_ours(conn),
+        None => prepare_ours(&Sql::local(conn)),
     };
     let steps = match converted {
         Ok(steps) => {
@@ -212,7 +213,7 @@ pub fn convert(conn: &Connection, layout: &Layout) -> anyhow::Result<Vec<String>
         conn.execute_batch(&format!("DROP TABLE temp.{}", quote(&staged)))?;
     }
     conn.execute_batch(super::STATE_INDEXES).context("cannot index the state tables")?;
-    let tables = super::main_tables(conn)?;
+    let tables = super::main_tables(&Sql::local(conn))?;
     for spec in canonical_tables() {
         let Some(old) = tables.get(spec.name) else { continue };
         rekey_table(conn, spec, old, layout.canonical_owner)
@@ -226,14 +227,14 @@ pub fn convert(conn: &Connection, layout: &Layout) -> anyhow::Result<Vec<String>
             steps.push("drop the empty scenarios_new a failed tooling upgrade left".to_owned());
         }
     }
-    steps.extend(prepare_ours(conn)?.into_iter().filter(|s| !s.starts_with("record layout label")));
+    steps.extend(prepare_ours(&Sql::local(conn))?.into_iter().filter(|s| !s.starts_with("record layout label")));
     steps.push(format!("record layout label {}", layout::OUR_LABEL));
     Ok(steps)
 }
 
 /// Inserts every row of temp table `staged` into `table`, adding its unknown columns first.
 fn copy_into(conn: &Connection, staged: &str, table: &str) -> anyhow::Result<()> {
-    let all = super::main_tables(conn)?;
+    let all = super::main_tables(&Sql::local(conn))?;
     let target = all.get(table).cloned().unwrap_or_default();
     let source: Vec<String> = {
         let mut stmt = conn.prepare(

@@ -1,7 +1,7 @@
 //! The summary statistics the summary's picture (the MCP App) draws as charts: patients
 //! by age band and gender, encounters per period and type.
 
-use duckdb::Connection;
+use crate::db::sql::Sql;
 use serde_json::{Map, Value, json};
 
 /// Patients by ten-year age band and gender (`female`, `male`, anything else `other`).
@@ -16,9 +16,9 @@ pub(super) fn age_pyramid_sql(today: &str) -> String {
 
 /// `{"bands": ["0-9", ...], "female": [...], "male": [...], "other": [...]}` up to the
 /// oldest band with patients (`other` only when some patients have another gender).
-pub(super) fn age_pyramid(conn: &Connection, sql: &str, scenario_id: &str) -> anyhow::Result<Value> {
+pub(super) fn age_pyramid(conn: &Sql<'_>, sql: &str, scenario_id: &str) -> anyhow::Result<Value> {
     let mut counts = [[0i64; 10]; 3];
-    let mut stmt = conn.prepare_cached(sql)?;
+    let mut stmt = conn.prepare(sql)?;
     let rows =
         stmt.query_map([scenario_id], |r| Ok((r.get::<_, i32>(0)?, r.get::<_, i32>(1)?, r.get::<_, i64>(2)?)))?;
     let mut oldest = 0;
@@ -136,14 +136,14 @@ impl TimeUnit {
 /// Encounters per period and type: `{"unit": "month", "periods": [...], "counts": {type:
 /// [per period]}}`, the five most frequent types and `other`, the latest periods only.
 pub(super) fn encounter_timeline(
-    conn: &Connection,
+    conn: &Sql<'_>,
     sql: &str,
     scenario_id: &str,
     unit: TimeUnit,
     first: &str,
     last: &str,
 ) -> anyhow::Result<Value> {
-    let mut stmt = conn.prepare_cached(sql)?;
+    let mut stmt = conn.prepare(sql)?;
     let rows: Vec<(String, String, i64)> =
         stmt.query_map([scenario_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
     let mut totals: std::collections::BTreeMap<&str, i64> = Default::default();
@@ -188,7 +188,8 @@ mod tests {
 
     #[test]
     fn pyramid_and_timeline_from_rows() {
-        let conn = Connection::open_in_memory().unwrap();
+        let raw = duckdb::Connection::open_in_memory().unwrap();
+        let conn = Sql::local(&raw);
         conn.execute_batch(
             "CREATE TABLE patients (scenario_id VARCHAR, birth_date DATE, gender VARCHAR);
              INSERT INTO patients VALUES ('s', DATE '2000-06-01', 'F'), ('s', DATE '1950-01-01', 'male'),
