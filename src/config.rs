@@ -182,6 +182,7 @@ impl Config {
             Some(path) => path.clone(),
             None => default_db_path()?,
         };
+        refuse_remote(&db_path.to_string_lossy())?;
         let db_path = if db_path.is_absolute() {
             db_path
         } else {
@@ -295,6 +296,20 @@ fn normalize_origin(origin: &str) -> anyhow::Result<String> {
 fn check_range(flag: &str, value: u64, min: u64, max: u64) -> anyhow::Result<()> {
     if !(min..=max).contains(&value) {
         bail!("{flag} must be between {min} and {max} (got {value})");
+    }
+    Ok(())
+}
+
+/// A `--db` naming a database on a server (MotherDuck, a Quack server, DuckLake) is
+/// refused in one line rather than taken for a local file of that odd name.
+fn refuse_remote(db: &str) -> anyhow::Result<()> {
+    let remote = ["md:", "motherduck:", "quack:", "ducklake:"].iter().find(|p| db.to_ascii_lowercase().starts_with(*p));
+    if let Some(prefix) = remote {
+        bail!(
+            "--db {db}: databases on a server ({}) are not supported by this version yet; pass a local file path \
+             (several machines can share one server over --transport http)",
+            prefix.trim_end_matches(':')
+        );
     }
     Ok(())
 }

@@ -49,6 +49,17 @@ fn invalid_values_exit_2() {
         assert!(output.stdout.is_empty(), "nothing on stdout");
     }
     assert!(!std::path::Path::new("/tmp/never-created.duckdb").exists());
+    // A database on a server is refused, not created as a local file named after it.
+    let dir = tempfile::tempdir().unwrap();
+    for db in ["md:healthsim", "quack:db.example.org:9494", "ducklake:sqlite:catalog.db"] {
+        let output =
+            Command::new(BIN).current_dir(dir.path()).args(["--db", db, "call", "healthsim_tables"]).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{db}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains(&format!("--db {db}: databases on a server")), "{db}: {stderr}");
+        assert!(output.stdout.is_empty(), "nothing on stdout");
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file was created");
 }
 
 /// initialize carries name, version and instructions; tools carry titles, annotations
