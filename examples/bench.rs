@@ -343,7 +343,7 @@ fn main() {
         let mut client = Client::start(&db, &[]);
         let tools = client.request("tools/list", json!({}));
         starts.push(started.elapsed());
-        assert_eq!(tools["tools"].as_array().map(Vec::len), Some(8));
+        assert_eq!(tools["tools"].as_array().map(Vec::len), Some(10));
         client.stop();
     }
     let spawn_floor = time_raw(15, || {
