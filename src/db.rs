@@ -58,7 +58,12 @@ pub struct Db {
     listings: Arc<std::sync::Mutex<ListingMemo>>,
     /// The layout the open read instance found (see [`Db::layout`]).
     layout: Arc<std::sync::Mutex<(u64, Option<Detected>)>>,
+    /// When the last scenario write ended (see [`Db::warm_up`]).
+    last_write: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
+
+/// Writes closer together than this are a client writing in a row.
+const WRITES_IN_A_ROW: Duration = Duration::from_secs(1);
 
 /// Scenario listings computed on one read instance, by filter. The instance's file cannot
 /// change while it is open (see [`engine::Instance::serial`]): our own writes replace the
@@ -135,6 +140,7 @@ impl Db {
             ready,
             listings: Arc::default(),
             layout: Arc::default(),
+            last_write: Arc::default(),
         };
         if config.read_only {
             db.disable_writes(format!(
@@ -361,8 +367,14 @@ impl Db {
             work(conn, &*layout_for_write(conn)?)
         };
         let check = move |conn: &duckdb::Connection, value: &T| check(&Sql::local(conn), value);
+        let started = std::time::Instant::now();
         let committed = self.writer().await?.write_checked(work, check).await?;
-        self.warm_up();
+        // A client writing in a row (a script saving in a loop) would only wait for each
+        // reopen at its next write (~20 ms a save): warm up after a write that follows none.
+        let previous = self.last_write.lock().unwrap_or_else(|e| e.into_inner()).replace(std::time::Instant::now());
+        if previous.is_none_or(|ended| started.duration_since(ended) >= WRITES_IN_A_ROW) {
+            self.warm_up();
+        }
         Ok(committed)
     }
 

@@ -5,6 +5,7 @@ pub mod aliases;
 pub mod coerce;
 pub mod mapping;
 pub mod relations;
+pub mod row;
 pub mod tables;
 
 use std::collections::{BTreeMap, HashMap};
@@ -33,7 +34,7 @@ pub struct SavePlan {
     /// Entities in submission order (a duplicate id keeps the later entity's position).
     pub entities: Vec<StoredEntity>,
     /// Canonical rows per table name, in submission order.
-    pub rows: BTreeMap<&'static str, Vec<mapping::CanonicalRow>>,
+    pub rows: BTreeMap<&'static str, Vec<row::CanonicalRow>>,
     /// `{type key as given: number of entities saved}`, in input order.
     pub entity_counts: Vec<(String, usize)>,
     /// Every warning; the tool layer caps what it reports.

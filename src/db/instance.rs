@@ -364,23 +364,13 @@ async fn idle_release_loop(inner: Weak<Inner>, idle: Duration) {
                     closer.close_read();
                     tracing::debug!("read instance released after idle period");
                 }
-                release_free_memory();
+                crate::memory::release_freed();
             })
             .await;
             if quiet_since.elapsed() >= idle {
                 trimmed_for = Some(quiet_since);
             }
         }
-    }
-}
-
-/// Hands freed memory (of a closed instance, of a large request) back to the OS, so an
-/// idle server is small (glibc keeps freed heap pages otherwise).
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns unused pages of the allocator's own heap.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 

