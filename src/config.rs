@@ -152,11 +152,49 @@ pub struct HttpSettings {
     pub allowed_origins: Vec<String>,
 }
 
+/// A database on a server rather than a file (`--db quack:HOST:PORT`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct RemoteDb {
+    /// What DuckDB attaches: `quack:HOST:PORT`.
+    pub uri: String,
+    /// The server's token (`HEALTHSIM_QUACK_TOKEN`); never logged or shown.
+    pub token: String,
+}
+
+impl std::fmt::Debug for RemoteDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteDb").field("uri", &self.uri).field("token", &"<hidden>").finish()
+    }
+}
+
+impl RemoteDb {
+    /// `Some` for `quack:HOST:PORT`; the token comes from `HEALTHSIM_QUACK_TOKEN`.
+    pub fn parse(db: &str) -> anyhow::Result<Option<RemoteDb>> {
+        let Some(address) = db.strip_prefix("quack:") else { return Ok(None) };
+        let valid = address.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) && !host.contains(['/', '\'', ' '])
+        });
+        if !valid {
+            bail!("--db {db} is not a Quack address: use quack:HOST:PORT, e.g. quack:db.example.org:9494");
+        }
+        let token = match std::env::var("HEALTHSIM_QUACK_TOKEN") {
+            Ok(token) if !token.trim().is_empty() => token.trim().to_owned(),
+            _ => bail!(
+                "--db {db} needs the Quack server's token in HEALTHSIM_QUACK_TOKEN (the token its quack_serve printed or was given)"
+            ),
+        };
+        Ok(Some(RemoteDb { uri: db.to_owned(), token }))
+    }
+}
+
 /// Validated settings; every field is in range.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Absolute path of the database file.
     pub db_path: PathBuf,
+    /// Set when `--db` names a database server instead of a file (`db_path` then holds
+    /// the address as given, for messages).
+    pub remote: Option<RemoteDb>,
     /// The server never opens the file read-write.
     pub read_only: bool,
     /// `None` = keep the read instance open forever.
@@ -183,7 +221,8 @@ impl Config {
             None => default_db_path()?,
         };
         refuse_remote(&db_path.to_string_lossy())?;
-        let db_path = if db_path.is_absolute() {
+        let remote = RemoteDb::parse(&db_path.to_string_lossy())?;
+        let db_path = if db_path.is_absolute() || remote.is_some() {
             db_path
         } else {
             std::env::current_dir().context("cannot read the current directory to resolve --db")?.join(db_path)
@@ -237,6 +276,7 @@ impl Config {
         };
         Ok(Config {
             db_path,
+            remote,
             read_only: args.read_only,
             idle_release: (args.idle_release_ms > 0).then(|| Duration::from_millis(args.idle_release_ms)),
             write_timeout: Duration::from_millis(args.write_timeout_ms),
@@ -254,6 +294,7 @@ impl Config {
     pub fn for_path(db_path: impl Into<PathBuf>) -> Config {
         Config {
             db_path: db_path.into(),
+            remote: None,
             read_only: false,
             idle_release: Some(Duration::from_millis(2000)),
             write_timeout: Duration::from_millis(10_000),
@@ -303,7 +344,7 @@ fn check_range(flag: &str, value: u64, min: u64, max: u64) -> anyhow::Result<()>
 /// A `--db` naming a database on a server (MotherDuck, a Quack server, DuckLake) is
 /// refused in one line rather than taken for a local file of that odd name.
 fn refuse_remote(db: &str) -> anyhow::Result<()> {
-    let remote = ["md:", "motherduck:", "quack:", "ducklake:"].iter().find(|p| db.to_ascii_lowercase().starts_with(*p));
+    let remote = ["md:", "motherduck:", "ducklake:"].iter().find(|p| db.to_ascii_lowercase().starts_with(*p));
     if let Some(prefix) = remote {
         bail!(
             "--db {db}: databases on a server ({}) are not supported by this version yet; pass a local file path \

@@ -11,7 +11,9 @@ mod layout;
 mod population;
 mod providers;
 mod query;
+mod reads;
 mod reference;
+mod remote;
 mod scenarios;
 mod schema;
 mod sql;
@@ -44,6 +46,8 @@ pub use summary::summarize;
 
 use crate::config::Config;
 use instance::{Access, AccessSettings, Committed};
+use reads::{ListingMemo, known_layout};
+use remote::RemoteAccess;
 pub use sql::Sql;
 
 /// Handle to the database; clone freely.
@@ -60,41 +64,13 @@ pub struct Db {
     layout: Arc<std::sync::Mutex<(u64, Option<Detected>)>>,
     /// When the last scenario write ended (see [`Db::warm_up`]).
     last_write: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    /// For a database on a server (`--db quack:...`): the connection once made, or why it
+    /// could not be (see `remote.rs`).
+    remote: Option<Arc<std::sync::OnceLock<Result<RemoteAccess, String>>>>,
 }
 
 /// Writes closer together than this are a client writing in a row.
 const WRITES_IN_A_ROW: Duration = Duration::from_secs(1);
-
-/// Scenario listings computed on one read instance, by filter. The instance's file cannot
-/// change while it is open (see [`engine::Instance::serial`]): our own writes replace the
-/// instance, and other processes cannot take the write lock meanwhile. So a listing is
-/// reused until the serial changes, and `healthsim_list_scenarios`, the call clients make
-/// most, costs no query when nothing was written.
-#[derive(Default)]
-struct ListingMemo {
-    serial: u64,
-    entries: Vec<(ListFilter, Vec<ScenarioListing>)>,
-}
-
-impl ListingMemo {
-    /// Different filters kept per instance.
-    const CAPACITY: usize = 16;
-
-    fn get(&self, serial: u64, filter: &ListFilter) -> Option<Vec<ScenarioListing>> {
-        if self.serial != serial {
-            return None;
-        }
-        self.entries.iter().find(|(f, _)| f == filter).map(|(_, listing)| listing.clone())
-    }
-
-    fn put(&mut self, serial: u64, filter: ListFilter, listing: Vec<ScenarioListing>) {
-        if self.serial != serial || self.entries.len() >= Self::CAPACITY {
-            self.entries.clear();
-            self.serial = serial;
-        }
-        self.entries.push((filter, listing));
-    }
-}
 
 /// A scenario as `healthsim_load_scenario` reads it.
 #[derive(Debug, Clone)]
@@ -141,19 +117,26 @@ impl Db {
             listings: Arc::default(),
             layout: Arc::default(),
             last_write: Arc::default(),
+            remote: config.remote.as_ref().map(|_| Arc::default()),
         };
         if config.read_only {
             db.disable_writes(format!(
                 "server is read-only (--read-only); restart it without --read-only to save or delete scenarios in {}",
                 config.db_path.display()
             ));
-            let _ = prepared.send(true);
-            return Ok(db);
+            if config.remote.is_none() {
+                let _ = prepared.send(true);
+                return Ok(db);
+            }
         }
         let preparing = db.clone();
         let path = config.db_path.clone();
+        let remote = config.remote.clone().map(|r| (r, config.extensions.clone(), config.write_timeout));
         tokio::spawn(async move {
-            preparing.prepare_layout(&path).await;
+            match remote {
+                Some((remote, extensions, timeout)) => preparing.connect_remote(remote, extensions, timeout).await,
+                None => preparing.prepare_layout(&path).await,
+            }
             let _ = prepared.send(true);
         });
         Ok(db)
@@ -209,6 +192,16 @@ impl Db {
         Ok(access)
     }
 
+    /// Refuses what works on a local file only.
+    fn local_only(&self, what: &str) -> Result<(), DbError> {
+        match &self.remote {
+            Some(_) => Err(DbError::Other(anyhow::anyhow!(
+                "{what} works on a local database file; run it with --db PATH and copy the tables to the server"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     fn disable_writes(&self, reason: String) {
         *self.writes_disabled.write().unwrap_or_else(|e| e.into_inner()) = Some(reason);
     }
@@ -225,53 +218,28 @@ impl Db {
         self.writer().await.map(|_| ()).map_err(|e| e.to_string())
     }
 
-    pub async fn list_scenarios(&self, filter: ListFilter) -> Result<Vec<ScenarioListing>, DbError> {
-        let memo = Arc::clone(&self.listings);
-        let layouts = Arc::clone(&self.layout);
-        self.reader()
-            .await
-            .read(move |conn| {
-                let serial = conn.instance().serial();
-                let lock = || memo.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(listing) = lock().get(serial, &filter) {
-                    return Ok(listing);
-                }
-                let listing = match known_layout(&layouts, conn)? {
-                    Some(layout) => scenarios::list(&Sql::local(conn.conn()), &layout, &filter)?,
-                    None => Vec::new(),
-                };
-                lock().put(serial, filter, listing.clone());
-                Ok(listing)
-            })
-            .await
-    }
-
     pub async fn load_scenario(
         &self,
         input: String,
         include_entities: bool,
     ) -> Result<Option<LoadedScenario>, DbError> {
-        let layouts = Arc::clone(&self.layout);
-        self.reader()
-            .await
-            .read(move |handle| {
-                let Some(layout) = known_layout(&layouts, handle)? else { return Ok(None) };
-                let conn = &Sql::local(handle.conn());
-                let Some(scenario) = scenarios::resolve(conn, &layout, &input, Resolution::NameOrId)? else {
-                    return Ok(None);
-                };
-                let tags = scenarios::tags(conn, &layout, &scenario.scenario_id)?;
-                let (entities, entity_count) = if include_entities {
-                    let entities = scenarios::entities(conn, &layout, &scenario.scenario_id)?;
-                    let count = entities.values().map(|v| v.len() as u64).sum();
-                    (Some(entities), count)
-                } else {
-                    let counts = scenarios::entity_counts(conn, &layout, &scenario.scenario_id)?;
-                    (None, counts.iter().map(|(_, n)| n).sum())
-                };
-                Ok(Some(LoadedScenario { scenario, tags, entities, entity_count }))
-            })
-            .await
+        self.scenario_read(move |conn, layout| {
+            let Some(layout) = layout else { return Ok(None) };
+            let Some(scenario) = scenarios::resolve(conn, layout, &input, Resolution::NameOrId)? else {
+                return Ok(None);
+            };
+            let tags = scenarios::tags(conn, layout, &scenario.scenario_id)?;
+            let (entities, entity_count) = if include_entities {
+                let entities = scenarios::entities(conn, layout, &scenario.scenario_id)?;
+                let count = entities.values().map(|v| v.len() as u64).sum();
+                (Some(entities), count)
+            } else {
+                let counts = scenarios::entity_counts(conn, layout, &scenario.scenario_id)?;
+                (None, counts.iter().map(|(_, n)| n).sum())
+            };
+            Ok(Some(LoadedScenario { scenario, tags, entities, entity_count }))
+        })
+        .await
     }
 
     /// A page of scenario names and descriptions starting with `prefix` (case-insensitive),
@@ -282,14 +250,11 @@ impl Db {
         limit: u32,
         offset: u64,
     ) -> Result<(Vec<scenarios::NameAndDescription>, u64), DbError> {
-        let layouts = Arc::clone(&self.layout);
-        self.reader()
-            .await
-            .read(move |handle| match known_layout(&layouts, handle)? {
-                Some(layout) => scenarios::names(&Sql::local(handle.conn()), &layout, &prefix, limit, offset),
-                None => Ok((Vec::new(), 0)),
-            })
-            .await
+        self.scenario_read(move |conn, layout| match layout {
+            Some(layout) => scenarios::names(conn, layout, &prefix, limit, offset),
+            None => Ok((Vec::new(), 0)),
+        })
+        .await
     }
 
     /// The summary of a scenario, with samples reduced until it fits the size budget.
@@ -299,14 +264,11 @@ impl Db {
         include_samples: bool,
         per_type: usize,
     ) -> Result<Option<Summary>, DbError> {
-        let layouts = Arc::clone(&self.layout);
-        self.reader()
-            .await
-            .read(move |handle| {
-                let Some(layout) = known_layout(&layouts, handle)? else { return Ok(None) };
-                summary::summarize(&Sql::local(handle.conn()), &layout, &input, include_samples, per_type)
-            })
-            .await
+        self.scenario_read(move |conn, layout| match layout {
+            Some(layout) => summary::summarize(conn, layout, &input, include_samples, per_type),
+            None => Ok(None),
+        })
+        .await
     }
 
     /// Runs user SQL on the read path; the outer error is infrastructure (busy, timeout,
@@ -318,6 +280,9 @@ impl Db {
         max_chars: usize,
         cancel: CancellationToken,
     ) -> Result<Result<QueryResult, QueryError>, DbError> {
+        if let Some(remote) = self.remote_access().await {
+            return Ok(remote?.query(sql, limit, max_chars).await);
+        }
         self.reader()
             .await
             .read_cancellable(cancel, move |conn| match query::run(conn, &sql, limit, max_chars) {
@@ -338,19 +303,16 @@ impl Db {
         county: Option<String>,
         limit: u32,
     ) -> Result<Option<ReferenceResult>, DbError> {
-        self.reader()
-            .await
-            .read(move |conn| reference::query(&Sql::local(conn.conn()), table, state, county.as_deref(), limit))
-            .await
+        self.plain_read(move |conn| reference::query(conn, table, state, county.as_deref(), limit)).await
     }
 
     /// Searches `network.providers`; `Ok(None)` when the database has no such table.
     pub async fn search_providers(&self, search: ProviderSearch) -> Result<Option<ProviderResult>, DbError> {
-        self.reader().await.read(move |conn| providers::search(&Sql::local(conn.conn()), &search)).await
+        self.plain_read(move |conn| providers::search(conn, &search)).await
     }
 
     pub async fn tables(&self) -> Result<TableInventory, DbError> {
-        self.reader().await.read(|conn| reference::inventory(&Sql::local(conn.conn()))).await
+        self.plain_read(reference::inventory).await
     }
 
     /// A write of the scenario aggregate: `work` runs in one transaction in the file's
@@ -359,9 +321,16 @@ impl Db {
     async fn scenario_write<T, F, C>(&self, work: F, check: C) -> Result<Committed<T>, DbError>
     where
         T: Send + 'static,
-        F: FnOnce(&Sql<'_>, &Layout) -> anyhow::Result<T> + Send + 'static,
+        F: FnMut(&Sql<'_>, &Layout) -> anyhow::Result<T> + Send + 'static,
         C: FnOnce(&Sql<'_>, &T) -> anyhow::Result<bool> + Send + 'static,
     {
+        if let Some(remote) = self.remote_access().await {
+            self.check_writable()?;
+            let mut work = work;
+            let value = remote?.write(move |sql, layout| work(sql, layout)).await?;
+            return Ok(Committed { value, disk_warning: None });
+        }
+        let mut work = work;
         let work = move |conn: &duckdb::Connection| {
             let conn = &Sql::local(conn);
             work(conn, &*layout_for_write(conn)?)
@@ -411,9 +380,16 @@ impl Db {
     ) -> Result<SaveOutcome, DbError> {
         let committed = self
             .scenario_write(
-                move |conn, layout| {
-                    let request = request().context("the save could not be prepared; nothing was written")?;
-                    scenarios::save(conn, layout, request)
+                {
+                    // Prepared once; a write run again (a conflict on a server) saves it again.
+                    let (mut request, mut prepared) = (Some(request), None);
+                    move |conn, layout| {
+                        if prepared.is_none() {
+                            let request = request.take().expect("prepared on the first run");
+                            prepared = Some(request().context("the save could not be prepared; nothing was written")?);
+                        }
+                        scenarios::save(conn, layout, prepared.as_mut().expect("prepared above"))
+                    }
                 },
                 |conn, outcome| match outcome {
                     SaveOutcome::Saved { scenario_id, updated_at, .. } => {
@@ -435,7 +411,10 @@ impl Db {
     pub async fn add_entities(&self, request: AddRequest) -> Result<AddOutcome, DbError> {
         let committed = self
             .scenario_write(
-                move |conn, layout| scenarios::add(conn, layout, request),
+                {
+                    let mut request = request;
+                    move |conn, layout| scenarios::add(conn, layout, &mut request)
+                },
                 |conn, outcome| match outcome {
                     AddOutcome::Added { scenario_id, updated_at, .. } => {
                         holds_scenario(conn, scenario_id, Some(updated_at))
@@ -472,6 +451,7 @@ impl Db {
     /// they are all there already (see `population::ensure`). Returns the row count of
     /// each table and whether it was generated now.
     pub async fn ensure_reference_data(&self, scale: Scale) -> Result<(Vec<(String, i64)>, bool), DbError> {
+        self.local_only("demo")?;
         self.writer().await?.write(move |conn| population::ensure(conn, scale)).await
     }
 
@@ -479,6 +459,7 @@ impl Db {
     /// counties it uses) unless a providers table is there. Returns its row count and
     /// whether it was generated now.
     pub async fn ensure_providers(&self, scale: Scale) -> Result<(i64, bool), DbError> {
+        self.local_only("demo")?;
         self.writer().await?.write(move |conn| providers::ensure(conn, scale.providers)).await
     }
 
@@ -512,33 +493,6 @@ fn holds_scenario(conn: &Sql<'_>, scenario_id: &str, updated_at: Option<&String>
         |r| r.get(0),
     )?;
     Ok(n > 0)
-}
-
-/// The layout of the file behind a read connection, detected once per read instance
-/// (the file cannot change while the instance is open, invariant 8); `None` for a file
-/// without scenario tables, an error (one line) for scenario tables of an unknown shape.
-fn known_layout(
-    memo: &std::sync::Mutex<(u64, Option<Detected>)>,
-    conn: &engine::InstanceConnection,
-) -> anyhow::Result<Option<Arc<Layout>>> {
-    let serial = conn.instance().serial();
-    // Held while detecting: reads of a new instance wait for one detection instead of
-    // each running their own.
-    let mut memo = memo.lock().unwrap_or_else(|e| e.into_inner());
-    let detected = match memo.1.clone().filter(|_| memo.0 == serial) {
-        Some(detected) => detected,
-        None => {
-            let detected = layout::detect(&Sql::local(conn.conn()))?;
-            *memo = (serial, Some(detected.clone()));
-            detected
-        }
-    };
-    drop(memo);
-    match detected {
-        Detected::Empty => Ok(None),
-        Detected::Known(layout) => Ok(Some(layout)),
-        Detected::Unknown(reason) => Err(anyhow::anyhow!(reason)),
-    }
 }
 
 /// The layout a write works in, prepared: a new file (or one of ours missing something)

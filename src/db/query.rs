@@ -35,6 +35,17 @@ pub enum QueryError {
 /// `max_chars` characters of pretty-printed rows.
 pub fn run(conn: &InstanceConnection, sql: &str, limit: usize, max_chars: usize) -> Result<QueryResult, QueryError> {
     check_read_only(conn, sql)?;
+    execute(conn.conn(), sql, [], limit, max_chars)
+}
+
+/// Runs `sql` with `params`, already checked, as [`run`] does.
+pub fn execute<P: duckdb::Params>(
+    conn: &duckdb::Connection,
+    sql: &str,
+    params: P,
+    limit: usize,
+    max_chars: usize,
+) -> Result<QueryResult, QueryError> {
     let failed = |e: duckdb::Error| {
         let message = e.to_string();
         if message.contains("decoding Variant columns is not supported") {
@@ -47,10 +58,10 @@ pub fn run(conn: &InstanceConnection, sql: &str, limit: usize, max_chars: usize)
         }
         QueryError::Failed(message)
     };
-    let mut stmt = conn.conn().prepare(sql).map_err(failed)?;
+    let mut stmt = conn.prepare(sql).map_err(failed)?;
     // Streaming execution: chunks are produced as rows are pulled, so stopping at the cap
     // stops the query too.
-    drop(stmt.stream_arrow([]).map_err(failed)?);
+    drop(stmt.stream_arrow(params).map_err(failed)?);
     let (columns, hints) = columns_of(Some(&stmt));
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
@@ -99,6 +110,33 @@ fn check_read_only(conn: &InstanceConnection, sql: &str) -> Result<(), QueryErro
         }
         [other] => Err(QueryError::Refused(format!("{} statements are not allowed", other.name()))),
         many => Err(QueryError::Refused(format!("{} statements in one call are not allowed", many.len()))),
+    }
+}
+
+/// For a database on a server, where binding needs the server's catalog: exactly one
+/// SELECT by DuckDB's parser alone (`json_serialize_sql` serialises SELECT statements only).
+pub fn check_single_select(conn: &duckdb::Connection, sql: &str) -> Result<(), QueryError> {
+    let parsed: String = conn
+        .query_row(&format!("SELECT CAST(json_serialize_sql('{}') AS VARCHAR)", sql.replace('\'', "''")), [], |r| {
+            r.get(0)
+        })
+        .map_err(|e| QueryError::Failed(e.to_string()))?;
+    let parsed: Value = serde_json::from_str(&parsed).map_err(|e| QueryError::Failed(e.to_string()))?;
+    if parsed["error"] == Value::Bool(true) {
+        if let Some(kind) = leading_write_keyword(sql) {
+            return Err(QueryError::Refused(format!("{kind} statements are not allowed")));
+        }
+        if parsed["error_type"] == "parser" {
+            return Err(QueryError::Failed(parsed["error_message"].as_str().unwrap_or("syntax error").to_owned()));
+        }
+        return Err(QueryError::Refused(
+            "only a SELECT statement is allowed on a database on a server (no EXPLAIN, PRAGMA or SET)".to_owned(),
+        ));
+    }
+    match parsed["statements"].as_array().map(Vec::len) {
+        Some(1) => Ok(()),
+        Some(n) => Err(QueryError::Refused(format!("{n} statements in one call are not allowed"))),
+        None => Err(QueryError::Failed("the statement could not be parsed".to_owned())),
     }
 }
 

@@ -1,11 +1,22 @@
-//! Where a statement runs: on a local DuckDB connection (the file), or on a remote
-//! database through Quack, where the statement is sent whole and runs on the server.
+//! Where a statement runs: on a local DuckDB connection (the file), or on a DuckDB server
+//! through Quack, where each statement is sent whole and runs on the server.
 //!
 //! The SQL modules (`scenarios`, `layout`, `schema`, `summary`, ...) take a [`Sql`] and use
 //! the same calls either way (`prepare`, `query_map`, `execute`, an appender). A remote
-//! statement is a local one over `quack_query_by_name(catalog, text)`, so rows come back
+//! statement is a local one over `quack_query(uri, text, token => ...)`, so rows come back
 //! as `duckdb::Row`s with the server's column types; its parameters are written into the
 //! text as typed literals first, because the server receives text only.
+//!
+//! Each `quack_query` call is a session of its own on the server, so a write cannot hold a
+//! transaction open across calls. A remote write is therefore a [`Script`]: its statements
+//! are gathered, and sent at commit as one `BEGIN; ...; COMMIT` text, which the server runs
+//! whole or not at all. The write's reads run at once (on the committed state, or on a
+//! rolled-back replay of the statements gathered so far) and each leaves a guard in the
+//! script that runs the read again inside the transaction and fails it if the answer
+//! changed meanwhile: optimistic concurrency, where a failed guard or a write-write
+//! conflict sends the whole write round again (`remote.rs`).
+
+use std::cell::RefCell;
 
 use duckdb::types::{TimeUnit, ToSqlOutput, Value};
 use duckdb::{Connection, MappedRows, Params, Row, Rows, ToSql};
@@ -17,12 +28,86 @@ pub enum Sql<'c> {
     Remote(Remote<'c>),
 }
 
-/// A remote database attached to a local connection as `catalog` (a Quack session: the
-/// statements sent through one catalog share its transaction).
+/// A DuckDB server reached through a local connection that has the quack extension.
 #[derive(Clone, Copy)]
 pub struct Remote<'c> {
     pub conn: &'c Connection,
-    pub catalog: &'c str,
+    pub server: &'c Server,
+    /// Set inside a write: statements are gathered here instead of sent.
+    pub script: Option<&'c RefCell<Script>>,
+}
+
+/// Where the server is and its token (never logged, never in an error).
+pub struct Server {
+    pub uri: String,
+    pub token: String,
+}
+
+/// The statements of one remote write, sent together at commit.
+#[derive(Default)]
+pub struct Script {
+    statements: Vec<String>,
+}
+
+/// The error text a failed guard raises on the server.
+pub const GUARD_FAILED: &str = "healthsim-mcp: a row this write read changed";
+
+const FINGERPRINT: &str = "__healthsim_fp";
+const READ_TABLE: &str = "__healthsim_read";
+
+impl Script {
+    /// The whole write as one text: it commits all or nothing on the server.
+    pub fn text(&self) -> Option<String> {
+        if self.statements.is_empty() {
+            return None;
+        }
+        Some(format!("BEGIN TRANSACTION;\n{};\nCOMMIT", self.statements.join(";\n")))
+    }
+
+    pub fn len(&self) -> usize {
+        self.statements.len()
+    }
+}
+
+impl Server {
+    /// Runs `text` on the server through `conn` and hands its rows to `f`. Errors read
+    /// as the server's message, without the local wrapper's text.
+    pub fn run<T>(
+        &self,
+        conn: &Connection,
+        text: &str,
+        f: impl FnOnce(Rows<'_>) -> duckdb::Result<T>,
+    ) -> duckdb::Result<T> {
+        let mut stmt = conn.prepare("SELECT * FROM quack_query(?, ?, token => ?)")?;
+        let rows = stmt.query([self.uri.as_str(), text, self.token.as_str()]).map_err(scrub)?;
+        f(rows).map_err(scrub)
+    }
+
+    /// Runs `text` on the server, its result discarded.
+    pub fn send(&self, conn: &Connection, text: &str) -> duckdb::Result<()> {
+        self.run(conn, text, |mut rows| {
+            while rows.next()?.is_some() {}
+            Ok(())
+        })
+        .or_else(|err| match err.to_string().contains("did not return any columns") {
+            true => Ok(()),
+            false => Err(err),
+        })
+    }
+}
+
+/// A server's error without DuckDB's `LINE 1: ...` pointer into the local wrapper.
+fn scrub(err: duckdb::Error) -> duckdb::Error {
+    match err {
+        duckdb::Error::DuckDBFailure(code, Some(text)) => {
+            let text = match text.find("\n\nLINE ") {
+                Some(at) => text[..at].trim_end().to_owned(),
+                None => text,
+            };
+            duckdb::Error::DuckDBFailure(code, Some(text))
+        }
+        other => other,
+    }
 }
 
 impl<'c> Sql<'c> {
@@ -32,9 +117,20 @@ impl<'c> Sql<'c> {
 
     /// Prepares `sql` (cached on a local connection).
     pub fn prepare(&self, sql: &str) -> duckdb::Result<Stmt<'c>> {
+        self.prepare_as(sql, true)
+    }
+
+    /// Prepares a read whose answer may change without making the write that uses it
+    /// wrong (a sequence's next values, the highest id so far): inside a remote write it is
+    /// not checked again at commit.
+    pub fn prepare_volatile(&self, sql: &str) -> duckdb::Result<Stmt<'c>> {
+        self.prepare_as(sql, false)
+    }
+
+    fn prepare_as(&self, sql: &str, guarded: bool) -> duckdb::Result<Stmt<'c>> {
         match self {
             Sql::Local(conn) => conn.prepare_cached(sql).map(Stmt::Local),
-            Sql::Remote(remote) => Ok(Stmt::Remote { remote: *remote, sql: sql.to_owned(), running: None }),
+            Sql::Remote(remote) => Ok(Stmt::Remote { remote: *remote, sql: sql.to_owned(), guarded, running: None }),
         }
     }
 
@@ -51,11 +147,17 @@ impl<'c> Sql<'c> {
         self.prepare(sql)?.query_row(params, f)
     }
 
+    /// Whether writes are gathered for a later commit (a remote write), so a statement's
+    /// row count is not known when it is issued.
+    pub fn is_deferred(&self) -> bool {
+        matches!(self, Sql::Remote(Remote { script: Some(_), .. }))
+    }
+
     /// Runs statements without parameters (a remote server runs them in one call).
     pub fn execute_batch(&self, sql: &str) -> duckdb::Result<()> {
         match self {
             Sql::Local(conn) => conn.execute_batch(sql),
-            Sql::Remote(remote) => remote.send(sql),
+            Sql::Remote(remote) => remote.issue(sql.to_owned()),
         }
     }
 
@@ -77,17 +179,52 @@ impl<'c> Sql<'c> {
 }
 
 impl<'c> Remote<'c> {
-    /// The local statement that runs a text on the server: bind `[catalog, text]`.
-    fn wrapper(&self) -> duckdb::Result<duckdb::Statement<'c>> {
-        self.conn.prepare("SELECT * FROM quack_query_by_name(?, ?)")
+    /// A statement that changes something: gathered in a write, sent at once otherwise.
+    fn issue(&self, text: String) -> duckdb::Result<()> {
+        match self.script {
+            Some(script) => {
+                script.borrow_mut().statements.push(text);
+                Ok(())
+            }
+            None => self.server.send(self.conn, &text),
+        }
     }
 
-    /// Runs `sql` on the server, its result discarded.
-    fn send(&self, sql: &str) -> duckdb::Result<()> {
-        let mut stmt = self.wrapper()?;
-        let mut rows = stmt.query([self.catalog, sql])?;
-        while rows.next()?.is_some() {}
-        Ok(())
+    /// The local statement over the rows of the read `text` (rendered). Inside a write a
+    /// guarded read sees the statements gathered so far and leaves its guard.
+    fn read(&self, text: &str, guarded: bool) -> duckdb::Result<duckdb::Statement<'c>> {
+        let wrapper = "SELECT * FROM quack_query(?, ?, token => ?)";
+        let Some(script) = self.script.filter(|_| guarded) else {
+            return self.conn.prepare(wrapper);
+        };
+        // The rows and a fingerprint of them, computed by the server in one statement.
+        let read = format!(
+            "SELECT * FROM ({text}) POSITIONAL JOIN (SELECT CAST(list(x ORDER BY x) AS VARCHAR) AS {FINGERPRINT} FROM ({text}) AS x)"
+        );
+        let gathered = script.borrow();
+        let sent = match gathered.statements.is_empty() {
+            true => read,
+            // The first result of a script is its first SELECT's, here the read.
+            false => format!("BEGIN TRANSACTION;\n{};\n{read};\nROLLBACK", gathered.statements.join(";\n")),
+        };
+        drop(gathered);
+        self.conn
+            .execute(
+                &format!("CREATE OR REPLACE TEMP TABLE {READ_TABLE} AS {wrapper}"),
+                [self.server.uri.as_str(), sent.as_str(), self.server.token.as_str()],
+            )
+            .map_err(scrub)?;
+        let fingerprint: Option<String> =
+            self.conn.query_row(&format!("SELECT max({FINGERPRINT}) FROM {READ_TABLE}"), [], |r| r.get(0))?;
+        let expected = fingerprint.as_deref().map_or_else(|| "NULL".to_owned(), quote_text);
+        script.borrow_mut().statements.push(format!(
+            "SET VARIABLE __healthsim_guard = (SELECT CASE WHEN (SELECT CAST(list(x ORDER BY x) AS VARCHAR) FROM ({text}) AS x) \
+             IS NOT DISTINCT FROM {expected} THEN true ELSE error({}) END)",
+            quote_text(GUARD_FAILED)
+        ));
+        // No fingerprint: the read found no rows (the join's one row is padding).
+        let filter = if fingerprint.is_some() { "" } else { " WHERE false" };
+        self.conn.prepare(&format!("SELECT * EXCLUDE ({FINGERPRINT}) FROM {READ_TABLE}{filter}"))
     }
 
     /// `sql` with its parameters written in as typed literals.
@@ -119,16 +256,22 @@ impl<'c> Remote<'c> {
 /// A prepared statement of either kind.
 pub enum Stmt<'c> {
     Local(duckdb::CachedStatement<'c>),
-    Remote { remote: Remote<'c>, sql: String, running: Option<duckdb::Statement<'c>> },
+    Remote { remote: Remote<'c>, sql: String, guarded: bool, running: Option<duckdb::Statement<'c>> },
 }
 
 impl<'c> Stmt<'c> {
-    /// For a remote statement: the local wrapper and the parameters it runs with.
-    fn remote<P: Params>(&mut self, params: P) -> duckdb::Result<(&mut duckdb::Statement<'c>, [String; 2])> {
-        let Stmt::Remote { remote, sql, running } = self else { unreachable!("local statements run themselves") };
+    /// For a remote read: the local statement over its rows, and the parameters it takes.
+    fn remote<P: Params>(&mut self, params: P) -> duckdb::Result<(&mut duckdb::Statement<'c>, Vec<String>)> {
+        let Stmt::Remote { remote, sql, guarded, running } = self else {
+            unreachable!("local statements run themselves")
+        };
         let text = remote.render(sql, params)?;
-        let catalog = remote.catalog.to_owned();
-        Ok((running.insert(remote.wrapper()?), [catalog, text]))
+        let stmt = remote.read(&text, *guarded)?;
+        let bound = match remote.script.filter(|_| *guarded) {
+            Some(_) => Vec::new(),
+            None => vec![remote.server.uri.clone(), text, remote.server.token.clone()],
+        };
+        Ok((running.insert(stmt), bound))
     }
 
     pub fn query<P: Params>(&mut self, params: P) -> duckdb::Result<Rows<'_>> {
@@ -136,7 +279,7 @@ impl<'c> Stmt<'c> {
             Stmt::Local(stmt) => stmt.query(params),
             Stmt::Remote { .. } => {
                 let (stmt, bound) = self.remote(params)?;
-                stmt.query(bound)
+                stmt.query(duckdb::params_from_iter(bound)).map_err(scrub)
             }
         }
     }
@@ -150,7 +293,7 @@ impl<'c> Stmt<'c> {
             Stmt::Local(stmt) => stmt.query_map(params, f),
             Stmt::Remote { .. } => {
                 let (stmt, bound) = self.remote(params)?;
-                stmt.query_map(bound, f)
+                stmt.query_map(duckdb::params_from_iter(bound), f).map_err(scrub)
             }
         }
     }
@@ -164,24 +307,30 @@ impl<'c> Stmt<'c> {
             Stmt::Local(stmt) => stmt.query_row(params, f),
             Stmt::Remote { .. } => {
                 let (stmt, bound) = self.remote(params)?;
-                stmt.query_row(bound, f)
+                stmt.query_row(duckdb::params_from_iter(bound), f).map_err(scrub)
             }
         }
     }
 
-    /// Runs the statement; the number of rows it changed.
+    /// Runs the statement; the number of rows it changed (0 inside a remote write, where
+    /// it runs at commit: see [`Sql::is_deferred`]).
     pub fn execute<P: Params>(&mut self, params: P) -> duckdb::Result<usize> {
         match self {
             Stmt::Local(stmt) => stmt.execute(params),
-            Stmt::Remote { .. } => {
-                let (stmt, bound) = self.remote(params)?;
-                let mut rows = stmt.query(bound)?;
-                // DML answers with its row count; anything else with no rows or others.
-                let changed = match rows.next()? {
-                    Some(row) => row.get::<_, i64>(0).unwrap_or(0),
-                    None => 0,
-                };
-                Ok(usize::try_from(changed).unwrap_or(0))
+            Stmt::Remote { remote, sql, .. } => {
+                let text = remote.render(sql, params)?;
+                if remote.script.is_some() {
+                    remote.issue(text)?;
+                    return Ok(0);
+                }
+                remote.server.run(remote.conn, &text, |mut rows| {
+                    // DML answers with its row count; anything else with no rows or others.
+                    let changed = match rows.next()? {
+                        Some(row) => row.get::<_, i64>(0).unwrap_or(0),
+                        None => 0,
+                    };
+                    Ok(usize::try_from(changed).unwrap_or(0))
+                })
             }
         }
     }
@@ -230,8 +379,7 @@ impl Appender<'_> {
             Appender::Local(appender) => appender.flush(),
             Appender::Remote { remote, head, rows } => {
                 if !rows.is_empty() {
-                    remote.send(&format!("{head}{rows}"))?;
-                    rows.clear();
+                    remote.issue(format!("{head}{}", std::mem::take(rows)))?;
                 }
                 Ok(())
             }
@@ -301,7 +449,7 @@ struct Placeholder {
     index: usize,
 }
 
-/// The `?` and `$N` parameters of `sql`, outside string literals, quoted names and comments.
+/// The `?`, `?N` and `$N` parameters of `sql`, outside string literals, quoted names and comments.
 fn placeholders(sql: &str) -> Vec<Placeholder> {
     let bytes = sql.as_bytes();
     let (mut found, mut next, mut i) = (Vec::new(), 0, 0);
@@ -332,11 +480,11 @@ fn placeholders(sql: &str) -> Vec<Placeholder> {
                 }
                 i += 1;
             }
-            b'?' => {
+            b'?' if !bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
                 found.push(Placeholder { range: i..i + 1, index: next });
                 next += 1;
             }
-            b'$' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+            b'$' | b'?' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
                 let end = (i + 1..bytes.len()).find(|&j| !bytes[j].is_ascii_digit()).unwrap_or(bytes.len());
                 let number: usize = sql[i + 1..end].parse().unwrap_or(0);
                 if number > 0 {
@@ -374,6 +522,8 @@ mod tests {
         let sql = "SELECT '?', \"a?\" , ? -- ?\n/* ? */ , $2, 'it''s ?', $1, ?";
         let found: Vec<usize> = placeholders(sql).iter().map(|p| p.index).collect();
         assert_eq!(found, vec![0, 1, 0, 1]);
+        let numbered: Vec<usize> = placeholders("SELECT ?2, ?1, ?12").iter().map(|p| p.index).collect();
+        assert_eq!(numbered, vec![1, 0, 11]);
         let literals = vec!["'x'".to_owned(), "7".to_owned()];
         assert_eq!(substitute(sql, &literals), "SELECT '?', \"a?\" , 'x' -- ?\n/* ? */ , 7, 'it''s ?', 'x', 7");
     }
@@ -383,7 +533,8 @@ mod tests {
     #[test]
     fn literals_round_trip() {
         let conn = Connection::open_in_memory().unwrap();
-        let remote = Remote { conn: &conn, catalog: "unused" };
+        let server = Server { uri: String::new(), token: String::new() };
+        let remote = Remote { conn: &conn, server: &server, script: None };
         let stamp = Value::Timestamp(TimeUnit::Microsecond, 1_700_000_000_123_456);
         let text = remote
             .render(

@@ -69,7 +69,7 @@ fn failpoint_rows() -> Option<u64> {
 
 /// Writes a scenario (inside the caller's transaction). With `overwrite`, an existing
 /// scenario of that name keeps its id and `created_at` and loses every old row.
-pub fn save(conn: &Sql<'_>, layout: &Layout, request: SaveRequest) -> anyhow::Result<SaveOutcome> {
+pub fn save(conn: &Sql<'_>, layout: &Layout, request: &mut SaveRequest) -> anyhow::Result<SaveOutcome> {
     let (now, stamp) = utc_now();
     let (table, key) = (quote(layout.scenarios), layout.key);
     let existing: Option<String> = conn
@@ -94,7 +94,7 @@ pub fn save(conn: &Sql<'_>, layout: &Layout, request: SaveRequest) -> anyhow::Re
     };
     insert_tags(conn, layout, &scenario_id, request.tags.iter())?;
     let canonical: usize = request.plan.rows.values().map(Vec::len).sum();
-    let mut reporter = Reporter::new(request.progress, (request.plan.entities.len() + canonical) as u64);
+    let mut reporter = Reporter::new(request.progress.take(), (request.plan.entities.len() + canonical) as u64);
     insert_entities(conn, layout, &scenario_id, &request.plan, &stamp, &mut reporter)?;
     let mut skipped = Skipped::default();
     insert_canonical_rows(conn, layout, &scenario_id, &request.plan, &stamp, &mut reporter, &mut skipped)?;
@@ -109,7 +109,7 @@ pub fn save(conn: &Sql<'_>, layout: &Layout, request: SaveRequest) -> anyhow::Re
 /// Adds entities to a scenario (inside the caller's transaction), creating it when the
 /// target names none that exists: an entity whose (type, id) the scenario holds replaces
 /// it (its JSON and its canonical row), others are added, nothing else is touched.
-pub fn add(conn: &Sql<'_>, layout: &Layout, request: AddRequest) -> anyhow::Result<AddOutcome> {
+pub fn add(conn: &Sql<'_>, layout: &Layout, request: &mut AddRequest) -> anyhow::Result<AddOutcome> {
     let (now, stamp) = utc_now();
     let (table, key) = (quote(layout.scenarios), layout.key);
     let visible = layout.visible("");
@@ -188,7 +188,7 @@ pub fn add(conn: &Sql<'_>, layout: &Layout, request: AddRequest) -> anyhow::Resu
         .with_context(|| format!("cannot replace rows of {}", spec.name))?;
     }
     let canonical: usize = request.plan.rows.values().map(Vec::len).sum();
-    let mut reporter = Reporter::new(request.progress, (request.plan.entities.len() + canonical) as u64);
+    let mut reporter = Reporter::new(request.progress.take(), (request.plan.entities.len() + canonical) as u64);
     insert_entities(conn, layout, &scenario_id, &request.plan, &stamp, &mut reporter)?;
     let mut skipped = Skipped::default();
     insert_canonical_rows(conn, layout, &scenario_id, &request.plan, &stamp, &mut reporter, &mut skipped)?;
@@ -261,20 +261,20 @@ fn reserve_ids(conn: &Sql<'_>, table: &str, sequence: &str, n: usize) -> anyhow:
     }
     let sequence = sequence.replace('\'', "''");
     let highest: Option<i64> = conn
-        .query_row(&format!("SELECT max(id) FROM {}", quote(table)), [], |r| r.get(0))
+        .prepare_volatile(&format!("SELECT max(id) FROM {}", quote(table)))?
+        .query_row([], |r| r.get(0))
         .context("cannot number rows")?;
-    let first: i64 = conn.query_row(&format!("SELECT nextval('{sequence}')"), [], |r| r.get(0))?;
+    let first: i64 = conn.prepare_volatile(&format!("SELECT nextval('{sequence}')"))?.query_row([], |r| r.get(0))?;
     let mut ids = vec![first];
     if let Some(highest) = highest.filter(|h| *h >= first) {
-        conn.query_row(&format!("SELECT count(nextval('{sequence}')) FROM range(?)"), [highest - first], |r| {
-            r.get::<_, i64>(0)
-        })?;
+        conn.prepare_volatile(&format!("SELECT count(nextval('{sequence}')) FROM range(?)"))?
+            .query_row([highest - first], |r| r.get::<_, i64>(0))?;
         ids.clear();
     }
     // Ids come from the sequence in one statement, so insertion order (the load order) is
     // the submission order.
     let more: Vec<i64> = conn
-        .prepare(&format!("SELECT nextval('{sequence}') AS id FROM range(?) ORDER BY id"))?
+        .prepare_volatile(&format!("SELECT nextval('{sequence}') AS id FROM range(?) ORDER BY id"))?
         .query_map([(n - ids.len()) as i64], |r| r.get(0))?
         .collect::<Result<_, _>>()
         .context("cannot reserve row ids")?;
@@ -471,17 +471,24 @@ fn remove_contents(conn: &Sql<'_>, layout: &Layout, scenario_id: &str) -> anyhow
         if !shape.columns.contains_key(layout.canonical_owner) {
             continue;
         }
-        canonical_rows += conn
-            .execute(&format!("DELETE FROM {} WHERE {} = ?", quote(name), layout.canonical_owner), [scenario_id])
-            .with_context(|| format!("cannot delete rows of {name}"))? as u64;
+        canonical_rows += delete_owned(conn, name, layout.canonical_owner, scenario_id)
+            .with_context(|| format!("cannot delete rows of {name}"))?;
     }
-    let entities = conn
-        .execute(&format!("DELETE FROM {} WHERE {} = ?", quote(layout.entities), layout.owner), [scenario_id])
-        .context("cannot delete entities")? as u64;
-    let tags = conn
-        .execute(&format!("DELETE FROM {} WHERE {} = ?", quote(layout.tags), layout.owner), [scenario_id])
-        .context("cannot delete tags")? as u64;
+    let entities = delete_owned(conn, layout.entities, layout.owner, scenario_id).context("cannot delete entities")?;
+    let tags = delete_owned(conn, layout.tags, layout.owner, scenario_id).context("cannot delete tags")?;
     Ok(Removed { entities, canonical_rows, tags, warning: None })
+}
+
+/// Deletes the rows of `table` whose `owner` is `id`; how many. Where the delete runs only
+/// at commit (a remote write), the rows are counted first, a read checked again at commit.
+fn delete_owned(conn: &Sql<'_>, table: &str, owner: &str, id: &str) -> anyhow::Result<u64> {
+    let table = quote(table);
+    let mut count = 0;
+    if conn.is_deferred() {
+        count = conn.query_row(&format!("SELECT count(*) FROM {table} WHERE {owner} = ?"), [id], |r| r.get(0))?;
+    }
+    let deleted = conn.execute(&format!("DELETE FROM {table} WHERE {owner} = ?"), [id])? as u64;
+    Ok(deleted.max(count))
 }
 
 /// Deletes a scenario and everything it owns; `None` when nothing matches.
