@@ -24,14 +24,14 @@ impl ListingMemo {
     /// Different filters kept per instance.
     const CAPACITY: usize = 16;
 
-    fn get(&self, serial: u64, filter: &ListFilter) -> Option<Vec<ScenarioListing>> {
+    pub(super) fn get(&self, serial: u64, filter: &ListFilter) -> Option<Vec<ScenarioListing>> {
         if self.serial != serial {
             return None;
         }
         self.entries.iter().find(|(f, _)| f == filter).map(|(_, listing)| listing.clone())
     }
 
-    fn put(&mut self, serial: u64, filter: ListFilter, listing: Vec<ScenarioListing>) {
+    pub(super) fn put(&mut self, serial: u64, filter: ListFilter, listing: Vec<ScenarioListing>) {
         if self.serial != serial || self.entries.len() >= Self::CAPACITY {
             self.entries.clear();
             self.serial = serial;
