@@ -24,14 +24,14 @@ impl ListingMemo {
     /// Different filters kept per instance.
     const CAPACITY: usize = 16;
 
-    pub(super) fn get(&self, serial: u64, filter: &ListFilter) -> Option<Vec<ScenarioListing>> {
+    fn get(&self, serial: u64, filter: &ListFilter) -> Option<Vec<ScenarioListing>> {
         if self.serial != serial {
             return None;
         }
         self.entries.iter().find(|(f, _)| f == filter).map(|(_, listing)| listing.clone())
     }
 
-    pub(super) fn put(&mut self, serial: u64, filter: ListFilter, listing: Vec<ScenarioListing>) {
+    fn put(&mut self, serial: u64, filter: ListFilter, listing: Vec<ScenarioListing>) {
         if self.serial != serial || self.entries.len() >= Self::CAPACITY {
             self.entries.clear();
             self.serial = serial;
@@ -128,5 +128,42 @@ pub(super) fn known_layout(
         Detected::Empty => Ok(None),
         Detected::Known(layout) => Ok(Some(layout)),
         Detected::Unknown(reason) => Err(anyhow::anyhow!(reason)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listing(name: &str) -> Vec<ScenarioListing> {
+        vec![ScenarioListing {
+            scenario_id: name.into(),
+            name: name.into(),
+            description: None,
+            entity_count: 0,
+            tags: Vec::new(),
+            created_at: None,
+            updated_at: None,
+        }]
+    }
+
+    /// A listing is reused only on the instance it was computed on, per filter.
+    #[test]
+    fn listings_are_reused_only_on_their_instance() {
+        let mut memo = ListingMemo::default();
+        let all = ListFilter { tag: None, search: None, limit: 50 };
+        let tagged = ListFilter { tag: Some("q3".into()), ..all.clone() };
+        memo.put(7, all.clone(), listing("a"));
+        assert_eq!(memo.get(7, &all).unwrap()[0].name, "a");
+        assert!(memo.get(7, &tagged).is_none());
+        assert!(memo.get(8, &all).is_none(), "another instance may see other data");
+        memo.put(8, tagged.clone(), listing("b"));
+        assert!(memo.get(7, &all).is_none() && memo.get(8, &all).is_none());
+        assert_eq!(memo.get(8, &tagged).unwrap()[0].name, "b");
+        // Bounded: a full memo starts over.
+        for limit in 0..ListingMemo::CAPACITY as u32 {
+            memo.put(8, ListFilter { limit, ..all.clone() }, listing("c"));
+        }
+        assert!(memo.entries.len() <= ListingMemo::CAPACITY);
     }
 }
