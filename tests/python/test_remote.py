@@ -1,0 +1,244 @@
+"""`--db quack:HOST:PORT`: several healthsim-mcp processes sharing one database through a
+real Quack server (Python duckdb 1.5.5 with the quack and httpfs wheels, started here),
+each write one transaction there. The wheels' site-packages is `HEALTHSIM_TEST_EXTENSION_DIR`
+(set by scripts/test); the server runs under the same Python."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from conftest import BIN, entities, server, wait_until
+
+pytestmark = pytest.mark.anyio
+
+WHEELS = os.environ.get("HEALTHSIM_TEST_EXTENSION_DIR", "")
+needs_wheels = pytest.mark.skipif(not WHEELS, reason="HEALTHSIM_TEST_EXTENSION_DIR is not set (scripts/test sets it)")
+TOKEN = "quack-test-token-5f2c9e"
+SERVE = Path(__file__).parent / "remote" / "quack_server.py"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def quack_server(file: Path):
+    """A Quack server owning `file`; yields its `--db` address."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(SERVE), str(file), str(port), TOKEN, WHEELS],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.strip() == "serving", f"the Quack server did not start: {line!r} {proc.stderr.read()}"
+        yield f"quack:127.0.0.1:{port}"
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+def remote_args(address: str) -> tuple[list[str], dict[str, str]]:
+    return ["--extension-dir", WHEELS], {"HEALTHSIM_QUACK_TOKEN": TOKEN}
+
+
+@contextlib.asynccontextmanager
+async def remote_server(address: str):
+    args, env = remote_args(address)
+    async with server(address, *args, env=env) as s:  # type: ignore[arg-type]
+        yield s
+
+
+def call(address: str, tool: str, args: str = "{}", token: str = TOKEN, log: str = "healthsim_mcp=debug"):
+    """One tool call through `healthsim-mcp call`; (exit code, stdout, stderr)."""
+    run = subprocess.run(
+        [BIN, "call", "--db", address, "--extension-dir", WHEELS, tool, args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HEALTHSIM_QUACK_TOKEN": token, "RUST_LOG": log},
+    )
+    return run.returncode, run.stdout, run.stderr
+
+
+@needs_wheels
+async def test_three_servers_save_at_once_and_each_sees_every_save(tmp_path):
+    with quack_server(tmp_path / "shared.duckdb") as address:
+        async with remote_server(address) as a, remote_server(address) as b, remote_server(address) as c:
+            servers = {"a": a, "b": b, "c": c}
+            raced: dict[str, object] = {}
+
+            async def saves(label: str):
+                s = servers[label]
+                for i in range(4):
+                    saved = await s.ok(
+                        "healthsim_save_scenario",
+                        {"name": f"{label}-{i}", "entities": entities(25, prefix=f"{label}{i}-"), "tags": [label]},
+                    )
+                    assert saved["total_entities"] == 25
+
+            async def race(label: str):
+                raced[label] = await servers[label].call(
+                    "healthsim_save_scenario", {"name": "raced", "entities": entities(10, prefix=f"r{label}-")}
+                )
+
+            async with anyio.create_task_group() as group:
+                for label in servers:
+                    group.start_soon(saves, label)
+                    group.start_soon(race, label)
+
+            # The raced name is saved once; the others get the usual error.
+            winners = [label for label, (is_error, _) in raced.items() if not is_error]
+            assert len(winners) == 1, raced
+            for label, (is_error, value) in raced.items():
+                if is_error:
+                    assert "already exists" in value["error"], value
+            # Every server sees every save, with all its rows.
+            expected = sorted([f"{label}-{i}" for label in servers for i in range(4)] + ["raced"])
+            for s in servers.values():
+                listed = await s.ok("healthsim_list_scenarios", {"limit": 100})
+                assert sorted(x["name"] for x in listed) == expected
+                assert sum(x["entity_count"] for x in listed) == 12 * 25 + 10
+            counted = await a.ok("healthsim_query", {"sql": "SELECT count(*) AS n FROM patients"})
+            assert counted["rows"] == [{"n": 12 * 25 + 10}]
+            loaded = await c.ok("healthsim_load_scenario", {"name_or_id": "raced", "include_entities": True})
+            assert {p["id"][:2] for p in loaded["entities"]["patients"]} == {f"r{winners[0]}"}
+
+
+@needs_wheels
+async def test_no_server_serves_a_stale_listing(tmp_path):
+    """Other servers write at any time: a listing, a load and a summary always ask."""
+    with quack_server(tmp_path / "shared.duckdb") as address:
+        async with remote_server(address) as a, remote_server(address) as b:
+            assert await a.ok("healthsim_list_scenarios") == []
+            await b.ok("healthsim_save_scenario", {"name": "from-b", "entities": entities(3)})
+            assert [x["name"] for x in await a.ok("healthsim_list_scenarios")] == ["from-b"]
+            await b.ok(
+                "healthsim_save_scenario", {"name": "from-b", "entities": entities(5), "overwrite": True}
+            )
+            assert (await a.ok("healthsim_list_scenarios"))[0]["entity_count"] == 5
+            await b.ok("healthsim_add_entities", {"scenario_name": "from-b", "entities": entities(2, prefix="x")})
+            summary = await a.ok("healthsim_get_summary", {"scenario_id_or_name": "from-b"})
+            assert summary["entity_counts"] == {"patients": 7}
+            removed = await b.ok("healthsim_delete_scenario", {"name_or_id": "from-b", "confirm": True})
+            assert removed["removed"]["entities"] == 7 and removed["removed"]["canonical_rows"] == 7, removed
+            assert await a.ok("healthsim_list_scenarios") == []
+            assert "not found" in await a.error("healthsim_load_scenario", {"name_or_id": "from-b"})
+
+
+@needs_wheels
+async def test_kill_9_mid_save_leaves_nothing_partial(tmp_path):
+    with quack_server(tmp_path / "shared.duckdb") as address:
+        async with remote_server(address) as keeper:
+            await keeper.ok("healthsim_save_scenario", {"name": "before", "entities": entities(5)})
+            # Killed while the rows are gathered, and at the last progress report (the
+            # script is being sent or has been).
+            for attempt, at in enumerate((0.5, 1.0, 1.0)):
+                killed = anyio.Event()
+                with pytest.raises(BaseException):
+                    async with remote_server(address) as victim:
+
+                        async def on_progress(progress, total, message, victim=victim, at=at):
+                            if not killed.is_set() and progress >= (total or 1) * at:
+                                os.kill(victim.pid, signal.SIGKILL)
+                                killed.set()
+
+                        with anyio.fail_after(120):
+                            await victim.session.call_tool(
+                                "healthsim_save_scenario",
+                                {"name": f"killed-{attempt}", "entities": entities(20_000, prefix=f"k{attempt}-")},
+                                progress_callback=on_progress,
+                            )
+                assert killed.is_set()
+            # Each killed save is absent or whole; nothing is orphaned; the rest is intact.
+            listed = {x["name"]: x["entity_count"] for x in await keeper.ok("healthsim_list_scenarios")}
+            assert listed.pop("before") == 5
+            assert all(n == 20_000 for n in listed.values()), listed
+            orphans = await keeper.ok(
+                "healthsim_query",
+                {
+                    "sql": "SELECT (SELECT count(*) FROM scenario_entities e WHERE e.scenario_id NOT IN "
+                    "(SELECT scenario_id FROM scenarios)) + (SELECT count(*) FROM patients p WHERE "
+                    "p.scenario_id NOT IN (SELECT scenario_id FROM scenarios)) AS n"
+                },
+            )
+            assert orphans["rows"] == [{"n": 0}]
+            patients = await keeper.ok("healthsim_query", {"sql": "SELECT count(*) AS n FROM patients"})
+            assert patients["rows"] == [{"n": 5 + 20_000 * len(listed)}]
+            await keeper.ok("healthsim_save_scenario", {"name": "after", "entities": entities(5)})
+
+
+@needs_wheels
+async def test_user_sql_cannot_write_on_the_server(tmp_path):
+    """Parsed here as one SELECT, run there in a READ ONLY transaction: every write,
+    hidden or not, is refused or fails, and the database is unchanged."""
+    with quack_server(tmp_path / "shared.duckdb") as address:
+        async with remote_server(address) as s:
+            await s.ok("healthsim_save_scenario", {"name": "kept", "entities": entities(3), "tags": ["t"]})
+            state = "SELECT (SELECT count(*) FROM scenarios) AS s, (SELECT count(*) FROM patients) AS p, (SELECT count(*) FROM duckdb_tables()) AS t"
+            before = await s.ok("healthsim_query", {"sql": state})
+            hostile = [
+                "DELETE FROM scenarios",
+                "SELECT 1; DELETE FROM scenarios",
+                "SELECT 1;\nDROP TABLE scenarios",
+                "WITH d AS (DELETE FROM scenarios RETURNING *) SELECT * FROM d",
+                "SELECT * FROM query('DELETE FROM scenarios')",
+                "SELECT nextval('scenario_entities_seq')",
+                "SELECT 1 -- ;\nROLLBACK; DELETE FROM scenarios",
+                "SELECT 1 /* */; COMMIT; DELETE FROM scenarios",
+                "COMMIT",
+                "CREATE TABLE x AS SELECT 1",
+                "INSERT INTO scenario_tags VALUES (99, 'x', 'y')",
+                "UPDATE scenarios SET name = 'x'",
+                "ATTACH ':memory:' AS m",
+                "CALL quack_serve('quack:127.0.0.1:1', token => 'abcdef')",
+                "SET threads = 1",
+                "COPY scenarios TO 'stolen.csv'",
+                "SELECT 'a''; DELETE FROM scenarios; --' AS s",
+            ]
+            for sql in hostile:
+                is_error, value = await s.call("healthsim_query", {"sql": sql})
+                if not is_error:
+                    assert value["rows"] and "DELETE" not in str(value["columns"]), (sql, value)
+            assert await s.ok("healthsim_query", {"sql": state}) == before
+            assert not (tmp_path / "stolen.csv").exists()
+            refused = await s.error("healthsim_query", {"sql": "DELETE FROM scenarios"})
+            assert "DELETE statements are not allowed" in refused
+            ok = await s.ok("healthsim_query", {"sql": "SELECT name FROM scenarios -- trailing"})
+            assert ok["rows"] == [{"name": "kept"}]
+
+
+@needs_wheels
+def test_server_errors_are_one_line_and_never_show_the_token(tmp_path):
+    dead = f"quack:127.0.0.1:{free_port()}"
+    code, out, err = call(dead, "healthsim_list_scenarios")
+    assert code == 1
+    assert f"cannot reach the Quack server {dead}" in out, out
+    with quack_server(tmp_path / "shared.duckdb") as address:
+        code, out, err = call(address, "healthsim_list_scenarios", token="not-the-token")
+        assert code == 1 and "refused the token: set HEALTHSIM_QUACK_TOKEN" in out, out
+        code, out, err = call(
+            address, "healthsim_save_scenario", '{"name": "s", "entities": {"patients": [{"id": "p", "given_name": "A"}]}}'
+        )
+        assert code == 0, out + err
+        code, out, err = call(address, "healthsim_query", '{"sql": "SELECT * FROM nosuch"}')
+        assert code == 1 and "nosuch does not exist" in out and "LINE 1" not in out, out
+        for text in (out, err):
+            assert TOKEN not in text
+    code = subprocess.run(
+        [BIN, "call", "--db", dead, "healthsim_tables"], capture_output=True, text=True, env={**os.environ, "HEALTHSIM_QUACK_TOKEN": ""}
+    )
+    assert code.returncode == 2 and "needs the Quack server's token in HEALTHSIM_QUACK_TOKEN" in code.stderr
