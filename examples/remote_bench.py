@@ -1,0 +1,107 @@
+"""Saves per second through a Quack server: one, then three healthsim-mcp processes on
+`--db quack:...` saving at once (each save 10 patients, through the MCP Python SDK), beside
+one process on a local file. Also a listing's and a query's latency on each.
+
+    ~/.cache/healthsim-mcp/venv-duckdb-1.5.5/bin/python examples/remote_bench.py [SAVES]
+
+Needs the `duckdb-extension-quack` and `-httpfs` 1.5.5 wheels in this Python's
+site-packages (scripts/test installs them) and `cargo build --release`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+SAVES = int(sys.argv[1]) if len(sys.argv) > 1 else 60
+ROOT = Path(__file__).resolve().parents[1]
+BIN = os.environ.get("HEALTHSIM_MCP_BIN") or str(
+    Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release" / "healthsim-mcp"
+)
+WHEELS = sysconfig.get_paths()["purelib"]
+TOKEN = "bench-token-0d1e"
+
+
+def patients(n: int, prefix: str) -> dict:
+    return {
+        "patients": [
+            {"id": f"{prefix}{i}", "given_name": "B", "family_name": f"P{i}", "birth_date": "1980-01-01", "gender": "F"}
+            for i in range(n)
+        ]
+    }
+
+
+async def open_server(stack: AsyncExitStack, db: str) -> ClientSession:
+    params = StdioServerParameters(
+        command=BIN,
+        args=["--db", db, "--extension-dir", WHEELS],
+        env={"HEALTHSIM_QUACK_TOKEN": TOKEN, "RUST_LOG": "healthsim_mcp=warn"},
+    )
+    read, write = await stack.enter_async_context(stdio_client(params))
+    session = await stack.enter_async_context(ClientSession(read, write))
+    await session.initialize()
+    return session
+
+
+async def saves_per_second(db: str, servers: int, tag: str) -> tuple[float, float, float]:
+    async with AsyncExitStack() as stack:
+        sessions = [await open_server(stack, db) for _ in range(servers)]
+        await sessions[0].call_tool("healthsim_list_scenarios", {})
+
+        async def run(k: int, session: ClientSession):
+            for i in range(SAVES // servers):
+                result = await session.call_tool(
+                    "healthsim_save_scenario", {"name": f"{tag}-{k}-{i}", "entities": patients(10, f"{tag}{k}{i}-")}
+                )
+                assert not getattr(result, "is_error", getattr(result, "isError", False)), result.content
+
+        started = time.perf_counter()
+        await asyncio.gather(*(run(k, s) for k, s in enumerate(sessions)))
+        rate = (SAVES // servers) * servers / (time.perf_counter() - started)
+        timings = {}
+        for tool, args in (("healthsim_list_scenarios", {"limit": 20}), ("healthsim_query", {"sql": "SELECT count(*) FROM patients"})):
+            samples = []
+            for _ in range(20):
+                t = time.perf_counter()
+                await sessions[0].call_tool(tool, args)
+                samples.append((time.perf_counter() - t) * 1000)
+            timings[tool] = statistics.median(samples)
+        return rate, timings["healthsim_list_scenarios"], timings["healthsim_query"]
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        port = 9700 + os.getpid() % 200
+        serve = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests/python/remote/quack_server.py"), f"{tmp}/served.duckdb", str(port), TOKEN, WHEELS],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert serve.stdout.readline().strip() == "serving"
+            address = f"quack:127.0.0.1:{port}"
+            print(f"{SAVES} saves of 10 patients each, through the MCP Python SDK")
+            print(f"{'database':<34} {'saves/s':>8} {'list ms':>8} {'query ms':>9}")
+            for label, db, servers in (
+                ("local file, 1 server", f"{tmp}/local.duckdb", 1),
+                ("Quack server, 1 server", address, 1),
+                ("Quack server, 3 servers at once", address, 3),
+            ):
+                rate, listing, query = await saves_per_second(db, servers, f"s{servers}")
+                print(f"{label:<34} {rate:>8.1f} {listing:>8.2f} {query:>9.2f}")
+        finally:
+            serve.kill()
+
+
+asyncio.run(main())
