@@ -1,10 +1,11 @@
-"""Saves per second through a Quack server: one, then three healthsim-mcp processes on
-`--db quack:...` saving at once (each save 10 patients, through the MCP Python SDK), beside
-one process on a local file. Also a listing's and a query's latency on each.
+"""Saves per second through a Quack server and a DuckLake: one, then three healthsim-mcp
+processes on `--db quack:...` (or `ducklake:sqlite:...`) saving at once (each save 10
+patients, through the MCP Python SDK), beside one process on a local file. Also a
+listing's and a query's latency on each.
 
     ~/.cache/healthsim-mcp/venv-duckdb-1.5.5/bin/python examples/remote_bench.py [SAVES]
 
-Needs the `duckdb-extension-quack` and `-httpfs` 1.5.5 wheels in this Python's
+Needs the `duckdb-extension-{quack,httpfs,ducklake,sqlite}` 1.5.5 wheels in this Python's
 site-packages (scripts/test installs them) and `cargo build --release`.
 """
 
@@ -46,7 +47,7 @@ async def open_server(stack: AsyncExitStack, db: str) -> ClientSession:
     params = StdioServerParameters(
         command=BIN,
         args=["--db", db, "--extension-dir", WHEELS],
-        env={"HEALTHSIM_QUACK_TOKEN": TOKEN, "RUST_LOG": "healthsim_mcp=warn"},
+        env={"HEALTHSIM_QUACK_TOKEN": TOKEN, "RUST_LOG": os.environ.get("BENCH_LOG", "healthsim_mcp=warn")},
     )
     read, write = await stack.enter_async_context(stdio_client(params))
     session = await stack.enter_async_context(ClientSession(read, write))
@@ -92,14 +93,16 @@ async def main() -> None:
             assert serve.stdout.readline().strip() == "serving"
             address = f"quack:127.0.0.1:{port}"
             print(f"{SAVES} saves of 10 patients each, through the MCP Python SDK")
-            print(f"{'database':<34} {'saves/s':>8} {'list ms':>8} {'query ms':>9}")
+            print(f"{'database':<38} {'saves/s':>8} {'list ms':>8} {'query ms':>9}")
             for label, db, servers in (
                 ("local file, 1 server", f"{tmp}/local.duckdb", 1),
                 ("Quack server, 1 server", address, 1),
                 ("Quack server, 3 servers at once", address, 3),
+                ("DuckLake (SQLite catalog), 1 server", f"ducklake:sqlite:{tmp}/lake.sqlite", 1),
+                ("DuckLake (SQLite catalog), 3 servers", f"ducklake:sqlite:{tmp}/lake.sqlite", 3),
             ):
                 rate, listing, query = await saves_per_second(db, servers, f"s{servers}")
-                print(f"{label:<34} {rate:>8.1f} {listing:>8.2f} {query:>9.2f}")
+                print(f"{label:<38} {rate:>8.1f} {listing:>8.2f} {query:>9.2f}")
         finally:
             serve.kill()
 

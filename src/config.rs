@@ -9,6 +9,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::db::ExtensionSource;
 
+mod remote_db;
+pub use remote_db::{RemoteDb, RemoteKind};
+
 /// MCP server (stdio or Streamable HTTP) giving Claude and other MCP clients the
 /// healthsim_* tools over a HealthSim DuckDB database, sharing the file safely with other
 /// processes.
@@ -152,41 +155,6 @@ pub struct HttpSettings {
     pub allowed_origins: Vec<String>,
 }
 
-/// A database on a server rather than a file (`--db quack:HOST:PORT`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct RemoteDb {
-    /// What DuckDB attaches: `quack:HOST:PORT`.
-    pub uri: String,
-    /// The server's token (`HEALTHSIM_QUACK_TOKEN`); never logged or shown.
-    pub token: String,
-}
-
-impl std::fmt::Debug for RemoteDb {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RemoteDb").field("uri", &self.uri).field("token", &"<hidden>").finish()
-    }
-}
-
-impl RemoteDb {
-    /// `Some` for `quack:HOST:PORT`; the token comes from `HEALTHSIM_QUACK_TOKEN`.
-    pub fn parse(db: &str) -> anyhow::Result<Option<RemoteDb>> {
-        let Some(address) = db.strip_prefix("quack:") else { return Ok(None) };
-        let valid = address.rsplit_once(':').is_some_and(|(host, port)| {
-            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) && !host.contains(['/', '\'', ' '])
-        });
-        if !valid {
-            bail!("--db {db} is not a Quack address: use quack:HOST:PORT, e.g. quack:db.example.org:9494");
-        }
-        let token = match std::env::var("HEALTHSIM_QUACK_TOKEN") {
-            Ok(token) if !token.trim().is_empty() => token.trim().to_owned(),
-            _ => bail!(
-                "--db {db} needs the Quack server's token in HEALTHSIM_QUACK_TOKEN (the token its quack_serve printed or was given)"
-            ),
-        };
-        Ok(Some(RemoteDb { uri: db.to_owned(), token }))
-    }
-}
-
 /// Validated settings; every field is in range.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -220,8 +188,8 @@ impl Config {
             Some(path) => path.clone(),
             None => default_db_path()?,
         };
-        refuse_remote(&db_path.to_string_lossy())?;
-        let remote = RemoteDb::parse(&db_path.to_string_lossy())?;
+        let cwd = std::env::current_dir().context("cannot read the current directory to resolve --db")?;
+        let remote = RemoteDb::parse(&db_path.to_string_lossy(), &cwd)?;
         let db_path = if db_path.is_absolute() || remote.is_some() {
             db_path
         } else {
@@ -337,20 +305,6 @@ fn normalize_origin(origin: &str) -> anyhow::Result<String> {
 fn check_range(flag: &str, value: u64, min: u64, max: u64) -> anyhow::Result<()> {
     if !(min..=max).contains(&value) {
         bail!("{flag} must be between {min} and {max} (got {value})");
-    }
-    Ok(())
-}
-
-/// A `--db` naming a database on a server (MotherDuck, a Quack server, DuckLake) is
-/// refused in one line rather than taken for a local file of that odd name.
-fn refuse_remote(db: &str) -> anyhow::Result<()> {
-    let remote = ["md:", "motherduck:", "ducklake:"].iter().find(|p| db.to_ascii_lowercase().starts_with(*p));
-    if let Some(prefix) = remote {
-        bail!(
-            "--db {db}: databases on a server ({}) are not supported by this version yet; pass a local file path \
-             (several machines can share one server over --transport http)",
-            prefix.trim_end_matches(':')
-        );
     }
     Ok(())
 }

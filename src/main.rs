@@ -37,8 +37,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let (Some(remote), Command::Demo { .. } | Command::Migrate | Command::Engine) = (&config.remote, &command) {
+        eprintln!(
+            "healthsim-mcp: demo, migrate and engine work on a local database file, not on --db {}; pass --db PATH",
+            remote.uri
+        );
+        return ExitCode::from(2);
+    }
     let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Serve) {
+        match command {
             Command::Serve => {
                 tracing::info!(db = %config.db_path.display(), version = env!("CARGO_PKG_VERSION"), "starting");
                 if let Some(memory) = &config.memory {

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use super::sql::Sql;
 use anyhow::Context;
+use duckdb::OptionalExt;
 
 use crate::model::canonical_tables;
 
@@ -87,6 +88,9 @@ pub struct Layout {
     pub read_only_reason: Option<String>,
     /// Labels in `schema_migrations`.
     pub labels: Vec<String>,
+    /// The database is a DuckLake: no keys, indexes or sequences (its writers are
+    /// serialised instead, and ids numbered from the highest; see `remote.rs`).
+    pub lake: bool,
     pub sql: Statements,
 }
 
@@ -136,6 +140,7 @@ impl Layout {
             child_foreign_keys: false,
             read_only_reason: None,
             labels: Vec::new(),
+            lake: false,
             sql: Statements {
                 scenario_columns: String::new(),
                 resolve_from: String::new(),
@@ -283,9 +288,12 @@ pub fn detect(conn: &Sql<'_>) -> anyhow::Result<Detected> {
         ))));
     };
     layout.child_foreign_keys = referencing.contains(layout.entities) || referencing.contains(layout.tags);
+    layout.lake = is_lake(conn)?;
     for spec in canonical_tables() {
         if let Some(columns) = tables.get(spec.name) {
-            let keyed_per_scenario = keys.get(spec.name).is_some_and(|k| k.len() == 2);
+            // A DuckLake has no keys: in our layout rows are keyed per scenario by our writes.
+            let keyed_per_scenario =
+                keys.get(spec.name).is_some_and(|k| k.len() == 2) || (layout.lake && layout.family == Family::Ours);
             layout.canonical.insert(spec.name, TableShape { columns: columns.clone(), keyed_per_scenario });
         }
     }
@@ -365,6 +373,14 @@ fn table_info(conn: &Sql<'_>, present: &BTreeSet<String>) -> anyhow::Result<(Tab
     }
     let keys = keys.into_iter().map(|(t, columns)| (t, columns.into_iter().map(|(_, c)| c).collect())).collect();
     Ok((tables, keys))
+}
+
+/// Whether the current database is a DuckLake.
+pub(super) fn is_lake(conn: &Sql<'_>) -> anyhow::Result<bool> {
+    let kind: Option<String> = conn
+        .query_row("SELECT type FROM duckdb_databases() WHERE database_name = current_database()", [], |r| r.get(0))
+        .optional()?;
+    Ok(kind.as_deref() == Some("ducklake"))
 }
 
 /// Tables of `main` that have a foreign key.

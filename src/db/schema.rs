@@ -99,14 +99,19 @@ pub fn prepare_ours(conn: &Sql<'_>) -> anyhow::Result<Vec<String>> {
     let tables = main_tables(conn)?;
     let new_file = !tables.contains_key("scenarios");
     let mut steps = Vec::new();
-    conn.execute_batch(STATE_DDL).context("cannot create the state tables")?;
-    for (table, ddl) in CHILD_TABLES {
+    let lake = super::layout::is_lake(conn)?;
+    let ddl = |text: &str| match lake {
+        true => conn.execute_batch(&for_lake(text)),
+        false => conn.execute_batch(text),
+    };
+    ddl(STATE_DDL).context("cannot create the state tables")?;
+    for (table, child) in CHILD_TABLES {
         if !tables.contains_key(table) && !new_file {
             steps.push(format!("create table {table}"));
         }
-        conn.execute_batch(&ddl(table)).with_context(|| format!("cannot create table {table}"))?;
+        ddl(&child(table)).with_context(|| format!("cannot create table {table}"))?;
     }
-    conn.execute_batch(STATE_INDEXES).context("cannot index the state tables")?;
+    ddl(STATE_INDEXES).context("cannot index the state tables")?;
     add_missing_state_columns(conn)?;
     let tables = main_tables(conn)?;
     for spec in canonical_tables() {
@@ -115,13 +120,13 @@ pub fn prepare_ours(conn: &Sql<'_>) -> anyhow::Result<Vec<String>> {
                 if !new_file {
                     steps.push(format!("create table {}", spec.name));
                 }
-                conn.execute_batch(&create_table_sql(spec, spec.name)).map_err(anyhow::Error::from)
+                ddl(&create_table_sql(spec, spec.name)).map_err(anyhow::Error::from)
             }
             Some(columns) => add_missing_columns(conn, spec, columns, &mut steps)
                 .and_then(|()| relax_not_null(conn, spec, &mut steps)),
         }
         .with_context(|| format!("cannot prepare table {}", spec.name))?;
-        conn.execute_batch(&index_sql(spec)).with_context(|| format!("cannot index table {}", spec.name))?;
+        ddl(&index_sql(spec)).with_context(|| format!("cannot index table {}", spec.name))?;
     }
     if new_file {
         steps.insert(0, "create the healthsim-mcp layout".to_owned());
@@ -139,9 +144,10 @@ pub(super) fn record_label(conn: &Sql<'_>, steps: &[String]) -> anyhow::Result<(
     } else {
         format!("healthsim-mcp layout: {}", steps.join("; "))
     };
+    // Not `ON CONFLICT`: a DuckLake has no keys to conflict on.
     conn.execute(
-        "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, CAST(? AS TIMESTAMP))
-         ON CONFLICT (version) DO NOTHING",
+        "INSERT INTO schema_migrations (version, description, applied_at)
+         SELECT ?1, ?2, CAST(?3 AS TIMESTAMP) WHERE NOT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
         duckdb::params![OUR_LABEL, description, now],
     )
     .context("cannot record the layout label")?;
@@ -165,6 +171,9 @@ fn recorded_current(conn: &Sql<'_>) -> anyhow::Result<bool> {
     // it runs in, and the caller's transaction must survive to prepare the layout.
     let Sql::Local(conn) = conn else { return recorded_current_remote(conn) };
     let probe = conn.try_clone().context("cannot open a connection to check the layout")?;
+    // The same database as the caller's (a connection starts on the default one).
+    let database: String = conn.query_row("SELECT current_database()", [], |r| r.get(0))?;
+    probe.execute_batch(&format!("USE {}", quote(&database)))?;
     let Ok(mut stmt) = probe.prepare(&sql) else {
         return Ok(false);
     };
@@ -192,6 +201,34 @@ fn recorded_current_remote(conn: &Sql<'_>) -> anyhow::Result<bool> {
     let labelled: i64 =
         conn.query_row("SELECT count(*) FROM main.schema_migrations WHERE version = ?", [OUR_LABEL], |r| r.get(0))?;
     Ok(labelled > 0)
+}
+
+/// Our DDL as a DuckLake takes it: no sequences, indexes, keys or expression defaults
+/// (DuckLake has none of them), storage left to it. Works on the statements written here.
+fn for_lake(ddl: &str) -> String {
+    let mut out = Vec::new();
+    for statement in ddl.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        if statement.starts_with("CREATE SEQUENCE") || statement.starts_with("CREATE INDEX") {
+            continue;
+        }
+        let lines: Vec<String> = statement
+            .lines()
+            .filter(|line| {
+                !line.trim_start().starts_with("PRIMARY KEY (") && !line.trim_start().starts_with("UNIQUE (")
+            })
+            .map(|line| {
+                let mut line = line.replace(" PRIMARY KEY", "").replace(" UNIQUE", "").replace(KEY, "");
+                line = line.replace(" DEFAULT current_timestamp", "");
+                if let Some(at) = line.find(" DEFAULT nextval(") {
+                    let end = line[at..].find(')').map_or(line.len(), |e| at + e + 1);
+                    line.replace_range(at..end, "");
+                }
+                line
+            })
+            .collect();
+        out.push(lines.join("\n").replace(",\n)", "\n)"));
+    }
+    out.iter().map(|s| format!("{s};")).collect::<Vec<_>>().join("\n")
 }
 
 /// `CREATE TABLE` for a canonical table under `name`, keyed per scenario.
@@ -366,6 +403,34 @@ mod tests {
             Detected::Empty => None,
             Detected::Unknown(reason) => panic!("unknown layout: {reason}"),
         }
+    }
+
+    /// Our DDL for a DuckLake keeps every table and column and nothing DuckLake lacks.
+    #[test]
+    fn lake_ddl_has_no_keys_sequences_or_indexes() {
+        let mut all = String::from(STATE_DDL);
+        all.extend(CHILD_TABLES.iter().map(|(name, ddl)| ddl(name)));
+        all.push_str(STATE_INDEXES);
+        all.extend(canonical_tables().iter().map(|spec| create_table_sql(spec, spec.name) + &index_sql(spec)));
+        let lake = for_lake(&all);
+        for absent in
+            ["PRIMARY KEY", "UNIQUE", "SEQUENCE", "INDEX", "nextval", "current_timestamp", "COMPRESSION", ",\n)"]
+        {
+            assert!(!lake.contains(absent), "{absent} left in:\n{lake}");
+        }
+        let raw = memory();
+        Sql::local(&raw).execute_batch(&lake).unwrap();
+        let tables: i64 =
+            raw.query_row("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main'", [], |r| r.get(0)).unwrap();
+        assert_eq!(tables, 4 + 17);
+        let keys: i64 = raw
+            .query_row(
+                "SELECT count(*) FROM duckdb_constraints() WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(keys, 0);
     }
 
     /// A new database gets every table and our label, is then ours, and preparing again

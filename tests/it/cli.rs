@@ -49,15 +49,38 @@ fn invalid_values_exit_2() {
         assert!(output.stdout.is_empty(), "nothing on stdout");
     }
     assert!(!std::path::Path::new("/tmp/never-created.duckdb").exists());
-    // A database on a server is refused, not created as a local file named after it.
+    // A database on a server without its token, or malformed, is refused in one line, not
+    // created as a local file named after it.
     let dir = tempfile::tempdir().unwrap();
-    for db in ["md:healthsim", "quack:db.example.org:9494", "ducklake:sqlite:catalog.db"] {
-        let output =
-            Command::new(BIN).current_dir(dir.path()).args(["--db", db, "call", "healthsim_tables"]).output().unwrap();
+    for (db, expected) in [
+        ("md:healthsim", "--db md:healthsim needs a MotherDuck token in motherduck_token"),
+        ("quack:db.example.org:9494", "needs the Quack server's token in HEALTHSIM_QUACK_TOKEN"),
+        ("quack:db.example.org", "is not a Quack address: use quack:HOST:PORT"),
+        ("ducklake:", "is not a DuckLake catalog"),
+    ] {
+        let output = Command::new(BIN)
+            .current_dir(dir.path())
+            .env_remove("motherduck_token")
+            .env_remove("MOTHERDUCK_TOKEN")
+            .env_remove("HEALTHSIM_QUACK_TOKEN")
+            .args(["--db", db, "call", "healthsim_tables"])
+            .output()
+            .unwrap();
         assert_eq!(output.status.code(), Some(2), "{db}");
         let stderr = String::from_utf8(output.stderr).unwrap();
-        assert!(stderr.contains(&format!("--db {db}: databases on a server")), "{db}: {stderr}");
+        assert!(stderr.contains(expected), "{db}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{db}: one line: {stderr}");
         assert!(output.stdout.is_empty(), "nothing on stdout");
+    }
+    for command in ["migrate", "demo", "engine"] {
+        let output = Command::new(BIN)
+            .current_dir(dir.path())
+            .args(["--db", "ducklake:sqlite:lake.sqlite", command])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{command}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains("work on a local database file, not on --db ducklake:sqlite:"), "{stderr}");
     }
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file was created");
 }

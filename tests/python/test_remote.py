@@ -6,6 +6,7 @@ each write one transaction there. The wheels' site-packages is `HEALTHSIM_TEST_E
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -74,48 +75,51 @@ def call(address: str, tool: str, args: str = "{}", token: str = TOKEN, log: str
     return run.returncode, run.stdout, run.stderr
 
 
+async def save_at_once(servers: dict, size: int) -> str:
+    """Each server saves four scenarios of `size` patients and races the others for the
+    name `raced`, all at once. Checks that every save landed, the raced name once (the
+    others told it exists), and that each server lists them all; returns the winner."""
+    raced: dict[str, tuple[bool, object]] = {}
+
+    async def saves(label: str):
+        for i in range(4):
+            saved = await servers[label].ok(
+                "healthsim_save_scenario",
+                {"name": f"{label}-{i}", "entities": entities(size, prefix=f"{label}{i}-"), "tags": [label]},
+            )
+            assert saved["total_entities"] == size
+
+    async def race(label: str):
+        raced[label] = await servers[label].call(
+            "healthsim_save_scenario", {"name": "raced", "entities": entities(10, prefix=f"r{label}-")}
+        )
+
+    async with anyio.create_task_group() as group:
+        for label in servers:
+            group.start_soon(saves, label)
+            group.start_soon(race, label)
+    winners = [label for label, (is_error, _) in raced.items() if not is_error]
+    assert len(winners) == 1, raced
+    for is_error, value in raced.values():
+        if is_error:
+            assert "already exists" in value["error"], value
+    expected = sorted([f"{label}-{i}" for label in servers for i in range(4)] + ["raced"])
+    for s in servers.values():
+        listed = await s.ok("healthsim_list_scenarios", {"limit": 100})
+        assert sorted(x["name"] for x in listed) == expected
+        assert sum(x["entity_count"] for x in listed) == 4 * size * len(servers) + 10
+    return winners[0]
+
+
 @needs_wheels
 async def test_three_servers_save_at_once_and_each_sees_every_save(tmp_path):
     with quack_server(tmp_path / "shared.duckdb") as address:
         async with remote_server(address) as a, remote_server(address) as b, remote_server(address) as c:
-            servers = {"a": a, "b": b, "c": c}
-            raced: dict[str, object] = {}
-
-            async def saves(label: str):
-                s = servers[label]
-                for i in range(4):
-                    saved = await s.ok(
-                        "healthsim_save_scenario",
-                        {"name": f"{label}-{i}", "entities": entities(25, prefix=f"{label}{i}-"), "tags": [label]},
-                    )
-                    assert saved["total_entities"] == 25
-
-            async def race(label: str):
-                raced[label] = await servers[label].call(
-                    "healthsim_save_scenario", {"name": "raced", "entities": entities(10, prefix=f"r{label}-")}
-                )
-
-            async with anyio.create_task_group() as group:
-                for label in servers:
-                    group.start_soon(saves, label)
-                    group.start_soon(race, label)
-
-            # The raced name is saved once; the others get the usual error.
-            winners = [label for label, (is_error, _) in raced.items() if not is_error]
-            assert len(winners) == 1, raced
-            for label, (is_error, value) in raced.items():
-                if is_error:
-                    assert "already exists" in value["error"], value
-            # Every server sees every save, with all its rows.
-            expected = sorted([f"{label}-{i}" for label in servers for i in range(4)] + ["raced"])
-            for s in servers.values():
-                listed = await s.ok("healthsim_list_scenarios", {"limit": 100})
-                assert sorted(x["name"] for x in listed) == expected
-                assert sum(x["entity_count"] for x in listed) == 12 * 25 + 10
+            winner = await save_at_once({"a": a, "b": b, "c": c}, 25)
             counted = await a.ok("healthsim_query", {"sql": "SELECT count(*) AS n FROM patients"})
             assert counted["rows"] == [{"n": 12 * 25 + 10}]
             loaded = await c.ok("healthsim_load_scenario", {"name_or_id": "raced", "include_entities": True})
-            assert {p["id"][:2] for p in loaded["entities"]["patients"]} == {f"r{winners[0]}"}
+            assert {p["id"][:2] for p in loaded["entities"]["patients"]} == {f"r{winner}"}
 
 
 @needs_wheels
@@ -242,3 +246,88 @@ def test_server_errors_are_one_line_and_never_show_the_token(tmp_path):
         [BIN, "call", "--db", dead, "healthsim_tables"], capture_output=True, text=True, env={**os.environ, "HEALTHSIM_QUACK_TOKEN": ""}
     )
     assert code.returncode == 2 and "needs the Quack server's token in HEALTHSIM_QUACK_TOKEN" in code.stderr
+
+
+# DuckLake: a SQLite catalog and a local data folder, attached by each server.
+
+
+def lake_args(tmp_path: Path) -> tuple[str, list[str]]:
+    return f"ducklake:sqlite:{tmp_path / 'lake.sqlite'}", ["--extension-dir", WHEELS]
+
+
+@needs_wheels
+async def test_two_servers_share_a_ducklake(tmp_path):
+    lake, args = lake_args(tmp_path)
+    async with server(lake, *args) as a, server(lake, *args) as b:  # type: ignore[arg-type]
+        servers = {"a": a, "b": b}
+        await save_at_once(servers, 20)
+        # Never stale: a save by one is in the other's next listing; a delete too.
+        await b.ok("healthsim_save_scenario", {"name": "late", "entities": entities(2, prefix="late")})
+        assert "late" in {x["name"] for x in await a.ok("healthsim_list_scenarios", {"limit": 100})}
+        await a.ok("healthsim_delete_scenario", {"name_or_id": "late", "confirm": True})
+        assert "late" not in {x["name"] for x in await b.ok("healthsim_list_scenarios", {"limit": 100})}
+        # Ids are unique although DuckLake has no keys: writers were serialised.
+        dupes = await a.ok(
+            "healthsim_query",
+            {"sql": "SELECT (SELECT count(*) - count(DISTINCT id) FROM scenario_entities) + "
+             "(SELECT count(*) - count(DISTINCT name) FROM scenarios) AS n"},
+        )
+        assert dupes["rows"] == [{"n": 0}]
+        # User SQL: no writes, and no files but the lake's.
+        for sql in ("DELETE FROM scenarios", "SELECT 1; DROP TABLE scenarios", "SELECT * FROM query('DELETE FROM scenarios')"):
+            await a.error("healthsim_query", {"sql": sql})
+        assert "Permission Error" in await a.error("healthsim_query", {"sql": "SELECT * FROM read_csv('/etc/passwd')"})
+        counted = await a.ok("healthsim_query", {"sql": "SELECT count(*) AS n FROM patients"})
+        assert counted["rows"] == [{"n": 8 * 20 + 10}]
+    # Another program reads the same lake with Python duckdb and the extension wheels.
+    import duckdb
+
+    site = Path(WHEELS)
+    con = duckdb.connect(config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"})
+    scanner = tmp_path / "sqlite_scanner.duckdb_extension"
+    scanner.symlink_to(next(site.glob("duckdb_extension_sqlite/extensions/*/sqlite.duckdb_extension")))
+    con.execute(f"LOAD '{next(site.glob('duckdb_extension_ducklake/extensions/*/ducklake.duckdb_extension'))}'")
+    con.execute(f"LOAD '{scanner}'")
+    con.execute(f"ATTACH 'ducklake:sqlite:{tmp_path / 'lake.sqlite'}' AS lake")
+    assert con.execute("SELECT count(*) FROM lake.scenarios").fetchone()[0] == 9
+
+
+@needs_wheels
+def test_motherduck_offline_is_one_clear_line_without_the_token(tmp_path):
+    secret = "md-secret-token-4b1f7a0c"
+    run = subprocess.run(
+        [BIN, "call", "--db", "md:healthsim", "--extension-dir", WHEELS, "--write-timeout-ms", "5000", "healthsim_list_scenarios"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "motherduck_token": secret, "RUST_LOG": "debug", "HOME": str(tmp_path)},
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    error = json.loads(run.stdout)["error"]
+    assert error.startswith("cannot reach MotherDuck for --db md:healthsim") or error.startswith(
+        "cannot reach --db md:healthsim within the write timeout"
+    ), error
+    assert "\n" not in error
+    assert secret not in run.stdout and secret not in run.stderr
+
+
+@needs_wheels
+@pytest.mark.parametrize("layout", ["1.2", "1.7"])
+async def test_a_tooling_layout_through_quack(tmp_path, layout):
+    """The Python tooling's layouts on a Quack server, in their own terms: 1.2 has foreign
+    keys (a delete takes two transactions), 1.7 is the cohort layout."""
+    sys.path.insert(0, str(Path(__file__).parent / "layouts"))
+    import make
+
+    subprocess.run([sys.executable, str(Path(__file__).parent / "layouts" / "make.py"), str(tmp_path)], check=True, capture_output=True)
+    with quack_server(tmp_path / f"{layout}.duckdb") as address:
+        async with remote_server(address) as s:
+            listed = await s.ok("healthsim_list_scenarios")
+            assert [(x["name"], x["entity_count"]) for x in listed] == [("commercial-members", 2), ("diabetes-cohort", 4)]
+            loaded = await s.ok("healthsim_load_scenario", {"name_or_id": "diabetes-cohort"})
+            assert loaded["entities"]["patients"] == [make.PATIENT, make.PATIENT2]
+            saved = await s.ok("healthsim_save_scenario", {"name": "mine", "entities": entities(3, prefix="m")})
+            assert saved["canonical_rows"] == {"patients": 3}
+            deleted = await s.ok("healthsim_delete_scenario", {"name_or_id": "diabetes-cohort", "confirm": True})
+            assert deleted["removed"] == {"entities": 4, "canonical_rows": 4, "tags": 2}
+            assert sorted(x["name"] for x in await s.ok("healthsim_list_scenarios")) == ["commercial-members", "mine"]

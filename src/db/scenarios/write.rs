@@ -242,7 +242,7 @@ fn insert_tags<'a>(
     tags: impl Iterator<Item = &'a String>,
 ) -> anyhow::Result<()> {
     let tags: Vec<&String> = tags.collect();
-    let ids = reserve_ids(conn, layout.tags, layout.tags_seq, tags.len())?;
+    let ids = reserve_ids(conn, layout, layout.tags, layout.tags_seq, tags.len())?;
     let mut insert =
         conn.prepare(&format!("INSERT INTO {} (id, {}, tag) VALUES (?, ?, ?)", quote(layout.tags), layout.owner))?;
     for (id, tag) in ids.iter().zip(tags) {
@@ -255,9 +255,18 @@ fn insert_tags<'a>(
 /// tooling's 1.4 and 1.5 migrations copied rows with their ids into tables whose
 /// sequence starts at 1, and the tooling numbers its own rows from the same sequence
 /// (so the sequence must move past ours too).
-fn reserve_ids(conn: &Sql<'_>, table: &str, sequence: &str, n: usize) -> anyhow::Result<Vec<i64>> {
+///
+/// A DuckLake has no sequences; its writers are serialised (`remote.rs`), so the ids
+/// after the highest are free.
+fn reserve_ids(conn: &Sql<'_>, layout: &Layout, table: &str, sequence: &str, n: usize) -> anyhow::Result<Vec<i64>> {
     if n == 0 {
         return Ok(Vec::new());
+    }
+    if layout.lake {
+        let highest: i64 = conn
+            .query_row(&format!("SELECT coalesce(max(id), 0) FROM {}", quote(table)), [], |r| r.get(0))
+            .context("cannot number rows")?;
+        return Ok((highest + 1..=highest + n as i64).collect());
     }
     let sequence = sequence.replace('\'', "''");
     let highest: Option<i64> = conn
@@ -321,7 +330,7 @@ fn insert_entities(
     if plan.entities.is_empty() {
         return Ok(());
     }
-    let ids = reserve_ids(conn, layout.entities, layout.entities_seq, plan.entities.len())?;
+    let ids = reserve_ids(conn, layout, layout.entities, layout.entities_seq, plan.entities.len())?;
     let mut appender = conn
         .appender(layout.entities, &["id", layout.owner, "entity_type", "entity_id", "entity_data", "created_at"])
         .context("cannot open the entity appender")?;

@@ -1,0 +1,138 @@
+//! `--db` naming a database on a server instead of a file: a Quack server, a DuckLake, or
+//! MotherDuck. What DuckDB attaches, and the secrets it needs (never logged or shown).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+
+/// Which kind of remote database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteKind {
+    /// `quack:HOST:PORT`: a DuckDB process serving its database (`quack_serve`).
+    Quack,
+    /// `ducklake:CATALOG`: a DuckLake, attached in this process; its catalog database and
+    /// data files are shared with the other writers.
+    DuckLake,
+    /// `md:NAME`: a MotherDuck database.
+    MotherDuck,
+}
+
+/// A database on a server rather than a file.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RemoteDb {
+    pub kind: RemoteKind,
+    /// What DuckDB attaches, as given (`quack:HOST:PORT`, `ducklake:sqlite:/x/lake.sqlite`,
+    /// `md:healthsim`); a DuckLake's local catalog path made absolute.
+    pub uri: String,
+    /// The Quack server's token (`HEALTHSIM_QUACK_TOKEN`) or MotherDuck's
+    /// (`motherduck_token`); empty for a DuckLake.
+    pub token: String,
+    /// Where a DuckLake keeps its data files (`HEALTHSIM_DUCKLAKE_DATA_PATH`, else beside a
+    /// local catalog: `CATALOG.files/`).
+    pub data_path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for RemoteDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteDb")
+            .field("kind", &self.kind)
+            .field("uri", &self.uri)
+            .field("token", &"<hidden>")
+            .field("data_path", &self.data_path)
+            .finish()
+    }
+}
+
+impl RemoteDb {
+    /// `Some` for a `--db` of a remote database; an error (one line) for one that is
+    /// malformed or lacks its token.
+    pub fn parse(db: &str, cwd: &Path) -> anyhow::Result<Option<RemoteDb>> {
+        let lower = db.to_ascii_lowercase();
+        if let Some(address) = lower.strip_prefix("quack:").map(|_| &db["quack:".len()..]) {
+            let valid = address.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) && !host.contains(['/', '\'', ' '])
+            });
+            if !valid {
+                bail!("--db {db} is not a Quack address: use quack:HOST:PORT, e.g. quack:db.example.org:9494");
+            }
+            let Some(token) = env_secret(&["HEALTHSIM_QUACK_TOKEN"]) else {
+                bail!(
+                    "--db {db} needs the Quack server's token in HEALTHSIM_QUACK_TOKEN (the token its quack_serve was given)"
+                )
+            };
+            return Ok(Some(RemoteDb { kind: RemoteKind::Quack, uri: db.to_owned(), token, data_path: None }));
+        }
+        if lower.starts_with("ducklake:") {
+            return Ok(Some(ducklake(db, cwd)?));
+        }
+        if lower.starts_with("md:") || lower.starts_with("motherduck:") {
+            let name = db.split_once(':').map(|(_, n)| n).unwrap_or_default();
+            if name.contains(['\'', '?']) {
+                bail!("--db {db}: name the database only (md:NAME); the token comes from motherduck_token");
+            }
+            let Some(token) = env_secret(&["motherduck_token", "MOTHERDUCK_TOKEN"]) else {
+                bail!("--db {db} needs a MotherDuck token in motherduck_token (create one in MotherDuck's settings)")
+            };
+            return Ok(Some(RemoteDb {
+                kind: RemoteKind::MotherDuck,
+                uri: format!("md:{name}"),
+                token,
+                data_path: None,
+            }));
+        }
+        Ok(None)
+    }
+}
+
+/// `ducklake:[sqlite:|postgres:|duckdb:]CATALOG`: a local catalog path is made absolute
+/// (another working directory must find the same lake), and the data path defaults beside it.
+fn ducklake(db: &str, cwd: &Path) -> anyhow::Result<RemoteDb> {
+    let rest = &db["ducklake:".len()..];
+    let (scheme, catalog) = match rest.split_once(':') {
+        Some((scheme @ ("sqlite" | "duckdb" | "postgres"), catalog)) => (Some(scheme), catalog),
+        _ => (None, rest),
+    };
+    if catalog.trim().is_empty() || catalog.contains('\'') {
+        bail!(
+            "--db {db} is not a DuckLake catalog: use ducklake:sqlite:PATH, ducklake:PATH or ducklake:postgres:CONNINFO"
+        );
+    }
+    let configured = std::env::var_os("HEALTHSIM_DUCKLAKE_DATA_PATH").filter(|p| !p.is_empty()).map(PathBuf::from);
+    let (uri, beside) = match scheme {
+        Some("postgres") => (db.to_owned(), None),
+        _ => {
+            let path = cwd.join(catalog);
+            let prefix = scheme.map(|s| format!("{s}:")).unwrap_or_default();
+            let beside = PathBuf::from(format!("{}.files", path.display()));
+            (format!("ducklake:{prefix}{}", path.display()), Some(beside))
+        }
+    };
+    let data_path = configured.map(|p| cwd.join(p)).or(beside);
+    if data_path.as_ref().is_some_and(|p| p.to_string_lossy().contains('\'')) {
+        bail!("HEALTHSIM_DUCKLAKE_DATA_PATH must not contain a single quote");
+    }
+    Ok(RemoteDb { kind: RemoteKind::DuckLake, uri, token: String::new(), data_path })
+}
+
+fn env_secret(names: &[&str]) -> Option<String> {
+    names.iter().find_map(|name| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ducklake_paths_are_absolute_with_data_beside() {
+        let cwd = Path::new("/work/x");
+        let lake = RemoteDb::parse("ducklake:sqlite:lake/cat.sqlite", cwd).unwrap().unwrap();
+        assert_eq!(lake.kind, RemoteKind::DuckLake);
+        assert_eq!(lake.uri, "ducklake:sqlite:/work/x/lake/cat.sqlite");
+        assert_eq!(lake.data_path.as_deref(), Some(Path::new("/work/x/lake/cat.sqlite.files")));
+        let pg = RemoteDb::parse("ducklake:postgres:dbname=lake host=db", cwd).unwrap().unwrap();
+        assert_eq!(pg.uri, "ducklake:postgres:dbname=lake host=db");
+        assert!(RemoteDb::parse("ducklake:", cwd).is_err());
+        assert!(RemoteDb::parse("quack:nohost", cwd).is_err());
+        assert!(RemoteDb::parse("/tmp/a.duckdb", cwd).unwrap().is_none());
+    }
+}
