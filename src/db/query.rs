@@ -130,7 +130,9 @@ pub fn check_single_select(conn: &duckdb::Connection, sql: &str) -> Result<(), Q
             return Err(QueryError::Failed(parsed["error_message"].as_str().unwrap_or("syntax error").to_owned()));
         }
         return Err(QueryError::Refused(
-            "only a SELECT statement is allowed on a database on a server (no EXPLAIN, PRAGMA or SET)".to_owned(),
+            "statements other than one SELECT are not allowed on a database on a server (no SHOW, DESCRIBE, \
+             EXPLAIN, PRAGMA or SET)"
+                .to_owned(),
         ));
     }
     match parsed["statements"].as_array().map(Vec::len) {

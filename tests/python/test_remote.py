@@ -185,44 +185,110 @@ async def test_kill_9_mid_save_leaves_nothing_partial(tmp_path):
             await keeper.ok("healthsim_save_scenario", {"name": "after", "entities": entities(5)})
 
 
+# User SQL against a remote database: the inputs of the hostile corpus (tests/it/hostile.rs)
+# by kind. "rows": must run; "refused": refused before running; "fails": refused or failed;
+# "file": reaches a file (fails on a DuckLake; on a Quack server the owner's setting decides);
+# "any": either way, as long as nothing changes.
+HOSTILE = [
+    ("-- leading comment\nSELECT 1", "rows"),
+    ("/* DELETE FROM scenarios; */ SELECT 1", "rows"),
+    ("SELECT 1 -- ; DELETE FROM scenarios", "rows"),
+    ("SELECT 1; -- trailing comment", "rows"),
+    ("sElEcT 1", "rows"),
+    ("DeLeTe FROM scenarios", "refused"),
+    ("iNsErT INTO scenario_tags VALUES (99, 'x', 'y')", "refused"),
+    ("UpDaTe scenarios SET name = 'x'", "refused"),
+    ("SELECT 'DROP TABLE scenarios' AS s", "rows"),
+    ("SELECT $$; DELETE FROM scenarios; $$ AS s", "rows"),
+    ("SELECT * FROM scenarios WHERE name = 'x''; DELETE FROM scenarios; --'", "rows"),
+    ("SELECT 1; SELECT 2", "refused"),
+    ("SELECT 1;\nDROP TABLE scenarios", "refused"),
+    ("SELECT 1; DELETE FROM scenarios; SELECT 2", "refused"),
+    ("SELECT 1 -- ;\nROLLBACK; DELETE FROM scenarios", "fails"),
+    ("SELECT 1 /* */; COMMIT; DELETE FROM scenarios", "refused"),
+    (";", "fails"),
+    ("SELECT 'ü€😀' AS ü", "rows"),
+    ("SELECT 1；DELETE FROM scenarios", "rows"),
+    ("WITH d AS (DELETE FROM scenarios RETURNING *) SELECT * FROM d", "fails"),
+    ("WITH x AS (SELECT 1) INSERT INTO scenario_tags SELECT 99, 'x', 'y' FROM x", "refused"),
+    ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5) SELECT * FROM r", "rows"),
+    ("SELECT * FROM read_csv('/etc/passwd')", "file"),
+    ("SELECT * FROM read_text('/etc/hostname')", "file"),
+    ("SELECT * FROM '/etc/passwd'", "file"),
+    ("SELECT * FROM glob('/etc/*')", "file"),
+    ("SELECT * FROM query('DELETE FROM scenarios')", "fails"),
+    ("SELECT nextval('scenario_entities_seq')", "fails"),
+    ("SET threads = 1", "refused"),
+    ("RESET threads", "refused"),
+    ("PRAGMA enable_profiling", "refused"),
+    ("CALL pragma_version()", "refused"),
+    ("CALL quack_serve('quack:127.0.0.1:1', token => 'abcdef')", "refused"),
+    ("ATTACH ':memory:' AS scratch", "refused"),
+    ("DETACH healthsim_remote", "refused"),
+    ("INSTALL httpfs", "refused"),
+    ("LOAD httpfs", "refused"),
+    ("COPY scenarios TO 'stolen.csv'", "refused"),
+    ("COPY (SELECT 1) TO 'stolen.csv'", "refused"),
+    ("EXPORT DATABASE 'stolen'", "refused"),
+    ("CHECKPOINT", "refused"),
+    ("VACUUM", "refused"),
+    ("BEGIN TRANSACTION", "refused"),
+    ("COMMIT", "refused"),
+    ("CREATE TEMP TABLE t AS SELECT 1", "refused"),
+    ("CREATE TABLE x AS SELECT 1", "refused"),
+    ("CREATE MACRO m(x) AS x + 1", "refused"),
+    ("DROP TABLE scenarios", "refused"),
+    ("ALTER TABLE scenarios ADD COLUMN x INTEGER", "refused"),
+    ("TRUNCATE scenarios", "refused"),
+    ("PREPARE p AS SELECT 1", "refused"),
+    ("USE memory", "refused"),
+    ("EXPLAIN DELETE FROM scenarios", "refused"),
+    ("FROM scenarios", "rows"),
+    ("VALUES (1), (2), (3)", "rows"),
+    ("SELECT 1 UNION SELECT 2 EXCEPT SELECT 2", "rows"),
+    ("SELECT * FROM range(1000000) LIMIT 10", "rows"),
+    ("SELECT 1 AS big" + " " * 90_000, "rows"),
+]
+
+
+@contextlib.asynccontextmanager
+async def one_server(kind: str, tmp_path: Path):
+    if kind == "quack":
+        with quack_server(tmp_path / "shared.duckdb") as address:
+            async with remote_server(address) as s:
+                yield s
+    else:
+        lake, args = lake_args(tmp_path)
+        async with server(lake, *args) as s:  # type: ignore[arg-type]
+            yield s
+
+
 @needs_wheels
-async def test_user_sql_cannot_write_on_the_server(tmp_path):
+@pytest.mark.parametrize("kind", ["quack", "ducklake"])
+async def test_user_sql_cannot_write_on_the_server(tmp_path, kind):
     """Parsed here as one SELECT, run there in a READ ONLY transaction: every write,
     hidden or not, is refused or fails, and the database is unchanged."""
-    with quack_server(tmp_path / "shared.duckdb") as address:
-        async with remote_server(address) as s:
-            await s.ok("healthsim_save_scenario", {"name": "kept", "entities": entities(3), "tags": ["t"]})
-            state = "SELECT (SELECT count(*) FROM scenarios) AS s, (SELECT count(*) FROM patients) AS p, (SELECT count(*) FROM duckdb_tables()) AS t"
-            before = await s.ok("healthsim_query", {"sql": state})
-            hostile = [
-                "DELETE FROM scenarios",
-                "SELECT 1; DELETE FROM scenarios",
-                "SELECT 1;\nDROP TABLE scenarios",
-                "WITH d AS (DELETE FROM scenarios RETURNING *) SELECT * FROM d",
-                "SELECT * FROM query('DELETE FROM scenarios')",
-                "SELECT nextval('scenario_entities_seq')",
-                "SELECT 1 -- ;\nROLLBACK; DELETE FROM scenarios",
-                "SELECT 1 /* */; COMMIT; DELETE FROM scenarios",
-                "COMMIT",
-                "CREATE TABLE x AS SELECT 1",
-                "INSERT INTO scenario_tags VALUES (99, 'x', 'y')",
-                "UPDATE scenarios SET name = 'x'",
-                "ATTACH ':memory:' AS m",
-                "CALL quack_serve('quack:127.0.0.1:1', token => 'abcdef')",
-                "SET threads = 1",
-                "COPY scenarios TO 'stolen.csv'",
-                "SELECT 'a''; DELETE FROM scenarios; --' AS s",
-            ]
-            for sql in hostile:
-                is_error, value = await s.call("healthsim_query", {"sql": sql})
-                if not is_error:
-                    assert value["rows"] and "DELETE" not in str(value["columns"]), (sql, value)
-            assert await s.ok("healthsim_query", {"sql": state}) == before
-            assert not (tmp_path / "stolen.csv").exists()
-            refused = await s.error("healthsim_query", {"sql": "DELETE FROM scenarios"})
-            assert "DELETE statements are not allowed" in refused
-            ok = await s.ok("healthsim_query", {"sql": "SELECT name FROM scenarios -- trailing"})
-            assert ok["rows"] == [{"name": "kept"}]
+    async with one_server(kind, tmp_path) as s:
+        await s.ok("healthsim_save_scenario", {"name": "kept", "entities": entities(3), "tags": ["t"]})
+        state = (
+            "SELECT (SELECT count(*) FROM scenarios) AS s, (SELECT count(*) FROM patients) AS p, "
+            "(SELECT count(*) FROM scenario_tags) AS g, (SELECT count(*) FROM duckdb_tables()) AS t"
+        )
+        before = await s.ok("healthsim_query", {"sql": state})
+        for sql, expected in HOSTILE:
+            is_error, value = await s.call("healthsim_query", {"sql": sql})
+            if expected == "rows" or (expected == "file" and kind == "quack"):
+                assert expected == "file" or not is_error, (sql, value)
+            elif expected == "refused":
+                assert is_error and "not allowed" in value["error"], (sql, value)
+            elif expected in ("fails", "file"):
+                assert is_error, (sql, value)
+        assert await s.ok("healthsim_query", {"sql": state}) == before
+        assert not (tmp_path / "stolen.csv").exists() and not (tmp_path / "stolen").exists()
+        ok = await s.ok("healthsim_query", {"sql": "SELECT name FROM scenarios -- trailing"})
+        assert ok["rows"] == [{"name": "kept"}]
+        # The server keeps serving.
+        await s.ok("healthsim_save_scenario", {"name": "after", "entities": entities(1)})
 
 
 @needs_wheels
