@@ -222,11 +222,21 @@ impl RemoteAccess {
                     Backend::Quack(server) => {
                         let script = RefCell::new(Script::default());
                         let sql = Sql::Remote(Remote { conn: &conn, server, script: Some(&script) });
+                        let started = Instant::now();
                         inner.layout_for_write(&sql).and_then(|layout| {
                             let value = work(&sql, &layout)?;
-                            if let Some(text) = script.borrow().text() {
-                                server.send(&conn, &text).context("the write failed on the server")?;
+                            let worked = started.elapsed();
+                            let text = script.borrow().text();
+                            if let Some(text) = &text {
+                                server.send(&conn, text).context("the write failed on the server")?;
                             }
+                            tracing::debug!(
+                                statements = script.borrow().len(),
+                                script_bytes = text.as_ref().map_or(0, String::len),
+                                work_ms = worked.as_secs_f64() * 1e3,
+                                send_ms = (started.elapsed() - worked).as_secs_f64() * 1e3,
+                                "remote write"
+                            );
                             Ok((value, layout))
                         })
                     }

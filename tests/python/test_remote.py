@@ -182,7 +182,11 @@ async def test_kill_9_mid_save_leaves_nothing_partial(tmp_path):
             assert orphans["rows"] == [{"n": 0}]
             patients = await keeper.ok("healthsim_query", {"sql": "SELECT count(*) AS n FROM patients"})
             assert patients["rows"] == [{"n": 5 + 20_000 * len(listed)}]
-            await keeper.ok("healthsim_save_scenario", {"name": "after", "entities": entities(5)})
+            # A save of that size goes through whole when nobody is killed.
+            saved = await keeper.ok("healthsim_save_scenario", {"name": "after", "entities": entities(20_000, prefix="a")})
+            assert saved["canonical_rows"] == {"patients": 20_000}
+            loaded = await keeper.ok("healthsim_load_scenario", {"name_or_id": "after", "include_entities": False})
+            assert loaded["entity_count"] == 20_000
 
 
 # User SQL against a remote database: the inputs of the hostile corpus (tests/it/hostile.rs)
