@@ -39,7 +39,7 @@ use super::error::DbError;
 use super::extensions::ExtensionSource;
 use super::layout::{Detected, Family, Layout};
 use super::query::{self, QueryError, QueryResult};
-use super::sql::{GUARD_FAILED, Remote, Script, Server, Sql};
+use super::sql::{GUARD_FAILED, Remote, Script, Server, Sql, without_pointer};
 use crate::config::{RemoteDb, RemoteKind};
 
 /// The name the attached database has in the local engine.
@@ -354,11 +354,7 @@ impl Inner {
     }
 
     fn scrub(&self, text: &str) -> String {
-        let text = match text.find("\n\nLINE ") {
-            Some(at) => &text[..at],
-            None => text,
-        };
-        scrub_secret(text, &self.secret)
+        scrub_secret(without_pointer(text), &self.secret)
     }
 }
 

@@ -100,14 +100,16 @@ impl Server {
 fn scrub(err: duckdb::Error) -> duckdb::Error {
     match err {
         duckdb::Error::DuckDBFailure(code, Some(text)) => {
-            let text = match text.find("\n\nLINE ") {
-                Some(at) => text[..at].trim_end().to_owned(),
-                None => text,
-            };
-            duckdb::Error::DuckDBFailure(code, Some(text))
+            duckdb::Error::DuckDBFailure(code, Some(without_pointer(&text).to_owned()))
         }
         other => other,
     }
+}
+
+/// An error text without the `LINE N: ...` pointer DuckDB appends into the statement
+/// (here the local wrapper's text, which would only mislead).
+pub(super) fn without_pointer(text: &str) -> &str {
+    text.find("\n\nLINE ").map_or(text, |at| text[..at].trim_end())
 }
 
 impl<'c> Sql<'c> {

@@ -492,12 +492,13 @@ fn remove_contents(conn: &Sql<'_>, layout: &Layout, scenario_id: &str) -> anyhow
 /// at commit (a remote write), the rows are counted first, a read checked again at commit.
 fn delete_owned(conn: &Sql<'_>, table: &str, owner: &str, id: &str) -> anyhow::Result<u64> {
     let table = quote(table);
-    let mut count = 0;
-    if conn.is_deferred() {
-        count = conn.query_row(&format!("SELECT count(*) FROM {table} WHERE {owner} = ?"), [id], |r| r.get(0))?;
+    let delete = format!("DELETE FROM {table} WHERE {owner} = ?");
+    if !conn.is_deferred() {
+        return Ok(conn.execute(&delete, [id])? as u64);
     }
-    let deleted = conn.execute(&format!("DELETE FROM {table} WHERE {owner} = ?"), [id])? as u64;
-    Ok(deleted.max(count))
+    let count = conn.query_row(&format!("SELECT count(*) FROM {table} WHERE {owner} = ?"), [id], |r| r.get(0))?;
+    conn.execute(&delete, [id])?;
+    Ok(count)
 }
 
 /// Deletes a scenario and everything it owns; `None` when nothing matches.
