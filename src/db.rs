@@ -46,7 +46,7 @@ pub use summary::summarize;
 
 use crate::config::Config;
 use instance::{Access, AccessSettings, Committed};
-use reads::{ListingMemo, known_layout};
+use reads::{LayoutMemo, ListingMemo, known_layout};
 use remote::RemoteAccess;
 pub use sql::Sql;
 
@@ -61,16 +61,11 @@ pub struct Db {
     /// Recent scenario listings of the open read instance.
     listings: Arc<std::sync::Mutex<ListingMemo>>,
     /// The layout the open read instance found (see [`Db::layout`]).
-    layout: Arc<std::sync::Mutex<(u64, Option<Detected>)>>,
-    /// When the last scenario write ended (see [`Db::warm_up`]).
-    last_write: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    layout: Arc<std::sync::Mutex<LayoutMemo>>,
     /// For a database on a server (`--db quack:...`): the connection once made, or why it
     /// could not be (see `remote.rs`).
     remote: Option<Arc<std::sync::OnceLock<Result<RemoteAccess, String>>>>,
 }
-
-/// Writes closer together than this are a client writing in a row.
-const WRITES_IN_A_ROW: Duration = Duration::from_secs(1);
 
 /// A scenario as `healthsim_load_scenario` reads it.
 #[derive(Debug, Clone)]
@@ -116,7 +111,6 @@ impl Db {
             ready,
             listings: Arc::default(),
             layout: Arc::default(),
-            last_write: Arc::default(),
             remote: config.remote.as_ref().map(|_| Arc::default()),
         };
         if config.read_only {
@@ -336,33 +330,20 @@ impl Db {
             work(conn, &*layout_for_write(conn)?)
         };
         let check = move |conn: &duckdb::Connection, value: &T| check(&Sql::local(conn), value);
-        let started = std::time::Instant::now();
         let committed = self.writer().await?.write_checked(work, check).await?;
-        // A client writing in a row (a script saving in a loop) would only wait for each
-        // reopen at its next write (~20 ms a save): warm up after a write that follows none.
-        let previous = self.last_write.lock().unwrap_or_else(|e| e.into_inner()).replace(std::time::Instant::now());
-        if previous.is_none_or(|ended| started.duration_since(ended) >= WRITES_IN_A_ROW) {
-            self.warm_up();
-        }
+        self.warm_up().await;
         Ok(committed)
     }
 
-    /// Opens the read instance again right after a write, and finds its layout, while the
-    /// answer goes to the client: the read a client makes next (a list or a load after a
-    /// save) then costs what a warm read costs instead of an open and a layout detection
-    /// (~15 ms). Not when another process was seen holding the file recently: it may be
-    /// waiting for it, and our read instance would keep it out until idle release.
-    fn warm_up(&self) {
-        if self.access.recently_contended() {
-            return;
-        }
+    /// Finds the layout of the read instance the write reopened (see
+    /// `Access::reopen_after_write`) before the answer goes to the client, so the read a
+    /// client makes next neither waits for it nor competes with it (on an unchanged
+    /// catalog this is one catalog query: the layout carries over, see `known_layout`).
+    async fn warm_up(&self) {
         let layouts = Arc::clone(&self.layout);
-        let access = self.access.clone();
-        tokio::spawn(async move {
-            if let Err(err) = access.read(move |conn| known_layout(&layouts, conn)).await {
-                tracing::debug!("the read instance was not reopened after the write: {err}");
-            }
-        });
+        if let Some(Err(err)) = self.access.warm(move |conn| known_layout(&layouts, conn)).await {
+            tracing::debug!("no layout for the reopened read instance: {err:#}");
+        }
     }
 
     /// Saves a scenario in one transaction (migrating the layout first if needed).

@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, anyhow};
 use duckdb::{Connection, ffi};
 
+mod attached;
 mod file;
+pub use attached::{Engine, EngineSlot};
 pub use file::FileHeader;
 use file::{explain_storage_version, foreign_file};
 
@@ -77,6 +79,9 @@ pub struct Instance {
     mode: Mode,
     path: PathBuf,
     serial: u64,
+    /// Set when the file is attached to an [`Engine`] rather than opened as the main
+    /// database of `raw` (see `attached.rs`).
+    attachment: Option<attached::Attachment>,
 }
 
 /// Source of [`Instance::serial`].
@@ -109,6 +114,7 @@ impl Instance {
                     mode,
                     path: path.to_owned(),
                     serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
+                    attachment: None,
                 }))
             }
             Err(err) => {
@@ -138,19 +144,26 @@ impl Instance {
         // Pooled read connections live as long as their instance, whose data cannot
         // change meanwhile: the tools' fixed statements are prepared once per connection.
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        if let Some(attachment) = &self.attachment {
+            conn.execute_batch(attachment.use_sql.to_str().expect("built from a String"))
+                .context("cannot select the attached database")?;
+        }
         Ok(InstanceConnection { conn, instance: Arc::clone(self) })
     }
 
     /// Classifies `sql` by DuckDB's own parser and binder without executing anything.
     pub fn classify(&self, sql: &str) -> Result<Vec<StatementKind>, String> {
-        classify_raw(self.raw, sql)
+        classify_raw(self.raw, self.attachment.as_ref().map(|a| a.use_sql.as_c_str()), sql)
     }
 }
 
 impl Drop for Instance {
     fn drop(&mut self) {
-        // SAFETY: no connection refers to `raw` any more (each holds an Arc to us).
-        unsafe { ffi::duckdb_close(&mut self.raw) };
+        match self.attachment.take() {
+            Some(attachment) => attachment.release(self.raw),
+            // SAFETY: no connection refers to `raw` any more (each holds an Arc to us).
+            None => unsafe { ffi::duckdb_close(&mut self.raw) },
+        }
         unregister(&self.path);
         tracing::debug!(mode = ?self.mode, "closed database instance");
     }
@@ -340,13 +353,19 @@ fn statement_kind(code: ffi::duckdb_statement_type) -> StatementKind {
 
 /// Parses `sql` into statements and prepares each (binding, never executing) to learn
 /// its type. An error is DuckDB's parser or binder message.
-fn classify_raw(db: ffi::duckdb_database, sql: &str) -> Result<Vec<StatementKind>, String> {
+fn classify_raw(db: ffi::duckdb_database, use_sql: Option<&CStr>, sql: &str) -> Result<Vec<StatementKind>, String> {
     let c_sql = CString::new(sql).map_err(|_| "the SQL contains a NUL character".to_owned())?;
     // SAFETY: standard C API usage; every handle created here is destroyed before return.
     unsafe {
         let mut con: ffi::duckdb_connection = ptr::null_mut();
         if ffi::duckdb_connect(db, &mut con) != ffi::DuckDBSuccess {
             return Err("cannot connect to the database instance".to_owned());
+        }
+        if let Some(use_sql) = use_sql
+            && ffi::duckdb_query(con, use_sql.as_ptr(), ptr::null_mut()) != ffi::DuckDBSuccess
+        {
+            ffi::duckdb_disconnect(&mut con);
+            return Err("cannot select the attached database".to_owned());
         }
         let mut extracted: ffi::duckdb_extracted_statements = ptr::null_mut();
         let count = ffi::duckdb_extract_statements(con, c_sql.as_ptr(), &mut extracted);

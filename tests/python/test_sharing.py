@@ -163,9 +163,9 @@ async def test_idle_release_lets_a_writer_in(db_path):
 async def test_a_write_reopens_for_reading_unless_another_process_waits(db_path):
     """After a save the server opens its read instance again at once, so the read a client
     makes next is warm (released after --idle-release-ms, as after any read). After a save
-    that had to wait for another process, or that follows another within a second, it does
-    not: that process may want the file back, and a loop of saves would wait for each
-    reopen."""
+    that had to wait for another process, or that follows another within a second with no
+    read between, it does not: that process may want the file back, and a loop of saves
+    would pay each reopen."""
     async with server(db_path, "--idle-release-ms", "60000") as s:
         await s.ok("healthsim_save_scenario", {"name": "first", "entities": entities(2)})
         wait_until(lambda: not can_write(db_path), what="the read instance to reopen after the save")

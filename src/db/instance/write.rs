@@ -3,6 +3,7 @@
 //! holds the file), one transaction, commit (which checkpoints), close.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
@@ -10,8 +11,11 @@ use duckdb::Connection;
 use tokio::sync::OwnedRwLockWriteGuard;
 
 use super::{
-    Access, DbError, Inner, Instance, LockHolder, MAX_BACKOFF, Mode, NEW_FILE_STORAGE, OpenError, regular_file,
+    Access, DbError, Engine, Inner, Instance, LockHolder, MAX_BACKOFF, Mode, NEW_FILE_STORAGE, OpenError, regular_file,
 };
+
+/// Writes closer together than this, with no read between, are a client writing in a row.
+const WRITES_IN_A_ROW: Duration = Duration::from_secs(1);
 
 impl Access {
     /// Runs `work` inside one read-write transaction, holding the write permit: drains
@@ -22,7 +26,7 @@ impl Access {
         T: Send + 'static,
         F: FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
     {
-        let committed = self.write_checked(work, |_, _| anyhow::bail!("this write has no check")).await?;
+        let committed = self.write_with(work, |_, _| anyhow::bail!("this write has no check"), false).await?;
         if let Some(warning) = committed.disk_warning {
             tracing::warn!("{warning}");
         }
@@ -33,8 +37,19 @@ impl Access {
     /// write or an fsync while the commit checkpoints), the file is opened again and
     /// `check` says whether it holds the write after all (the header that makes it live
     /// may have reached the disk before the failure). The answer then matches the file:
-    /// done, with a warning about the disk, or failed with nothing changed.
+    /// done, with a warning about the disk, or failed with nothing changed. A client's
+    /// write: the read instance is opened again before it returns (see
+    /// `Inner::reopen_after_write`).
     pub async fn write_checked<T, F, C>(&self, work: F, check: C) -> Result<Committed<T>, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
+        C: FnOnce(&Connection, &T) -> anyhow::Result<bool> + Send + 'static,
+    {
+        self.write_with(work, check, true).await
+    }
+
+    async fn write_with<T, F, C>(&self, work: F, check: C, client: bool) -> Result<Committed<T>, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
@@ -53,7 +68,7 @@ impl Access {
             let gate = self.inner.gate.clone().write_owned().await;
             let inner = Arc::clone(&self.inner);
             let job = work.take().expect("work is put back after every failed attempt");
-            let attempt = tokio::task::spawn_blocking(move || inner.write_once(gate, job))
+            let attempt = tokio::task::spawn_blocking(move || inner.write_once(gate, job, client))
                 .await
                 .map_err(|e| DbError::Other(anyhow!("write task failed: {e}")))?;
             match attempt {
@@ -95,8 +110,14 @@ pub struct Committed<T> {
 }
 
 impl Inner {
-    /// One attempt at a write: close the read instance, open read-write, run.
-    fn write_once<T, F, C>(&self, gate: OwnedRwLockWriteGuard<()>, work: (F, C)) -> Attempt<T, (F, C)>
+    /// One attempt at a write: close the read instance, open read-write, run, close; a
+    /// `client` write then opens the read instance again (`reopen_after_write`).
+    fn write_once<T, F, C>(
+        self: &Arc<Self>,
+        gate: OwnedRwLockWriteGuard<()>,
+        work: (F, C),
+        client: bool,
+    ) -> Attempt<T, (F, C)>
     where
         F: FnOnce(&Connection) -> anyhow::Result<T>,
         C: FnOnce(&Connection, &T) -> anyhow::Result<bool>,
@@ -114,51 +135,48 @@ impl Inner {
                 parent.display()
             ))));
         }
-        // Every commit checkpoints at once, writing its rows straight into the file instead of
-        // first to the WAL and then again into the file (a 10,000-entity save: ~35 ms less).
-        // A crash during that checkpoint leaves the file as it was: the header that makes
-        // the new blocks live is written last. One thread: a save appends on one thread
-        // anyway, and a second DuckDB thread only contends with the planning threads
-        // (appends of a 10,000-entity save 83 -> 65 ms, a 100,000-entity save 2.0 -> 1.8 s, A/B).
         let creating = match regular_file(&self.settings.path) {
             Ok(exists) => !exists,
             Err(err) => return Attempt::Done(Err(err)),
         };
-        let mut settings = vec![
-            ("autoload_known_extensions", "false".to_owned()),
-            ("autoinstall_known_extensions", "false".to_owned()),
-            ("checkpoint_threshold", "0b".to_owned()),
-            ("auto_checkpoint_skip_wal_threshold", "0".to_owned()),
-            ("threads", "1".to_owned()),
-        ];
-        if let Some(limit) = &self.settings.duckdb_memory {
-            settings.push(("memory_limit", limit.clone()));
-        }
-        if creating {
-            // A file we create must open in every DuckDB users run beside us (see
-            // `NEW_FILE_STORAGE`); an existing file keeps the storage version it has.
-            settings.push(("storage_compatibility_version", NEW_FILE_STORAGE.to_owned()));
-        }
-        let instance = match Instance::open(&self.settings.path, Mode::ReadWrite, &settings) {
+        let settings = write_settings(&self.settings);
+        // A file we create must open in every DuckDB users run beside us (see
+        // `NEW_FILE_STORAGE`); an existing file keeps the storage version it has.
+        let options = if creating { format!("STORAGE_VERSION '{NEW_FILE_STORAGE}'") } else { String::new() };
+        let spare = self.write_engine.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let engine = match spare.map_or_else(|| Engine::create(&settings), Ok) {
+            Ok(engine) => engine,
+            Err(err) => return Attempt::Done(Err(DbError::Other(err))),
+        };
+        let home = Arc::clone(&self.write_engine);
+        let instance = match Instance::attach(engine, &self.settings.path, Mode::ReadWrite, &options, Some(home)) {
             Ok(instance) => instance,
-            Err(OpenError::Locked(holder)) => {
-                self.note_contention();
-                return Attempt::Locked(holder, work);
-            }
-            Err(OpenError::Unreadable(reason)) => return Attempt::Done(Err(DbError::Unreadable(reason))),
-            Err(OpenError::Other(err)) => {
-                let err = err.context(format!("cannot open {} for writing", self.settings.path.display()));
-                let err = if creating { self.forget_created(err) } else { err };
-                return Attempt::Done(Err(DbError::Other(explain_full_disk(err, &self.settings.path))));
+            Err((err, engine)) => {
+                *self.write_engine.lock().unwrap_or_else(|e| e.into_inner()) = Some(engine);
+                match err {
+                    OpenError::Locked(holder) => {
+                        self.note_contention();
+                        return Attempt::Locked(holder, work);
+                    }
+                    OpenError::Unreadable(reason) => return Attempt::Done(Err(DbError::Unreadable(reason))),
+                    OpenError::Other(err) => {
+                        let err = err.context(format!("cannot open {} for writing", self.settings.path.display()));
+                        let err = if creating { self.forget_created(err) } else { err };
+                        return Attempt::Done(Err(DbError::Other(explain_full_disk(err, &self.settings.path))));
+                    }
+                }
             }
         };
         let opened = started.elapsed();
+        self.tidy_engines();
         let (work, check) = work;
         let result = run_transaction(&instance, work);
         let committed = started.elapsed();
-        // Dropping the last connection and the instance closes the file (the commit has
-        // checkpointed).
+        // Dropping the last connection and the instance detaches the file (the commit has
+        // checkpointed) and gives the engine back.
         drop(instance);
+        let closed = started.elapsed();
+        let reopened = client && result.is_ok() && self.reopen_after_write();
         let result = match result {
             Ok(value) => Ok(Committed { value, disk_warning: None }),
             Err((Some(value), err)) if !creating => self.settle_failed_commit(value, err, check, &settings),
@@ -170,7 +188,9 @@ impl Inner {
             close_read_ms = closed_read.as_secs_f64() * 1e3,
             open_ms = (opened - closed_read).as_secs_f64() * 1e3,
             work_commit_checkpoint_ms = (committed - opened).as_secs_f64() * 1e3,
-            close_ms = (started.elapsed() - committed).as_secs_f64() * 1e3,
+            close_ms = (closed - committed).as_secs_f64() * 1e3,
+            reopen_ms = (started.elapsed() - closed).as_secs_f64() * 1e3,
+            reopened,
             "write cycle"
         );
         Attempt::Done(result.map_err(DbError::Other))
@@ -178,6 +198,36 @@ impl Inner {
 }
 
 impl Inner {
+    /// After a successful write: opens the read instance again at once, so the read a
+    /// client makes next (a query or a list after a save) finds it open. Not when another
+    /// process was seen holding the file recently (it may be waiting for it: our read
+    /// instance would keep it out until idle release), nor for a client writing in a row
+    /// (no read since its previous write, which ended less than a second ago: a script
+    /// saving in a loop would pay the open and close at every save). One attempt: a file
+    /// another process took meanwhile is left to the next read.
+    fn reopen_after_write(&self) -> bool {
+        let now = Instant::now();
+        let read_since = self.read_since_write.swap(false, Ordering::Relaxed);
+        let previous = self.last_write_end.lock().unwrap_or_else(|e| e.into_inner()).replace(now);
+        let in_a_row = !read_since && previous.is_some_and(|ended| now.duration_since(ended) < WRITES_IN_A_ROW);
+        if in_a_row || self.recently_contended() {
+            return false;
+        }
+        match self.try_open_read() {
+            Ok(read) => {
+                *self.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(read);
+                true
+            }
+            Err(err) => {
+                if matches!(err, OpenError::Locked(_)) {
+                    self.note_contention();
+                }
+                tracing::debug!("the read instance was not reopened after the write: {err:?}");
+                false
+            }
+        }
+    }
+
     /// After a commit reported an error: opens the file again and lets `check` say whether
     /// it holds the write.
     fn settle_failed_commit<T, C>(
@@ -234,6 +284,27 @@ impl Inner {
             err
         }
     }
+}
+
+/// The write engine's configuration.
+fn write_settings(settings: &super::AccessSettings) -> Vec<(&'static str, String)> {
+    // Every commit checkpoints at once, writing its rows straight into the file instead of
+    // first to the WAL and then again into the file (a 10,000-entity save: ~35 ms less).
+    // A crash during that checkpoint leaves the file as it was: the header that makes
+    // the new blocks live is written last. One thread: a save appends on one thread
+    // anyway, and a second DuckDB thread only contends with the planning threads
+    // (appends of a 10,000-entity save 83 -> 65 ms, a 100,000-entity save 2.0 -> 1.8 s, A/B).
+    let mut write = vec![
+        ("autoload_known_extensions", "false".to_owned()),
+        ("autoinstall_known_extensions", "false".to_owned()),
+        ("checkpoint_threshold", "0b".to_owned()),
+        ("auto_checkpoint_skip_wal_threshold", "0".to_owned()),
+        ("threads", "1".to_owned()),
+    ];
+    if let Some(limit) = &settings.duckdb_memory {
+        write.push(("memory_limit", limit.clone()));
+    }
+    write
 }
 
 /// A write that failed on a full disk says so, and what to do, before DuckDB's own words
