@@ -325,9 +325,10 @@ impl Db {
             return Ok(Committed { value, disk_warning: None });
         }
         let mut work = work;
+        let layouts = Arc::clone(&self.layout);
         let work = move |conn: &duckdb::Connection| {
             let conn = &Sql::local(conn);
-            work(conn, &*layout_for_write(conn)?)
+            work(conn, &*layout_for_write(conn, Some(&layouts))?)
         };
         let check = move |conn: &duckdb::Connection, value: &T| check(&Sql::local(conn), value);
         let committed = self.writer().await?.write_checked(work, check).await?;
@@ -478,10 +479,14 @@ fn holds_scenario(conn: &Sql<'_>, scenario_id: &str, updated_at: Option<&String>
 
 /// The layout a write works in, prepared: a new file (or one of ours missing something)
 /// gets our layout; a file of the tooling's is written in its own terms, after finishing
-/// any deletion left half done; an unknown one is refused in one line.
-fn layout_for_write(conn: &Sql<'_>) -> anyhow::Result<Arc<Layout>> {
+/// any deletion left half done; an unknown one is refused in one line. With `memo` (a
+/// file), the layout found before carries over while the catalog text is unchanged.
+fn layout_for_write(conn: &Sql<'_>, memo: Option<&std::sync::Mutex<LayoutMemo>>) -> anyhow::Result<Arc<Layout>> {
     let started = std::time::Instant::now();
-    let detected = layout::detect(conn)?;
+    let detected = match memo {
+        Some(memo) => reads::detect_remembered(memo, conn)?,
+        None => layout::detect(conn)?,
+    };
     tracing::debug!(detect_ms = started.elapsed().as_secs_f64() * 1e3, "layout detected");
     let layout = match detected {
         Detected::Unknown(reason) => anyhow::bail!("{reason}"),

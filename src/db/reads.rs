@@ -149,6 +149,21 @@ pub(super) fn known_layout(
     }
 }
 
+/// The layout of the file behind `sql` (a write's connection): detected, or the memo's
+/// when the catalog text is the one it was detected from; the memo keeps the answer for
+/// the next read instance, which checks the text again.
+pub(super) fn detect_remembered(memo: &std::sync::Mutex<LayoutMemo>, sql: &Sql<'_>) -> anyhow::Result<Detected> {
+    let catalog = catalog_text(sql)?;
+    let mut memo = memo.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(detected) = memo.detected.clone().filter(|_| memo.catalog.as_ref() == Some(&catalog)) {
+        return Ok(detected);
+    }
+    let detected = layout::detect(sql)?;
+    // Serial 0 is no instance's: the next read instance compares the catalog text.
+    *memo = LayoutMemo { serial: 0, catalog: Some(catalog), detected: Some(detected.clone()) };
+    Ok(detected)
+}
+
 /// Everything [`layout::detect`] reads, as text: the database's type, each table of
 /// `main` with its `CREATE TABLE` (columns, NOT NULL, keys, foreign keys), and the labels
 /// in `schema_migrations`. Equal texts give equal layouts.

@@ -330,7 +330,7 @@ impl Inner {
                 }
                 Ok(layout)
             }
-            None => super::layout_for_write(sql),
+            None => super::layout_for_write(sql, None),
         }
     }
 
