@@ -194,6 +194,38 @@ fn catalog_text(sql: &Sql<'_>) -> anyhow::Result<String> {
 mod tests {
     use super::*;
 
+    /// The catalog text changes with everything layout detection reads (a column, a key, a
+    /// foreign key, a table, a label), and not with rows.
+    #[test]
+    fn catalog_text_follows_the_layout_not_the_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = duckdb::Connection::open(dir.path().join("c.duckdb")).unwrap();
+        let sql = Sql::local(&conn);
+        let text = || catalog_text(&sql).unwrap();
+        conn.execute_batch("CREATE TABLE scenarios (scenario_id VARCHAR, name VARCHAR NOT NULL)").unwrap();
+        let mut seen = vec![text()];
+        conn.execute_batch("INSERT INTO scenarios VALUES ('a', 'first'), ('b', 'second')").unwrap();
+        assert_eq!(text(), seen[0], "rows are not the layout");
+        conn.execute_batch("DELETE FROM scenarios").unwrap();
+        for change in [
+            "ALTER TABLE scenarios ADD COLUMN description VARCHAR",
+            "ALTER TABLE scenarios ALTER COLUMN description SET NOT NULL",
+            "ALTER TABLE scenarios ADD PRIMARY KEY (scenario_id)",
+            "CREATE TABLE scenario_tags (id INTEGER PRIMARY KEY, scenario_id VARCHAR, tag VARCHAR)",
+            "CREATE TABLE scenario_entities (id INTEGER PRIMARY KEY, tag_id INTEGER REFERENCES scenario_tags (id))",
+            "CREATE TABLE schema_migrations (version VARCHAR)",
+            "INSERT INTO schema_migrations VALUES ('1.7')",
+            "INSERT INTO schema_migrations VALUES ('healthsim-mcp')",
+        ] {
+            conn.execute_batch(change).unwrap();
+            let now = text();
+            assert!(!seen.contains(&now), "the catalog text did not change with: {change}");
+            seen.push(now);
+        }
+        conn.execute_batch("UPDATE scenarios SET name = 'renamed'; DELETE FROM scenario_tags").unwrap();
+        assert_eq!(&text(), seen.last().unwrap(), "rows are not the layout");
+    }
+
     fn listing(name: &str) -> Vec<ScenarioListing> {
         vec![ScenarioListing {
             scenario_id: name.into(),
