@@ -464,9 +464,11 @@ async fn idle_release_loop(inner: Weak<Inner>, idle: Duration) {
                 let _gate = gate;
                 if release {
                     closer.close_read();
-                    closer.drop_engines();
                     tracing::debug!("read instance released after idle period");
                 }
+                // Also after writes that did not reopen (a loop of saves): the engines
+                // kept for the next open are memory an idle server gives back.
+                closer.drop_engines();
                 crate::memory::release_freed();
             })
             .await;
