@@ -85,7 +85,7 @@ struct Inner {
     /// background after the write that closed it (see `tidy_engines`).
     retired: EngineSlot,
     /// Whether a client read ran since the last write, and when that write ended: they
-    /// decide whether a write reopens the read instance (see `write.rs::reopen_wanted`).
+    /// decide whether a write reopens the read instance (see `write.rs::reopen_after_write`).
     read_since_write: std::sync::atomic::AtomicBool,
     last_write_end: Mutex<Option<Instant>>,
 }
@@ -318,7 +318,7 @@ impl Inner {
     }
 
     /// One attempt at the hardened read-only instance: the file attached read-only to the
-    /// spare engine (made now if there is none; another is made in the background after).
+    /// spare engine (made now if there is none; writes make the next one, `tidy_engines`).
     fn try_open_read(&self) -> Result<ReadInstance, OpenError> {
         let spare = self.spare_read.lock().unwrap_or_else(|e| e.into_inner()).take();
         let engine = match spare {

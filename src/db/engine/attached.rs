@@ -90,8 +90,15 @@ impl Instance {
             unregister(path);
             return Err((OpenError::Unreadable(reason), engine));
         }
+        // ATTACH takes the path as SQL text: a path that is not UTF-8 cannot be named
+        // exactly (a lossy form could name, and create, another file).
+        let Some(text) = path.to_str() else {
+            unregister(path);
+            let err = anyhow!("database path {} is not valid UTF-8; pass --db with another path", path.display());
+            return Err((OpenError::Other(err), engine));
+        };
         let alias = alias_for(path);
-        let literal = path.to_string_lossy().replace('\'', "''");
+        let literal = text.replace('\'', "''");
         let access = match mode {
             Mode::ReadOnly => "READ_ONLY",
             Mode::ReadWrite => "READ_WRITE",

@@ -175,6 +175,12 @@ impl Inner {
         // Dropping the last connection and the instance detaches the file (the commit has
         // checkpointed) and gives the engine back.
         drop(instance);
+        if result.is_err() {
+            // A failed write may have left its engine unusable (DuckDB invalidates a
+            // database after a fatal error, a failed fsync say): the next write gets a
+            // new one.
+            self.write_engine.lock().unwrap_or_else(|e| e.into_inner()).take();
+        }
         let closed = started.elapsed();
         let reopened = client && result.is_ok() && self.reopen_after_write();
         let result = match result {
