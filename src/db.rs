@@ -60,7 +60,8 @@ pub struct Db {
     ready: tokio::sync::watch::Receiver<bool>,
     /// Recent scenario listings of the open read instance.
     listings: Arc<std::sync::Mutex<ListingMemo>>,
-    /// The layout the open read instance found (see [`Db::layout`]).
+    /// The layout the read instances and writes found, and the catalog text it was found
+    /// from (see `reads.rs::known_layout`).
     layout: Arc<std::sync::Mutex<LayoutMemo>>,
     /// For a database on a server (`--db quack:...`): the connection once made, or why it
     /// could not be (see `remote.rs`).

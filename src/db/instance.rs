@@ -23,7 +23,9 @@ use tokio_util::sync::CancellationToken;
 use super::engine::{Engine, EngineSlot, Instance, InstanceConnection, LockHolder, Mode, OpenError};
 use super::error::DbError;
 
+mod engines;
 mod write;
+use engines::Engines;
 pub use write::Committed;
 
 /// Largest pause between two attempts to open a locked file. Small enough that a write
@@ -76,14 +78,8 @@ struct Inner {
     closed: CancellationToken,
     /// When an open last found the file locked by another process.
     contended: Mutex<Option<Instant>>,
-    /// The engine the next read instance attaches the file to, made ahead (see
-    /// `engine/attached.rs`): a read instance's engine is hardened, so used once.
-    spare_read: EngineSlot,
-    /// The engine writes attach the file to, used again after each write.
-    write_engine: EngineSlot,
-    /// The last read instance's engine, once the file is detached: closed in the
-    /// background after the write that closed it (see `tidy_engines`).
-    retired: EngineSlot,
+    /// The DuckDB engines kept between opens of the file (see `engines.rs`).
+    engines: Engines,
     /// Whether a client read ran since the last write, and when that write ended: they
     /// decide whether a write reopens the read instance (see `write.rs::reopen_after_write`).
     read_since_write: std::sync::atomic::AtomicBool,
@@ -114,9 +110,7 @@ impl Access {
             last_activity: Mutex::new(Instant::now()),
             closed: CancellationToken::new(),
             contended: Mutex::new(None),
-            spare_read: EngineSlot::default(),
-            write_engine: EngineSlot::default(),
-            retired: EngineSlot::default(),
+            engines: Engines::default(),
             read_since_write: std::sync::atomic::AtomicBool::new(false),
             last_write_end: Mutex::new(None),
         });
@@ -318,18 +312,14 @@ impl Inner {
     }
 
     /// One attempt at the hardened read-only instance: the file attached read-only to the
-    /// spare engine (made now if there is none; writes make the next one, `tidy_engines`).
+    /// spare engine (made now if there is none; writes make the next one).
     fn try_open_read(&self) -> Result<ReadInstance, OpenError> {
-        let spare = self.spare_read.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let engine = match spare {
-            Some(engine) => engine,
-            None => read_engine(&self.settings).map_err(OpenError::Other)?,
-        };
-        let retired = Some(Arc::clone(&self.retired));
+        let engine = self.engines.for_read(&self.settings).map_err(OpenError::Other)?;
+        let retired = Some(self.engines.retired_slot());
         let instance = match Instance::attach(engine, &self.settings.path, Mode::ReadOnly, "", retired) {
             Ok(instance) => instance,
             Err((err, engine)) => {
-                *self.spare_read.lock().unwrap_or_else(|e| e.into_inner()) = Some(engine);
+                self.engines.give_back_read(engine);
                 return Err(err);
             }
         };
@@ -349,30 +339,6 @@ impl Inner {
         Ok(ReadInstance { idle: vec![first], instance })
     }
 
-    /// Closes the retired read engine and makes the next one, in the background. A write
-    /// calls it once the file is open, so the work overlaps the write's own (which runs
-    /// DuckDB on one thread) rather than the write's open (beside which it slowed the open
-    /// from 10 to 19 ms on two cores) or the read a client sends right after the write.
-    /// The spare's slot stays locked while the engine is made, so a reopen that comes
-    /// first waits for it instead of making a second one.
-    fn tidy_engines(self: &Arc<Self>) {
-        let inner = Arc::clone(self);
-        let work = move || {
-            let retired = inner.retired.lock().unwrap_or_else(|e| e.into_inner()).take();
-            drop(retired);
-            let mut spare = inner.spare_read.lock().unwrap_or_else(|e| e.into_inner());
-            if spare.is_none() {
-                match read_engine(&inner.settings) {
-                    Ok(engine) => *spare = Some(engine),
-                    Err(err) => tracing::debug!("no spare engine: {err:#}"),
-                }
-            }
-        };
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            drop(runtime.spawn_blocking(work));
-        }
-    }
-
     /// Whether another process held the file within the last write timeout (it may be
     /// waiting to write again).
     fn recently_contended(&self) -> bool {
@@ -390,24 +356,6 @@ impl Inner {
         let taken = self.slot.lock().unwrap_or_else(|e| e.into_inner()).take();
         drop(taken);
     }
-
-    /// Drops the engines kept for later opens (an idle server gives their memory back).
-    fn drop_engines(&self) {
-        self.retired.lock().unwrap_or_else(|e| e.into_inner()).take();
-        self.spare_read.lock().unwrap_or_else(|e| e.into_inner()).take();
-        self.write_engine.lock().unwrap_or_else(|e| e.into_inner()).take();
-    }
-}
-
-/// A new engine for a read instance (hardened once the file is attached).
-fn read_engine(settings: &AccessSettings) -> anyhow::Result<Engine> {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(4);
-    Engine::create(&[
-        ("autoload_known_extensions", "false".to_owned()),
-        ("autoinstall_known_extensions", "false".to_owned()),
-        ("threads", threads.to_string()),
-        ("max_memory", settings.duckdb_memory.clone().unwrap_or_else(|| READ_MAX_MEMORY.to_owned())),
-    ])
 }
 
 /// Whether `path` is an existing regular file (false: nothing there yet). Anything else at
@@ -468,7 +416,7 @@ async fn idle_release_loop(inner: Weak<Inner>, idle: Duration) {
                 }
                 // Also after writes that did not reopen (a loop of saves): the engines
                 // kept for the next open are memory an idle server gives back.
-                closer.drop_engines();
+                closer.engines.drop_all();
                 crate::memory::release_freed();
             })
             .await;

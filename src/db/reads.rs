@@ -130,16 +130,7 @@ pub(super) fn known_layout(
     let mut memo = memo.lock().unwrap_or_else(|e| e.into_inner());
     let detected = match memo.detected.clone().filter(|_| memo.serial == serial) {
         Some(detected) => detected,
-        None => {
-            let sql = Sql::local(conn.conn());
-            let catalog = catalog_text(&sql)?;
-            let detected = match memo.detected.clone().filter(|_| memo.catalog.as_ref() == Some(&catalog)) {
-                Some(detected) => detected,
-                None => layout::detect(&sql)?,
-            };
-            *memo = LayoutMemo { serial, catalog: Some(catalog), detected: Some(detected.clone()) };
-            detected
-        }
+        None => memo.detect(&Sql::local(conn.conn()), serial)?,
     };
     drop(memo);
     match detected {
@@ -149,19 +140,24 @@ pub(super) fn known_layout(
     }
 }
 
-/// The layout of the file behind `sql` (a write's connection): detected, or the memo's
-/// when the catalog text is the one it was detected from; the memo keeps the answer for
-/// the next read instance, which checks the text again.
+/// The layout of the file behind `sql` (a write's connection), through the memo; the
+/// next read instance checks the catalog text again (serial 0 is no instance's).
 pub(super) fn detect_remembered(memo: &std::sync::Mutex<LayoutMemo>, sql: &Sql<'_>) -> anyhow::Result<Detected> {
-    let catalog = catalog_text(sql)?;
-    let mut memo = memo.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(detected) = memo.detected.clone().filter(|_| memo.catalog.as_ref() == Some(&catalog)) {
-        return Ok(detected);
+    memo.lock().unwrap_or_else(|e| e.into_inner()).detect(sql, 0)
+}
+
+impl LayoutMemo {
+    /// The layout of the file behind `sql`, seen on instance `serial`: the one remembered
+    /// when the catalog text is the one it was detected from, else detected now.
+    fn detect(&mut self, sql: &Sql<'_>, serial: u64) -> anyhow::Result<Detected> {
+        let catalog = catalog_text(sql)?;
+        let detected = match self.detected.clone().filter(|_| self.catalog.as_ref() == Some(&catalog)) {
+            Some(detected) => detected,
+            None => layout::detect(sql)?,
+        };
+        *self = LayoutMemo { serial, catalog: Some(catalog), detected: Some(detected.clone()) };
+        Ok(detected)
     }
-    let detected = layout::detect(sql)?;
-    // Serial 0 is no instance's: the next read instance compares the catalog text.
-    *memo = LayoutMemo { serial: 0, catalog: Some(catalog), detected: Some(detected.clone()) };
-    Ok(detected)
 }
 
 /// Everything [`layout::detect`] reads, as text: the database's type, each table of

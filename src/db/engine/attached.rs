@@ -64,8 +64,8 @@ pub type EngineSlot = Arc<Mutex<Option<Engine>>>;
 /// How an attached instance names and releases its file.
 pub(super) struct Attachment {
     /// The database name: what DuckDB names a file it opens (`healthsim` for
-    /// `healthsim.duckdb`), so user SQL naming the catalog works as before.
-    alias: String,
+    /// `healthsim.duckdb`, so user SQL naming the catalog works as before), quoted for SQL.
+    quoted: String,
     /// `USE "<alias>"`, run on every connection (the default database is per connection).
     pub(super) use_sql: CString,
     home: Option<EngineSlot>,
@@ -126,7 +126,7 @@ impl Instance {
             mode,
             path: path.to_owned(),
             serial: NEXT_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            attachment: Some(Attachment { alias, use_sql, home }),
+            attachment: Some(Attachment { quoted, use_sql, home }),
         }))
     }
 }
@@ -137,7 +137,7 @@ impl Attachment {
     /// file need not wait for), or closes the engine (no slot, or the detach failed: the
     /// file must not stay open).
     pub(super) fn release(self, mut raw: ffi::duckdb_database) {
-        let quoted = format!("\"{}\"", self.alias.replace('"', "\"\""));
+        let quoted = &self.quoted;
         // SAFETY: `raw` is live; the connection is dropped before the engine moves on.
         let detached = unsafe { Connection::open_from_raw(raw) }
             .and_then(|conn| conn.execute_batch(&format!("DETACH {quoted}")))

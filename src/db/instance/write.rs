@@ -10,8 +10,9 @@ use anyhow::{Context, anyhow};
 use duckdb::Connection;
 use tokio::sync::OwnedRwLockWriteGuard;
 
+use super::engines::write_settings;
 use super::{
-    Access, DbError, Engine, Inner, Instance, LockHolder, MAX_BACKOFF, Mode, NEW_FILE_STORAGE, OpenError, regular_file,
+    Access, DbError, Inner, Instance, LockHolder, MAX_BACKOFF, Mode, NEW_FILE_STORAGE, OpenError, regular_file,
 };
 
 /// Writes closer together than this, with no read between, are a client writing in a row.
@@ -139,20 +140,18 @@ impl Inner {
             Ok(exists) => !exists,
             Err(err) => return Attempt::Done(Err(err)),
         };
-        let settings = write_settings(&self.settings);
         // A file we create must open in every DuckDB users run beside us (see
         // `NEW_FILE_STORAGE`); an existing file keeps the storage version it has.
         let options = if creating { format!("STORAGE_VERSION '{NEW_FILE_STORAGE}'") } else { String::new() };
-        let spare = self.write_engine.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let engine = match spare.map_or_else(|| Engine::create(&settings), Ok) {
+        let engine = match self.engines.for_write(&self.settings) {
             Ok(engine) => engine,
             Err(err) => return Attempt::Done(Err(DbError::Other(err))),
         };
-        let home = Arc::clone(&self.write_engine);
-        let instance = match Instance::attach(engine, &self.settings.path, Mode::ReadWrite, &options, Some(home)) {
+        let home = Some(self.engines.write_slot());
+        let instance = match Instance::attach(engine, &self.settings.path, Mode::ReadWrite, &options, home) {
             Ok(instance) => instance,
             Err((err, engine)) => {
-                *self.write_engine.lock().unwrap_or_else(|e| e.into_inner()) = Some(engine);
+                self.engines.give_back_write(engine);
                 match err {
                     OpenError::Locked(holder) => {
                         self.note_contention();
@@ -168,7 +167,7 @@ impl Inner {
             }
         };
         let opened = started.elapsed();
-        self.tidy_engines();
+        self.engines.tidy_in_background(&self.settings);
         let (work, check) = work;
         let result = run_transaction(&instance, work);
         let committed = started.elapsed();
@@ -176,16 +175,15 @@ impl Inner {
         // checkpointed) and gives the engine back.
         drop(instance);
         if result.is_err() {
-            // A failed write may have left its engine unusable (DuckDB invalidates a
-            // database after a fatal error, a failed fsync say): the next write gets a
-            // new one.
-            self.write_engine.lock().unwrap_or_else(|e| e.into_inner()).take();
+            self.engines.forget_write();
         }
         let closed = started.elapsed();
         let reopened = client && result.is_ok() && self.reopen_after_write();
         let result = match result {
             Ok(value) => Ok(Committed { value, disk_warning: None }),
-            Err((Some(value), err)) if !creating => self.settle_failed_commit(value, err, check, &settings),
+            Err((Some(value), err)) if !creating => {
+                self.settle_failed_commit(value, err, check, &write_settings(&self.settings))
+            }
             Err((_, err)) if creating => Err(self.forget_created(err)),
             Err((_, err)) => Err(err),
         }
@@ -290,27 +288,6 @@ impl Inner {
             err
         }
     }
-}
-
-/// The write engine's configuration.
-fn write_settings(settings: &super::AccessSettings) -> Vec<(&'static str, String)> {
-    // Every commit checkpoints at once, writing its rows straight into the file instead of
-    // first to the WAL and then again into the file (a 10,000-entity save: ~35 ms less).
-    // A crash during that checkpoint leaves the file as it was: the header that makes
-    // the new blocks live is written last. One thread: a save appends on one thread
-    // anyway, and a second DuckDB thread only contends with the planning threads
-    // (appends of a 10,000-entity save 83 -> 65 ms, a 100,000-entity save 2.0 -> 1.8 s, A/B).
-    let mut write = vec![
-        ("autoload_known_extensions", "false".to_owned()),
-        ("autoinstall_known_extensions", "false".to_owned()),
-        ("checkpoint_threshold", "0b".to_owned()),
-        ("auto_checkpoint_skip_wal_threshold", "0".to_owned()),
-        ("threads", "1".to_owned()),
-    ];
-    if let Some(limit) = &settings.duckdb_memory {
-        write.push(("memory_limit", limit.clone()));
-    }
-    write
 }
 
 /// A write that failed on a full disk says so, and what to do, before DuckDB's own words
