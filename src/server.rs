@@ -14,9 +14,12 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, RoleServer, RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use rmcp::{ServerHandler, tool_handler};
-use serde_json::Value;
 
 use crate::db::Db;
+
+mod schemas;
+
+use schemas::{published_output_schema, standard_schema};
 
 /// Output and input bounds the tools enforce.
 #[derive(Debug, Clone, Copy)]
@@ -50,60 +53,13 @@ impl HealthSim {
         for route in router.map.values_mut() {
             let tool = &mut route.attr;
             tool.input_schema = Arc::new(standard_schema(tool.input_schema.as_ref().clone()));
-            tool.output_schema = tool.output_schema.take().map(|schema| Arc::new(standard_schema((*schema).clone())));
+            tool.output_schema = tool
+                .output_schema
+                .take()
+                .map(|schema| Arc::new(published_output_schema(standard_schema((*schema).clone()))));
         }
         router
     }
-}
-
-/// The `format` values JSON Schema 2020-12 defines. schemars also writes `uint64`,
-/// `uint32`, `int64`, `double`...: TypeScript clients' validators (Ajv, as the Inspector
-/// uses it) print `unknown format "uint64" ignored` for each, on every tools/list.
-const STANDARD_FORMATS: &[&str] = &[
-    "date-time",
-    "date",
-    "time",
-    "duration",
-    "email",
-    "idn-email",
-    "hostname",
-    "idn-hostname",
-    "ipv4",
-    "ipv6",
-    "uri",
-    "uri-reference",
-    "iri",
-    "iri-reference",
-    "uuid",
-    "uri-template",
-    "json-pointer",
-    "relative-json-pointer",
-    "regex",
-];
-
-/// `schema` without non-standard `format` keywords; an unsigned one becomes `minimum: 0`
-/// (schemars writes that beside it already; kept explicit here).
-fn standard_schema(mut schema: JsonObject) -> JsonObject {
-    fn walk(value: &mut Value) {
-        match value {
-            Value::Object(object) => {
-                if let Some(Value::String(format)) = object.get("format")
-                    && !STANDARD_FORMATS.contains(&format.as_str())
-                {
-                    let unsigned = format.starts_with("uint");
-                    object.remove("format");
-                    if unsigned && !object.contains_key("minimum") {
-                        object.insert("minimum".into(), Value::from(0));
-                    }
-                }
-                object.values_mut().for_each(walk);
-            }
-            Value::Array(items) => items.iter_mut().for_each(walk),
-            _ => {}
-        }
-    }
-    schema.values_mut().for_each(walk);
-    schema
 }
 
 const INSTRUCTIONS: &str = "\
@@ -257,55 +213,5 @@ impl<T: Transport<RoleServer>> Transport<RoleServer> for LenientHandshake<T> {
 
     fn close(&mut self) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send {
         self.inner.close()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every schema of every tool uses standard formats only; unsigned integers keep
-    /// their lower bound.
-    #[test]
-    fn schemas_use_standard_formats_only() {
-        let router = HealthSim::router();
-        let mut unsigned_bounds = 0;
-        for route in router.map.values() {
-            let tool = &route.attr;
-            let schemas = std::iter::once(tool.input_schema.as_ref()).chain(tool.output_schema.as_deref());
-            for schema in schemas {
-                let text = serde_json::to_string(schema).unwrap();
-                for format in text.split("\"format\":\"").skip(1) {
-                    let name = format.split('"').next().unwrap();
-                    assert!(STANDARD_FORMATS.contains(&name), "{}: format {name}", tool.name);
-                }
-                unsigned_bounds += text.matches("\"minimum\":0").count();
-            }
-        }
-        assert!(unsigned_bounds >= 8, "counts keep minimum 0 ({unsigned_bounds})");
-        let raw = HealthSim::scenario_tools()
-            + HealthSim::add_router()
-            + HealthSim::query_tools()
-            + HealthSim::provider_tools();
-        let before: usize = raw
-            .map
-            .values()
-            .filter_map(|r| r.attr.output_schema.as_deref())
-            .map(|s| serde_json::to_string(s).unwrap().matches("\"format\":\"uint").count())
-            .sum();
-        assert!(before > 0, "schemars still writes uint formats, so the rewrite is tested");
-    }
-
-    /// The load result's entities are declared as a plain object: a validating client
-    /// (the SDKs check structuredContent against outputSchema) does not walk every entity.
-    #[test]
-    fn load_schema_does_not_descend_into_entities() {
-        let router = HealthSim::router();
-        let load = &router.map.values().find(|r| r.attr.name == "healthsim_load_scenario").unwrap().attr;
-        let schema = serde_json::to_value(load.output_schema.as_deref().unwrap()).unwrap();
-        let entities = &schema["properties"]["entities"];
-        assert!(entities.is_object(), "{schema}");
-        let nested = entities.get("additionalProperties").filter(|v| v.is_object());
-        assert!(nested.is_none() && entities.get("items").is_none(), "{entities}");
     }
 }

@@ -130,9 +130,9 @@ pub struct LoadOutput {
     /// `{"product": "healthsim", "entity_types": [...], "entity_counts": {...}}`.
     #[schemars(with = "Map<String, Value>")]
     pub metadata: Value,
-    /// Entity-type key as saved → the entities (objects) in submission order. Declared
-    /// as a plain object: a client validating the result against this schema then checks
-    /// its shape without walking every entity (10,000 of them cost the Python SDK ~50 ms).
+    /// Entity-type key as saved → the entities (objects) in submission order.
+    // Declared as a plain object (the published schema has no subschemas at all, see
+    // `server/schemas.rs`).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<Map<String, Value>>")]
     pub entities: Option<BTreeMap<String, Vec<Value>>>,

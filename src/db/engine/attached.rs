@@ -15,7 +15,9 @@ use anyhow::anyhow;
 use duckdb::{Connection, ffi};
 
 use super::file::{explain_storage_version, foreign_file};
-use super::{Instance, Mode, NEXT_SERIAL, OpenError, open_raw, parse_lock_conflict, register, unregister};
+use super::{
+    Instance, Mode, NEXT_SERIAL, OpenError, RawConnection, open_raw, parse_lock_conflict, register, unregister,
+};
 
 /// An in-memory DuckDB instance with no file attached, ready to take one.
 pub struct Engine {
@@ -127,6 +129,7 @@ impl Instance {
             path: path.to_owned(),
             serial: NEXT_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             attachment: Some(Attachment { quoted, use_sql, home }),
+            classifier: Mutex::new(RawConnection(std::ptr::null_mut())),
         }))
     }
 }
