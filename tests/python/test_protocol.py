@@ -208,12 +208,16 @@ def test_adversarial_messages_over_stdio(db_path):
         assert wire.proc.wait(timeout=30) == 0
 
 
-def rss_anon_kib(pid: int) -> int:
+def status_kib(pid: int, field: str) -> int:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
-            if line.startswith("RssAnon:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
-    raise AssertionError("no RssAnon in /proc status")
+    raise AssertionError(f"no {field} in /proc status")
+
+
+def rss_anon_kib(pid: int) -> int:
+    return status_kib(pid, "RssAnon")
 
 
 def test_memory_is_given_back_after_a_huge_request(db_path):
@@ -235,10 +239,12 @@ def test_memory_is_given_back_after_a_huge_request(db_path):
         wire.send(request(1, "tools/call", {"name": "healthsim_save_scenario", "arguments": args}))
         reply = wire.wait_for({1})[1]["result"]
         assert reply["isError"] is True and "bogus" in reply["content"][0]["text"]
-        peak = rss_anon_kib(wire.proc.pid)
+        # The high-water mark of the resident set: the freed request may be given back
+        # before the reply is read (mimalloc purges freed pages at once).
+        peak = status_kib(wire.proc.pid, "VmHWM")
         # The default idle period is 2 s; memory is trimmed once the client is quiet that long.
         wait_until(lambda: rss_anon_kib(wire.proc.pid) < 64 * 1024, timeout=20, what="memory to be given back")
-        assert peak > 128 * 1024, f"the request should have needed memory (peak anon {peak} KiB)"
+        assert peak > 160 * 1024, f"the request should have needed memory (peak RSS {peak} KiB)"
         assert not wire.bad_lines
     finally:
         wire.proc.stdin.close()
