@@ -488,7 +488,7 @@ fn layout_for_write(conn: &Sql<'_>, memo: Option<&std::sync::Mutex<LayoutMemo>>)
         Some(memo) => reads::detect_remembered(memo, conn)?,
         None => layout::detect(conn)?,
     };
-    tracing::debug!(detect_ms = started.elapsed().as_secs_f64() * 1e3, "layout detected");
+    tracing::debug!(detect_ms = started.elapsed().as_secs_f64() * 1e3, "write layout found");
     let layout = match detected {
         Detected::Unknown(reason) => anyhow::bail!("{reason}"),
         Detected::Known(layout) if layout.family != Family::Ours => {

@@ -12,10 +12,11 @@ use healthsim_mcp::db::Scale;
 /// what another thread parsed wait for its arena's lock), and planning 10,000 entities took
 /// 37 ms against 17 ms (`plan_save` alone on two threads). DuckDB's C++ keeps glibc's
 /// malloc, tuned below. mimalloc is built without transparent huge pages (`no_thp`: a
-/// 2 MiB page holding one live block cannot be given back) and purges freed pages at once
-/// (`tune_malloc`), so the memory of a large request goes back to the system even from
-/// threads that then sit idle: after large saves, loads and summaries an idle server held
-/// 91-95 MB with mimalloc's defaults, 60 MB so.
+/// 2 MiB page holding one live block cannot be given back), purges freed pages at once and
+/// keeps no empty ones (`memory::tune_own_allocator`), and blocking threads end after 1 s
+/// idle (below), so the memory of a large request goes back to the system even from
+/// threads that then sit idle: the bench's idle server held 96 MB with mimalloc's
+/// defaults, 53 MB so.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -171,12 +172,10 @@ async fn shutdown_signal() {
 ///   heap after the same saves was 10-22 MB from run to run, with the fixed threshold
 ///   10-11 MB (7 runs), and saves took as long (A/B, 10,000 and 100,000 entities).
 ///
-/// `MALLOC_ARENA_MAX` and `MALLOC_MMAP_THRESHOLD_` override either; `MIMALLOC_PURGE_DELAY`
-/// leaves our own allocator as mimalloc's options say (see [`ALLOCATOR`]).
+/// `MALLOC_ARENA_MAX` and `MALLOC_MMAP_THRESHOLD_` override either. Our own allocator is
+/// tuned by `memory::tune_own_allocator` (see [`ALLOCATOR`]).
 fn tune_malloc() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        healthsim_mcp::memory::purge_at_once();
-    }
+    healthsim_mcp::memory::tune_own_allocator();
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // SAFETY: called first thing in main, before any other thread exists.

@@ -98,8 +98,8 @@ pub fn release_freed() {
     unsafe {
         libc::malloc_trim(0);
     }
-    // The binary's own allocations are mimalloc's (main.rs): its free pages are purged on
-    // their own after a delay; this purges the calling thread's now.
+    // The binary's own allocations are mimalloc's (main.rs): this also gives back the empty
+    // pages the calling thread's heap still holds.
     // SAFETY: mi_collect only walks mimalloc's own structures.
     unsafe { libmimalloc_sys::mi_collect(true) };
 }
@@ -113,12 +113,16 @@ const MI_OPTION_PAGE_FULL_RETAIN: libmimalloc_sys::mi_option_t = 36;
 /// (its default), which it does only when the thread that freed them allocates again, and
 /// keep no empty pages per size class and thread for reuse (two by default). Either way
 /// what a large request leaves behind goes back to the system even from threads that then
-/// sit idle.
-pub fn purge_at_once() {
-    // SAFETY: sets mimalloc options; any thread may.
-    unsafe {
-        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
-        libmimalloc_sys::mi_option_set(MI_OPTION_PAGE_FULL_RETAIN, 0);
+/// sit idle. An option set in the environment (`MIMALLOC_PURGE_DELAY`,
+/// `MIMALLOC_PAGE_FULL_RETAIN`) is left as mimalloc read it.
+pub fn tune_own_allocator() {
+    for (option, variable) in
+        [(MI_OPTION_PURGE_DELAY, "MIMALLOC_PURGE_DELAY"), (MI_OPTION_PAGE_FULL_RETAIN, "MIMALLOC_PAGE_FULL_RETAIN")]
+    {
+        if std::env::var_os(variable).is_none() {
+            // SAFETY: sets one of mimalloc's options; any thread may.
+            unsafe { libmimalloc_sys::mi_option_set(option, 0) };
+        }
     }
 }
 
@@ -132,14 +136,17 @@ mod tests {
     fn the_purge_delay_option_is_the_one_set() {
         // SAFETY: reads and sets mimalloc options.
         let get = |option| unsafe { libmimalloc_sys::mi_option_get(option) };
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        let unset = |variable| std::env::var_os(variable).is_none();
+        if unset("MIMALLOC_PURGE_DELAY") {
             assert_eq!(get(MI_OPTION_PURGE_DELAY), 1000, "mimalloc's default purge delay");
         }
-        if std::env::var_os("MIMALLOC_PAGE_FULL_RETAIN").is_none() {
+        if unset("MIMALLOC_PAGE_FULL_RETAIN") {
             assert_eq!(get(MI_OPTION_PAGE_FULL_RETAIN), 2, "mimalloc's default retained pages");
         }
-        purge_at_once();
-        assert_eq!((get(MI_OPTION_PURGE_DELAY), get(MI_OPTION_PAGE_FULL_RETAIN)), (0, 0));
+        tune_own_allocator();
+        if unset("MIMALLOC_PURGE_DELAY") && unset("MIMALLOC_PAGE_FULL_RETAIN") {
+            assert_eq!((get(MI_OPTION_PURGE_DELAY), get(MI_OPTION_PAGE_FULL_RETAIN)), (0, 0));
+        }
     }
 
     /// A 450 MiB budget takes a 3 MB save and refuses a 15 MB one; a tiny one still takes

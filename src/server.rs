@@ -53,10 +53,8 @@ impl HealthSim {
         for route in router.map.values_mut() {
             let tool = &mut route.attr;
             tool.input_schema = Arc::new(standard_schema(tool.input_schema.as_ref().clone()));
-            tool.output_schema = tool
-                .output_schema
-                .take()
-                .map(|schema| Arc::new(published_output_schema(standard_schema((*schema).clone()))));
+            tool.output_schema =
+                tool.output_schema.take().map(|schema| Arc::new(published_output_schema((*schema).clone())));
         }
         router
     }

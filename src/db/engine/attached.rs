@@ -122,7 +122,7 @@ impl Instance {
             return Err((err, engine));
         }
         tracing::debug!(?mode, path = %path.display(), "attached database file");
-        let use_sql = CString::new(format!("USE {quoted}")).expect("a path has no NUL byte (checked by open_raw)");
+        let use_sql = CString::new(format!("USE {quoted}")).expect("a file name has no NUL byte");
         Ok(Arc::new(Instance {
             raw: engine.into_raw(),
             mode,

@@ -113,12 +113,7 @@ pub struct Committed<T> {
 impl Inner {
     /// One attempt at a write: close the read instance, open read-write, run, close; a
     /// `client` write then opens the read instance again (`reopen_after_write`).
-    fn write_once<T, F, C>(
-        self: &Arc<Self>,
-        gate: OwnedRwLockWriteGuard<()>,
-        work: (F, C),
-        client: bool,
-    ) -> Attempt<T, (F, C)>
+    fn write_once<T, F, C>(&self, gate: OwnedRwLockWriteGuard<()>, work: (F, C), client: bool) -> Attempt<T, (F, C)>
     where
         F: FnOnce(&Connection) -> anyhow::Result<T>,
         C: FnOnce(&Connection, &T) -> anyhow::Result<bool>,
