@@ -12,11 +12,11 @@ use healthsim_mcp::db::Scale;
 /// what another thread parsed wait for its arena's lock), and planning 10,000 entities took
 /// 37 ms against 17 ms (`plan_save` alone on two threads). DuckDB's C++ keeps glibc's
 /// malloc, tuned below. mimalloc is built without transparent huge pages (`no_thp`: a
-/// 2 MiB page holding one live block cannot be given back) and keeps no empty pages per
-/// thread (`memory::tune_own_allocator`; emptied pages are purged after 1 s, or at once
-/// when the server goes quiet), and blocking threads end after 1 s idle (below), so the
-/// memory of a large request goes back to the system even from threads that then sit
-/// idle: the bench's idle server held 96 MB with mimalloc's defaults, ~55 MB so.
+/// 2 MiB page holding one live block cannot be given back), purges freed pages at once and
+/// keeps no empty ones (`memory::tune_own_allocator`), and blocking threads end after 1 s
+/// idle (below), so the memory of a large request goes back to the system even from
+/// threads that then sit idle: the bench's idle server held 96 MB with mimalloc's
+/// defaults, 53 MB so.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -10,8 +10,6 @@
 //! processed within it is refused as it arrives, with one clear answer, instead of the
 //! process being killed half way; DuckDB's own memory is bounded to a share of it.
 
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
-
 /// Address space a save uses per byte of its request (measured 26.4 before stop 14, ~18
 /// since; kept, so that what is refused under a limit would certainly not have fit).
 pub const BYTES_PER_REQUEST_BYTE: u64 = 28;
@@ -100,9 +98,8 @@ pub fn release_freed() {
     unsafe {
         libc::malloc_trim(0);
     }
-    // The binary's own allocations are mimalloc's (main.rs): this gives back the empty pages
-    // the calling thread's heap still holds, and purges now every page that any thread
-    // emptied (otherwise purged after mimalloc's delay, and only when mimalloc runs again).
+    // The binary's own allocations are mimalloc's (main.rs): this also gives back the empty
+    // pages the calling thread's heap still holds.
     // SAFETY: mi_collect only walks mimalloc's own structures.
     unsafe { libmimalloc_sys::mi_collect(true) };
 }
@@ -110,57 +107,24 @@ pub fn release_freed() {
 /// mimalloc's `mi_option_purge_delay` and `mi_option_page_full_retain` (v3's option enum;
 /// the Rust binding names only the options of v2's).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// The purge delay mimalloc started with (its default or `MIMALLOC_PURGE_DELAY`).
-static PURGE_DELAY: AtomicI64 = AtomicI64::new(1000);
-/// How many [`PurgeAtOnce`] guards are alive.
-static PURGING: AtomicUsize = AtomicUsize::new(0);
-
-/// While alive (any of them), mimalloc gives freed pages back at once: a large save's plan
-/// frees the parsed request entity by entity while it allocates the rows, and purging as
-/// it goes keeps the peak down (100,000 entities: 214 MB instead of 270). Elsewhere the
-/// delay stands, so requests reuse the pages the previous one freed.
-pub struct PurgeAtOnce(());
-
-impl PurgeAtOnce {
-    pub fn begin() -> PurgeAtOnce {
-        if PURGING.fetch_add(1, Ordering::AcqRel) == 0 {
-            // SAFETY: sets one of mimalloc's options; any thread may.
-            unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
-        }
-        PurgeAtOnce(())
-    }
-}
-
-impl Drop for PurgeAtOnce {
-    fn drop(&mut self) {
-        if PURGING.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // SAFETY: as in `begin`.
-            unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY.load(Ordering::Relaxed)) };
-        }
-    }
-}
 const MI_OPTION_PAGE_FULL_RETAIN: libmimalloc_sys::mi_option_t = 36;
 
-/// Makes mimalloc keep no empty pages per size class and thread for reuse (two by
-/// default): an emptied page goes back to the shared arena, where it is purged (given to
-/// the system) after mimalloc's purge delay (1 s), or at once when [`release_freed`] runs:
-/// after a large save's plan and when the server goes quiet (the idle loop). So what a
-/// large request leaves behind goes back even from threads that then sit idle.
-///
-/// The purge delay is left at mimalloc's default on purpose: purging at once (tried) made
-/// every request fault its pages in afresh (38% of the time spent reading a 1.2 MB save
-/// request went to page faults: 18.5 ms against 10.2; a 10,000-entity load 35 → 28 ms),
-/// for an idle server 4 MB smaller. Large saves purge at once while they run
-/// ([`PurgeAtOnce`]), which keeps their peak where it was. `MIMALLOC_PAGE_FULL_RETAIN` set in the environment
-/// is left as mimalloc read it.
+/// Makes mimalloc give freed pages back to the system at once instead of after a second
+/// (its default; kept, it made loads ~20% faster and left the idle server 4-10 MB larger and
+/// large saves' peaks ~25% higher, see README "Performance"), which it does only when the
+/// thread that freed them allocates again, and
+/// keep no empty pages per size class and thread for reuse (two by default). Either way
+/// what a large request leaves behind goes back to the system even from threads that then
+/// sit idle. An option set in the environment (`MIMALLOC_PURGE_DELAY`,
+/// `MIMALLOC_PAGE_FULL_RETAIN`) is left as mimalloc read it.
 pub fn tune_own_allocator() {
-    // SAFETY: reads one of mimalloc's options (after mimalloc read its environment).
-    let delay = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
-    PURGE_DELAY.store(delay, Ordering::Relaxed);
-    if std::env::var_os("MIMALLOC_PAGE_FULL_RETAIN").is_none() {
-        // SAFETY: sets one of mimalloc's options; any thread may.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PAGE_FULL_RETAIN, 0) };
+    for (option, variable) in
+        [(MI_OPTION_PURGE_DELAY, "MIMALLOC_PURGE_DELAY"), (MI_OPTION_PAGE_FULL_RETAIN, "MIMALLOC_PAGE_FULL_RETAIN")]
+    {
+        if std::env::var_os(variable).is_none() {
+            // SAFETY: sets one of mimalloc's options; any thread may.
+            unsafe { libmimalloc_sys::mi_option_set(option, 0) };
+        }
     }
 }
 
@@ -168,33 +132,23 @@ pub fn tune_own_allocator() {
 mod tests {
     use super::*;
 
-    /// The option set is v3's retained pages (default 2), and only it: the purge delay
-    /// keeps mimalloc's default (1000 ms), so back-to-back requests reuse their pages.
+    /// The options set are the purge delay and the retained pages: their defaults are
+    /// mimalloc v3's (1000 ms, 2 pages).
     #[test]
-    fn only_the_retained_pages_option_is_set() {
+    fn the_purge_delay_option_is_the_one_set() {
         // SAFETY: reads and sets mimalloc options.
         let get = |option| unsafe { libmimalloc_sys::mi_option_get(option) };
         let unset = |variable| std::env::var_os(variable).is_none();
-        let delay = get(MI_OPTION_PURGE_DELAY);
         if unset("MIMALLOC_PURGE_DELAY") {
-            assert_eq!(delay, 1000, "mimalloc's default purge delay");
+            assert_eq!(get(MI_OPTION_PURGE_DELAY), 1000, "mimalloc's default purge delay");
         }
         if unset("MIMALLOC_PAGE_FULL_RETAIN") {
             assert_eq!(get(MI_OPTION_PAGE_FULL_RETAIN), 2, "mimalloc's default retained pages");
         }
         tune_own_allocator();
-        assert_eq!(get(MI_OPTION_PURGE_DELAY), delay, "the purge delay is left alone");
-        if unset("MIMALLOC_PAGE_FULL_RETAIN") {
-            assert_eq!(get(MI_OPTION_PAGE_FULL_RETAIN), 0);
+        if unset("MIMALLOC_PURGE_DELAY") && unset("MIMALLOC_PAGE_FULL_RETAIN") {
+            assert_eq!((get(MI_OPTION_PURGE_DELAY), get(MI_OPTION_PAGE_FULL_RETAIN)), (0, 0));
         }
-        // Large plans purge at once while any of them runs, then the delay is back.
-        let first = PurgeAtOnce::begin();
-        let second = PurgeAtOnce::begin();
-        assert_eq!(get(MI_OPTION_PURGE_DELAY), 0);
-        drop(first);
-        assert_eq!(get(MI_OPTION_PURGE_DELAY), 0, "another plan still runs");
-        drop(second);
-        assert_eq!(get(MI_OPTION_PURGE_DELAY), delay);
     }
 
     /// A 450 MiB budget takes a 3 MB save and refuses a 15 MB one; a tiny one still takes

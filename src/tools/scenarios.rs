@@ -352,16 +352,6 @@ impl HealthSim {
     }
 }
 
-/// While a large save or add runs (from its checked arguments to its answer), freed memory
-/// goes back to the system at once ([`crate::memory::PurgeAtOnce`]): the plan frees the
-/// parsed request entity by entity and the write frees the planned rows as it appends
-/// them, while DuckDB's transaction grows. A 100,000-entity save peaks at 214 MB so, 270
-/// with mimalloc's delay, for ~5% more time.
-fn purging_for(entities: &Map<String, Value>) -> Option<crate::memory::PurgeAtOnce> {
-    let count: usize = entities.values().map(|v| v.as_array().map_or(1, Vec::len)).sum();
-    (count >= crate::memory::TRIM_AFTER_ENTITIES).then(crate::memory::PurgeAtOnce::begin)
-}
-
 /// The plan of a save or an add (blocking; run it off the async threads). It consumes the
 /// parsed entities, freeing each once mapped; after a large plan the pages they held are
 /// given back before DuckDB's transaction grows (a 100,000-entity save peaks ~20% lower

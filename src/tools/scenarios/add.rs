@@ -123,7 +123,6 @@ impl HealthSim {
             (None, None) => AddTarget::Auto,
         };
         let entities = args.entities;
-        let _purging = super::purging_for(&entities);
         let Ok(plan) = tokio::task::spawn_blocking(move || super::plan(entities)).await else {
             return failure("internal error while preparing the entities; nothing was written", Map::new());
         };

@@ -34,7 +34,6 @@ impl HealthSim {
             Err(err) => return err.into(),
         };
         let tags = tags.unwrap_or_default();
-        let _purging = super::purging_for(&entities);
         // A client that cancels (or leaves) drops this call, not the write it started: say so.
         let mut unanswered = Unanswered { name: name.clone(), armed: true };
         // Mapping the entities and opening the file for writing run at the same time: the
