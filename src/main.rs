@@ -22,6 +22,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     tune_malloc();
+    healthsim_mcp::memory::tune_own_allocator();
     let cli = Cli::parse();
     let config = match Config::from_args(&cli.server) {
         Ok(config) => config,
@@ -175,7 +176,6 @@ async fn shutdown_signal() {
 /// `MALLOC_ARENA_MAX` and `MALLOC_MMAP_THRESHOLD_` override either. Our own allocator is
 /// tuned by `memory::tune_own_allocator` (see [`ALLOCATOR`]).
 fn tune_malloc() {
-    healthsim_mcp::memory::tune_own_allocator();
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // SAFETY: called first thing in main, before any other thread exists.

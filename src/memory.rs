@@ -110,13 +110,13 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 const MI_OPTION_PAGE_FULL_RETAIN: libmimalloc_sys::mi_option_t = 36;
 
 /// Makes mimalloc give freed pages back to the system at once instead of after a second
-/// (its default; kept, it made loads ~20% faster and left the idle server 4-10 MB larger and
-/// large saves' peaks ~25% higher, see README "Performance"), which it does only when the
-/// thread that freed them allocates again, and
-/// keep no empty pages per size class and thread for reuse (two by default). Either way
+/// (its default, which it honours only when the thread that freed them allocates again),
+/// and keep no empty pages per size class and thread for reuse (two by default). Either way
 /// what a large request leaves behind goes back to the system even from threads that then
-/// sit idle. An option set in the environment (`MIMALLOC_PURGE_DELAY`,
-/// `MIMALLOC_PAGE_FULL_RETAIN`) is left as mimalloc read it.
+/// sit idle. The price: every request faults its memory in afresh (mimalloc's delay made
+/// loads ~20% faster, but left the idle server 4-10 MB larger and large saves' peaks ~25%
+/// higher; README "Performance"). An option set in the environment
+/// (`MIMALLOC_PURGE_DELAY`, `MIMALLOC_PAGE_FULL_RETAIN`) is left as mimalloc read it.
 pub fn tune_own_allocator() {
     for (option, variable) in
         [(MI_OPTION_PURGE_DELAY, "MIMALLOC_PURGE_DELAY"), (MI_OPTION_PAGE_FULL_RETAIN, "MIMALLOC_PAGE_FULL_RETAIN")]
@@ -133,9 +133,9 @@ mod tests {
     use super::*;
 
     /// The options set are the purge delay and the retained pages: their defaults are
-    /// mimalloc v3's (1000 ms, 2 pages).
+    /// mimalloc v3's (1000 ms, 2 pages), and both become 0.
     #[test]
-    fn the_purge_delay_option_is_the_one_set() {
+    fn purge_delay_and_retained_pages_are_the_options_set() {
         // SAFETY: reads and sets mimalloc options.
         let get = |option| unsafe { libmimalloc_sys::mi_option_get(option) };
         let unset = |variable| std::env::var_os(variable).is_none();
