@@ -192,12 +192,12 @@ impl Layout {
             scenario_columns,
             resolve_from,
             list,
-            tags: format!("SELECT tag FROM {t} WHERE {owner} = ? ORDER BY id"),
+            tags: format!("SELECT id, tag FROM {t} WHERE {owner} = ?"),
             entities: format!(
-                "SELECT entity_type, CAST(entity_data AS VARCHAR) FROM {e} WHERE {owner} = ? ORDER BY id"
+                "SELECT id, entity_type, CAST(entity_data AS VARCHAR) FROM {e} WHERE {owner} = ?"
             ),
             entity_counts: format!(
-                "SELECT entity_type, count(*) FROM {e} WHERE {owner} = ? GROUP BY entity_type ORDER BY min(id)"
+                "SELECT min(id), entity_type, count(*) FROM {e} WHERE {owner} = ? GROUP BY entity_type"
             ),
             names: format!(
                 "SELECT name, description, count(*) OVER () FROM {s}

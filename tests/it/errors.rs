@@ -182,5 +182,7 @@ async fn filters_and_resolution_are_literal() {
         "100% synthetic"
     );
     assert!(server.err_msg("healthsim_get_summary", json!({"scenario_id_or_name": "1%s"})).await.contains("not found"));
+    // Several substring matches: the most recently updated wins (the last saved above).
+    assert_eq!(server.ok("healthsim_get_summary", json!({"scenario_id_or_name": "plain"})).await["name"], "plain one");
     server.stop().await;
 }
