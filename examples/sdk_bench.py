@@ -1,7 +1,9 @@
 """Reads as the users' clients see them: the same calls through the official MCP Python SDK
 client (what pytest-style scripts use), through bare JSON-RPC lines (a line written, a line
 read and parsed: the server's own time), and as raw DuckDB work in this process (the
-limit). Prints median and p95 per call, side by side, and what the SDK adds.
+limit). Prints median and p95 per call, side by side, and what the SDK adds. With SDK 1.x
+it also times the same query with the output schema the client holds swapped (ours, a
+bare object schema, `{}`, none): what SDK 1.x's per-call schema check costs.
 
 Run with the venv the tests use (it has the SDK 2.x and duckdb 1.5.5), or with the SDK 1.x
 venv, after `cargo build --release`:
@@ -33,6 +35,7 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+SDK_VERSION = importlib.metadata.version("mcp")
 ROOT = Path(__file__).resolve().parents[1]
 BIN = os.environ.get("HEALTHSIM_MCP_BIN") or str(
     Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release" / "healthsim-mcp"
@@ -138,6 +141,8 @@ async def through_sdk(db: Path) -> dict[str, list[float]]:
 
             for label, tool, args, _ in CALLS:
                 times[label] = await timed_async(lambda: call(tool, args))
+            if SDK_VERSION.startswith("1."):
+                await schema_check_cost(session, call, times)
             times[AFTER_SAVE] = []
             for i in range(RUNS):
                 await call("healthsim_save_scenario", {"name": f"s{i}", "entities": entities(10, f"s{i}")})
@@ -145,6 +150,27 @@ async def through_sdk(db: Path) -> dict[str, list[float]]:
                 await call("healthsim_query", {"sql": "SELECT count(*) FROM patients"})
                 times[AFTER_SAVE].append((time.perf_counter() - start) * 1000)
     return times
+
+
+SCHEMA_VARIANTS = {"ours": "ours", '{"type": "object"}': {"type": "object"}, "{}": {}, "none": None}
+COUNT = "SELECT count(*) FROM patients"
+
+
+async def schema_check_cost(session, call, times: dict[str, list[float]]) -> None:
+    """SDK 1.x checks the tool's output schema against its metaschema at every call: the
+    same query with the schema the client holds (a private cache, filled by the calls
+    above) swapped call by call, down to none."""
+    held = session._tool_output_schemas
+    ours = held["healthsim_query"]
+    for name in SCHEMA_VARIANTS:
+        times[f"{COUNT}, client's output schema {name}"] = []
+    for _ in range(RUNS * 4):
+        for name, schema in SCHEMA_VARIANTS.items():
+            held["healthsim_query"] = ours if schema == "ours" else schema
+            start = time.perf_counter()
+            await call("healthsim_query", {"sql": COUNT})
+            times[f"{COUNT}, client's output schema {name}"].append((time.perf_counter() - start) * 1000)
+    held["healthsim_query"] = ours
 
 
 def bare_calls(db: Path) -> dict[str, list[float]]:
@@ -174,15 +200,16 @@ async def main() -> None:
         if duckdb is not None:
             with duckdb.connect(str(db), read_only=True) as con:
                 raw = {label: timed(lambda: raw_load(con, name)) for label, _, _, name in CALLS if name}
-    version = importlib.metadata.version("mcp")
-    print(f"healthsim-mcp through the MCP Python SDK {version} vs bare JSON-RPC vs raw DuckDB {duckdb.__version__ if duckdb else '(not installed)'} "
+    print(f"healthsim-mcp through the MCP Python SDK {SDK_VERSION} vs bare JSON-RPC vs raw DuckDB {duckdb.__version__ if duckdb else '(not installed)'} "
           f"(load: read and JSON-parse the entities); {RUNS} runs; median / p95 ms")
     print("| call | SDK | bare | raw DuckDB | SDK - bare |")
     print("|---|---:|---:|---:|---:|")
-    for label in [c[0] for c in CALLS] + [AFTER_SAVE]:
-        s, b = statistics.median(sdk[label]), statistics.median(bare[label])
+    for label in sdk:
+        # The schema-swapped queries compare with the bare query.
+        against = bare.get(label, bare[COUNT])
+        s, b = statistics.median(sdk[label]), statistics.median(against)
         limit = f"{statistics.median(raw[label]):.2f}" if label in raw else "-"
-        print(f"| {label} | {s:.2f} / {p95(sdk[label]):.2f} | {b:.2f} / {p95(bare[label]):.2f} | {limit} | +{s - b:.2f} ({s / b:.2f}x) |")
+        print(f"| {label} | {s:.2f} / {p95(sdk[label]):.2f} | {b:.2f} / {p95(against):.2f} | {limit} | +{s - b:.2f} ({s / b:.2f}x) |")
 
 
 if __name__ == "__main__":
