@@ -313,6 +313,35 @@ mod tests {
         newest(rows).map(|r| r.name)
     }
 
+    /// Rows stored in the reverse of their id order (a scan returns storage order): the
+    /// lookups still give tags, entities and type counts in id order.
+    #[test]
+    fn lookups_order_by_id_not_by_storage() {
+        let raw = duckdb::Connection::open_in_memory().unwrap();
+        let conn = Sql::local(&raw);
+        crate::db::schema::prepare_ours(&conn).unwrap();
+        let crate::db::layout::Detected::Known(layout) = crate::db::layout::detect(&conn).unwrap() else {
+            panic!("our layout is not recognised")
+        };
+        raw.execute_batch(
+            "INSERT INTO scenarios (scenario_id, name, updated_at) VALUES ('s', 'one', TIMESTAMP '2025-01-01 10:00:00');
+             INSERT INTO scenario_tags (id, scenario_id, tag) VALUES (30, 's', 'third'), (20, 's', 'second'), (10, 's', 'first');
+             INSERT INTO scenario_entities (id, scenario_id, entity_type, entity_id, entity_data) VALUES
+                 (5, 's', 'members', 'm2', '{\"n\":5}'), (4, 's', 'patients', 'p2', '{\"n\":4}'),
+                 (3, 's', 'members', 'm1', '{\"n\":3}'), (2, 's', 'claims', 'c1', '{\"n\":2}'),
+                 (1, 's', 'patients', 'p1', '{\"n\":1}');",
+        )
+        .unwrap();
+        assert_eq!(tags(&conn, &layout, "s").unwrap(), ["first", "second", "third"]);
+        let read = entities(&conn, &layout, "s").unwrap();
+        assert_eq!(read["patients"], [r#"{"n":1}"#, r#"{"n":4}"#]);
+        assert_eq!(read["members"], [r#"{"n":3}"#, r#"{"n":5}"#]);
+        let counts = entity_counts(&conn, &layout, "s").unwrap();
+        assert_eq!(counts, [("patients".to_owned(), 2), ("claims".to_owned(), 1), ("members".to_owned(), 2)]);
+        let found = resolve(&conn, &layout, "ONE", Resolution::NameOrId).unwrap().unwrap();
+        assert_eq!((found.name.as_str(), found.updated_at.as_deref()), ("one", Some("2025-01-01T10:00:00")));
+    }
+
     #[test]
     fn newest_is_latest_update_then_name_with_missing_times_last() {
         assert_eq!(picked(vec![]), None);
