@@ -193,9 +193,7 @@ impl Layout {
             resolve_from,
             list,
             tags: format!("SELECT id, tag FROM {t} WHERE {owner} = ?"),
-            entities: format!(
-                "SELECT id, entity_type, CAST(entity_data AS VARCHAR) FROM {e} WHERE {owner} = ?"
-            ),
+            entities: format!("SELECT id, entity_type, CAST(entity_data AS VARCHAR) FROM {e} WHERE {owner} = ?"),
             entity_counts: format!(
                 "SELECT min(id), entity_type, count(*) FROM {e} WHERE {owner} = ? GROUP BY entity_type"
             ),

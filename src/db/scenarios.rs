@@ -285,9 +285,8 @@ pub fn entities(conn: &Sql<'_>, layout: &Layout, scenario_id: &str) -> anyhow::R
 /// `{type key as saved: count}` for a scenario.
 pub fn entity_counts(conn: &Sql<'_>, layout: &Layout, scenario_id: &str) -> anyhow::Result<Vec<(String, u64)>> {
     let mut stmt = conn.prepare(&layout.sql.entity_counts)?;
-    let rows = stmt.query_map([scenario_id], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)? as u64))
-    })?;
+    let rows = stmt
+        .query_map([scenario_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)? as u64)))?;
     let mut counts = rows.collect::<Result<Vec<_>, _>>().context("cannot count entities")?;
     // In order of each type's first entity, sorted here (see `newest`).
     counts.sort_unstable_by_key(|(first, _, _)| *first);
