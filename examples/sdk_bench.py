@@ -152,7 +152,6 @@ async def through_sdk(db: Path) -> dict[str, list[float]]:
     return times
 
 
-SCHEMA_VARIANTS = {"ours": "ours", '{"type": "object"}': {"type": "object"}, "{}": {}, "none": None}
 COUNT = "SELECT count(*) FROM patients"
 
 
@@ -162,14 +161,14 @@ async def schema_check_cost(session, call, times: dict[str, list[float]]) -> Non
     above) swapped call by call, down to none."""
     held = session._tool_output_schemas
     ours = held["healthsim_query"]
-    for name in SCHEMA_VARIANTS:
-        times[f"{COUNT}, client's output schema {name}"] = []
+    variants = {"ours": ours, '{"type": "object"}': {"type": "object"}, "{}": {}, "none": None}
+    runs = {name: times.setdefault(f"{COUNT}, client's output schema {name}", []) for name in variants}
     for _ in range(RUNS * 4):
-        for name, schema in SCHEMA_VARIANTS.items():
-            held["healthsim_query"] = ours if schema == "ours" else schema
+        for name, schema in variants.items():
+            held["healthsim_query"] = schema
             start = time.perf_counter()
             await call("healthsim_query", {"sql": COUNT})
-            times[f"{COUNT}, client's output schema {name}"].append((time.perf_counter() - start) * 1000)
+            runs[name].append((time.perf_counter() - start) * 1000)
     held["healthsim_query"] = ours
 
 

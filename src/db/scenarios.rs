@@ -8,7 +8,6 @@ mod write;
 
 pub use write::{add, delete, finish_deletions, save};
 
-use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use anyhow::Context;
@@ -194,18 +193,11 @@ pub fn resolve(conn: &Sql<'_>, layout: &Layout, input: &str, mode: Resolution) -
 }
 
 /// The first of `rows` by `updated_at DESC NULLS LAST, name`, as DuckDB orders them: the
-/// timestamps are compared as their ISO text (which sorts as the instants do) and names
-/// byte by byte (DuckDB's default collation).
+/// timestamps are compared as their ISO text (which sorts as the instants do; `None` sorts
+/// below any text, so last when descending) and names byte by byte (DuckDB's default
+/// collation).
 fn newest(rows: Vec<ScenarioRow>) -> Option<ScenarioRow> {
-    rows.into_iter().min_by(|a, b| {
-        let updated = match (&a.updated_at, &b.updated_at) {
-            (Some(x), Some(y)) => y.cmp(x),
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (None, None) => Ordering::Equal,
-        };
-        updated.then_with(|| a.name.cmp(&b.name))
-    })
+    rows.into_iter().min_by(|a, b| b.updated_at.cmp(&a.updated_at).then_with(|| a.name.cmp(&b.name)))
 }
 
 /// Scenarios matching `filter`, newest `updated_at` first, then name.
@@ -296,6 +288,8 @@ pub fn entity_counts(conn: &Sql<'_>, layout: &Layout, scenario_id: &str) -> anyh
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::layout::{self, Detected};
+    use crate::db::schema::prepare_ours;
 
     fn row(name: &str, updated_at: Option<&str>) -> ScenarioRow {
         ScenarioRow {
@@ -318,10 +312,8 @@ mod tests {
     fn lookups_order_by_id_not_by_storage() {
         let raw = duckdb::Connection::open_in_memory().unwrap();
         let conn = Sql::local(&raw);
-        crate::db::schema::prepare_ours(&conn).unwrap();
-        let crate::db::layout::Detected::Known(layout) = crate::db::layout::detect(&conn).unwrap() else {
-            panic!("our layout is not recognised")
-        };
+        prepare_ours(&conn).unwrap();
+        let Detected::Known(layout) = layout::detect(&conn).unwrap() else { panic!("our layout is not recognised") };
         raw.execute_batch(
             "INSERT INTO scenarios (scenario_id, name, updated_at) VALUES ('s', 'one', TIMESTAMP '2025-01-01 10:00:00');
              INSERT INTO scenario_tags (id, scenario_id, tag) VALUES (30, 's', 'third'), (20, 's', 'second'), (10, 's', 'first');
@@ -344,7 +336,7 @@ mod tests {
     #[test]
     fn newest_is_latest_update_then_name_with_missing_times_last() {
         assert_eq!(picked(vec![]), None);
-        // A whole second sorts after the same second with a fraction only when it is later.
+        // A fraction of a second is later than the whole second before it.
         let rows = vec![
             row("b", Some("2025-01-01T10:00:00")),
             row("a", Some("2025-01-01T10:00:00.500000")),
