@@ -8,7 +8,7 @@ use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use serde_json::{Map, Value};
 
-use crate::Config;
+use crate::config::Config;
 
 /// The outcome of one call: the result text and whether it was a tool error.
 #[derive(Debug)]
@@ -33,8 +33,8 @@ pub async fn call(config: Config, tool: &str, arguments: Map<String, Value>) -> 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     // The server side uses the same transport as stdio.
     let (read, write) = tokio::io::split(server_side);
-    let transport = crate::stdio::LineTransport::new(read, write, crate::MAX_MESSAGE_BYTES);
-    let server = tokio::spawn(crate::run(config, transport, async {
+    let transport = crate::mcp::stdio::LineTransport::new(read, write, crate::memory::MAX_MESSAGE_BYTES);
+    let server = tokio::spawn(crate::mcp::run(config, transport, async {
         let _ = stopped.await;
     }));
     let outcome = async {

@@ -7,10 +7,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
-use crate::db::ExtensionSource;
+use crate::engine::{AccessSettings, ExtensionSource};
 
 mod remote_db;
-pub use remote_db::{RemoteDb, RemoteKind};
+pub use crate::engine::{RemoteDb, RemoteKind};
 
 /// MCP server (stdio or Streamable HTTP) giving Claude and other MCP clients the
 /// healthsim_* tools over a HealthSim DuckDB database, sharing the file safely with other
@@ -204,8 +204,9 @@ impl Config {
             check_range("--max-memory", mib, 256, 1 << 30)?;
         }
         let memory = crate::memory::Budget::detect(args.max_memory);
-        let max_message_bytes =
-            memory.as_ref().map_or(crate::MAX_MESSAGE_BYTES, |m| m.max_message_bytes().min(crate::MAX_MESSAGE_BYTES));
+        let max_message_bytes = memory
+            .as_ref()
+            .map_or(crate::memory::MAX_MESSAGE_BYTES, |m| m.max_message_bytes().min(crate::memory::MAX_MESSAGE_BYTES));
         let transport = match args.transport {
             TransportKind::Stdio => Transport::Stdio,
             TransportKind::Http => {
@@ -222,7 +223,7 @@ impl Config {
                     Ok(token) => Some(token.trim().to_owned()),
                     Err(_) => None,
                 };
-                crate::http::check_listen(listen, token.as_deref())?;
+                check_listen(listen, token.as_deref())?;
                 let allowed_hosts =
                     args.allowed_hosts.iter().map(|h| h.trim().to_owned()).filter(|h| !h.is_empty()).collect();
                 let allowed_origins = args
@@ -270,9 +271,39 @@ impl Config {
             max_output_chars: 1_000_000,
             max_save_entities: 200_000,
             memory: None,
-            max_message_bytes: crate::MAX_MESSAGE_BYTES,
+            max_message_bytes: crate::memory::MAX_MESSAGE_BYTES,
             transport: Transport::Stdio,
             extensions: ExtensionSource::default(),
+        }
+    }
+}
+
+/// Checks the listen address against the token rule before anything is opened.
+pub fn check_listen(listen: std::net::SocketAddr, token: Option<&str>) -> anyhow::Result<()> {
+    if token.is_none() && !listen.ip().is_loopback() {
+        bail!(
+            "--listen {listen} is not a loopback address; set HEALTHSIM_MCP_TOKEN so clients must authenticate, or listen on 127.0.0.1"
+        );
+    }
+    Ok(())
+}
+
+/// The data layer's settings (and within them the engine's): what `Db::open` takes.
+impl From<&Config> for crate::db::Settings {
+    fn from(config: &Config) -> crate::db::Settings {
+        crate::db::Settings {
+            engine: crate::engine::Settings {
+                file: AccessSettings {
+                    path: config.db_path.clone(),
+                    write_timeout: config.write_timeout,
+                    query_timeout: config.query_timeout,
+                    idle_release: config.idle_release,
+                    duckdb_memory: config.memory.as_ref().map(crate::memory::Budget::duckdb_limit),
+                },
+                remote: config.remote.clone(),
+                extensions: config.extensions.clone(),
+            },
+            read_only: config.read_only,
         }
     }
 }
@@ -320,6 +351,16 @@ fn default_db_path() -> anyhow::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Without a token only loopback addresses may be used.
+    #[test]
+    fn listen_rule() {
+        assert!(check_listen("127.0.0.1:8765".parse().unwrap(), None).is_ok());
+        assert!(check_listen("[::1]:8765".parse().unwrap(), None).is_ok());
+        let refused = check_listen("0.0.0.0:8765".parse().unwrap(), None).unwrap_err().to_string();
+        assert!(refused.contains("set HEALTHSIM_MCP_TOKEN"), "{refused}");
+        assert!(check_listen("0.0.0.0:8765".parse().unwrap(), Some("t")).is_ok());
+    }
 
     fn parse(args: &[&str]) -> anyhow::Result<Config> {
         let cli = Cli::try_parse_from(std::iter::once("healthsim-mcp").chain(args.iter().copied()))?;

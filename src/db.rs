@@ -1,24 +1,19 @@
-//! The one owner of DuckDB. [`Db`] is a cheap handle whose typed methods hide the
-//! connection model (`instance`): reads run on the pooled read-only instance, every
-//! mutation goes through the write dispatcher. Nothing outside this module imports
-//! `duckdb`.
+//! HealthSim's data: [`Db`], a cheap handle whose typed methods are the operations the
+//! tools make in HealthSim's terms (list, load, save, add, delete, summary, reference
+//! data, providers, user SQL). It finds the file's layout (ours or the Python tooling's)
+//! and writes the SQL of each operation; the engine (`crate::engine`) runs it: reads on
+//! the pooled read-only instance, every mutation through the write dispatcher, or on a
+//! database on a server. Nothing above this layer sees DuckDB.
 
-mod engine;
-mod error;
-mod extensions;
-mod instance;
 mod layout;
-mod population;
+mod migrate;
 mod providers;
-mod query;
 mod reads;
 mod reference;
 mod remote;
 mod scenarios;
 mod schema;
-mod sql;
 mod summary;
-mod values;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -28,27 +23,31 @@ use anyhow::Context;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-pub use engine::{FileHeader, library_version, open_instances};
-pub use error::DbError;
-pub use extensions::{ExtensionSource, Origin as ExtensionOrigin, platform as extension_platform};
-pub use instance::NEW_FILE_STORAGE;
-pub use layout::{Detected, Family, Layout, OUR_LABEL, detect};
-pub use population::Scale;
-pub use providers::{ProviderKind, ProviderResult, ProviderSearch, specialty_keywords, specialty_prefixes};
-pub use query::{QueryError, QueryResult};
+pub use crate::engine::{DbError, QueryError, QueryResult, Sql};
+pub use layout::{Detected, Family, Layout, detect};
+pub use migrate::{Converted, convert_file};
+pub use providers::{
+    ProviderKind, ProviderResult, ProviderSearch, TAXONOMIES, Taxonomy, specialty_keywords, specialty_prefixes,
+};
 pub use reference::{ReferenceResult, ReferenceTable, State, TableInventory, parse_state, states};
 pub use scenarios::{
     AddOutcome, AddRequest, AddTarget, ListFilter, Progress, Removed, Resolution, SaveOutcome, SaveRequest,
     ScenarioListing, ScenarioRow,
 };
-pub use schema::{Converted, convert_file};
+pub use schema::OUR_LABEL;
 pub use summary::summarize;
 
-use crate::config::Config;
-use instance::{Access, AccessSettings, Committed};
+use crate::engine::{Access, Committed, query};
 use reads::{LayoutMemo, ListingMemo, known_layout};
-use remote::RemoteAccess;
-pub use sql::Sql;
+
+/// What [`Db::open`] needs: the engine's settings and whether writes are refused; `config`
+/// builds it from the command line.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub engine: crate::engine::Settings,
+    /// The server never opens the file read-write (`--read-only`).
+    pub read_only: bool,
+}
 
 /// Handle to the database; clone freely.
 #[derive(Clone)]
@@ -64,8 +63,8 @@ pub struct Db {
     /// from (see `reads.rs::known_layout`).
     layout: Arc<std::sync::Mutex<LayoutMemo>>,
     /// For a database on a server (`--db quack:...`): the connection once made, or why it
-    /// could not be (see `remote.rs`).
-    remote: Option<Arc<std::sync::OnceLock<Result<RemoteAccess, String>>>>,
+    /// could not be, and the server's layout (see `remote.rs`).
+    remote: Option<Arc<remote::Server>>,
 }
 
 /// A scenario as `healthsim_load_scenario` reads it.
@@ -97,14 +96,10 @@ impl Db {
     /// wait for the file, even while another process holds it. Every operation waits for
     /// that preparation first. Waiting for the write lock is bounded by the write timeout;
     /// if it times out the server still serves and the first write migrates.
-    pub async fn open(config: &Config) -> anyhow::Result<Db> {
-        let access = Access::new(AccessSettings {
-            path: config.db_path.clone(),
-            write_timeout: config.write_timeout,
-            query_timeout: config.query_timeout,
-            idle_release: config.idle_release,
-            duckdb_memory: config.memory.as_ref().map(crate::memory::Budget::duckdb_limit),
-        });
+    pub async fn open(settings: impl Into<Settings>) -> anyhow::Result<Db> {
+        let Settings { engine, read_only } = settings.into();
+        let path = engine.file.path.clone();
+        let access = Access::new(engine.file.clone());
         let (prepared, ready) = tokio::sync::watch::channel(false);
         let db = Db {
             access,
@@ -112,21 +107,20 @@ impl Db {
             ready,
             listings: Arc::default(),
             layout: Arc::default(),
-            remote: config.remote.as_ref().map(|_| Arc::default()),
+            remote: engine.remote.as_ref().map(|_| Arc::default()),
         };
-        if config.read_only {
+        if read_only {
             db.disable_writes(format!(
                 "server is read-only (--read-only); restart it without --read-only to save or delete scenarios in {}",
-                config.db_path.display()
+                path.display()
             ));
-            if config.remote.is_none() {
+            if engine.remote.is_none() {
                 let _ = prepared.send(true);
                 return Ok(db);
             }
         }
         let preparing = db.clone();
-        let path = config.db_path.clone();
-        let remote = config.remote.clone().map(|r| (r, config.extensions.clone(), config.write_timeout));
+        let remote = engine.remote.clone().map(|r| (r, engine.extensions.clone(), engine.file.write_timeout));
         tokio::spawn(async move {
             match remote {
                 Some((remote, extensions, timeout)) => preparing.connect_remote(remote, extensions, timeout).await,
@@ -321,8 +315,7 @@ impl Db {
     {
         if let Some(remote) = self.remote_access().await {
             self.check_writable()?;
-            let mut work = work;
-            let value = remote?.write(move |sql, layout| work(sql, layout)).await?;
+            let value = self.remote_scenario_write(&remote?, work).await?;
             return Ok(Committed { value, disk_warning: None });
         }
         let mut work = work;
@@ -430,20 +423,17 @@ impl Db {
         }))
     }
 
-    /// Creates the synthetic reference tables of schema `population` at `scale`, unless
-    /// they are all there already (see `population::ensure`). Returns the row count of
-    /// each table and whether it was generated now.
-    pub async fn ensure_reference_data(&self, scale: Scale) -> Result<(Vec<(String, i64)>, bool), DbError> {
-        self.local_only("demo")?;
-        self.writer().await?.write(move |conn| population::ensure(conn, scale)).await
-    }
-
-    /// Creates the synthetic `network.providers` at `scale` (after the reference data, whose
-    /// counties it uses) unless a providers table is there. Returns its row count and
-    /// whether it was generated now.
-    pub async fn ensure_providers(&self, scale: Scale) -> Result<(i64, bool), DbError> {
-        self.local_only("demo")?;
-        self.writer().await?.write(move |conn| providers::ensure(conn, scale.providers)).await
+    /// Runs `work` as one write of tables beside the scenario aggregate (the reference
+    /// data and provider registry `demo` makes, see `crate::synth`): one transaction
+    /// through the write dispatcher, on a local file only (`what` names the command in
+    /// the refusal).
+    pub async fn write_tables<T, F>(&self, what: &str, work: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Sql<'_>) -> anyhow::Result<T> + Send + 'static,
+    {
+        self.local_only(what)?;
+        self.writer().await?.write(move |conn| work(&Sql::local(conn))).await
     }
 
     /// Finishes a write in progress (up to `grace`) and closes the file.

@@ -2,8 +2,8 @@
 //! under the server: the DuckDB release, the storage version of files it creates and of
 //! the file at `--db`, and which extensions load from `--extension-dir`.
 
-use crate::Config;
-use crate::db::{ExtensionOrigin, FileHeader, NEW_FILE_STORAGE, library_version};
+use crate::config::Config;
+use crate::engine::{ExtensionOrigin, FileHeader, NEW_FILE_STORAGE, library_version};
 
 /// The report (loading each extension into a scratch in-memory instance to prove it).
 pub fn describe(config: &Config) -> String {
@@ -11,7 +11,7 @@ pub fn describe(config: &Config) -> String {
     let mut text = format!(
         "healthsim-mcp {} on DuckDB {engine} ({})\n",
         env!("CARGO_PKG_VERSION"),
-        crate::db::extension_platform()
+        crate::engine::extension_platform()
     );
     text.push_str(&format!(
         "new database files: storage version {NEW_FILE_STORAGE} (readable by DuckDB 1.0 and later: 1.4 LTS, 1.5, 2.0)\n"

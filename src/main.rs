@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use healthsim_mcp::config::{Cli, Command, Config, Transport};
-use healthsim_mcp::db::Scale;
+use healthsim_mcp::synth::Scale;
 
 /// Our own allocations (parsed requests, mapped rows, answers) go to mimalloc: with
 /// glibc's malloc, allocating and freeing took ~45% of a save's planning (threads freeing
@@ -83,15 +83,15 @@ fn main() -> ExitCode {
                         healthsim_mcp::run(config, transport, shutdown_signal()).await
                     }
                     Transport::Http(settings) => {
-                        healthsim_mcp::http::serve(config, settings, |_| {}, shutdown_signal()).await
+                        healthsim_mcp::mcp::http::serve(config, settings, |_| {}, shutdown_signal()).await
                     }
                 }
                 .map(|()| ExitCode::SUCCESS)
             }
             Command::Demo { small } => {
                 let scale = if small { Scale::SMALL } else { Scale::NATIONAL };
-                let report = healthsim_mcp::demo::prepare(&config, scale).await?;
-                print_stdout(&healthsim_mcp::demo::describe(&config, &report));
+                let report = healthsim_mcp::synth::demo::prepare(&config, scale).await?;
+                print_stdout(&healthsim_mcp::synth::demo::describe(&config.db_path, &report));
                 Ok(ExitCode::SUCCESS)
             }
             Command::Engine => {

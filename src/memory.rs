@@ -10,6 +10,10 @@
 //! processed within it is refused as it arrives, with one clear answer, instead of the
 //! process being killed half way; DuckDB's own memory is bounded to a share of it.
 
+/// Largest JSON-RPC message accepted (a stdio line or an HTTP body): a save of
+/// `--max-save-entities` entities fits, while memory stays bounded.
+pub const MAX_MESSAGE_BYTES: usize = 256 << 20;
+
 /// Address space a save uses per byte of its request (measured 26.4 before stop 14, ~18
 /// since; kept, so that what is refused under a limit would certainly not have fit).
 pub const BYTES_PER_REQUEST_BYTE: u64 = 28;

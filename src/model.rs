@@ -3,6 +3,7 @@
 
 pub mod aliases;
 pub mod coerce;
+pub mod geography;
 pub mod mapping;
 pub mod relations;
 pub mod row;
@@ -12,6 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value};
 
+pub use geography::STATE_COUNTIES;
 pub use tables::{TableSpec, canonical_tables, table_for_entity_type};
 
 /// Warnings reported in a save response before the rest are only counted.

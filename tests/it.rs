@@ -6,6 +6,8 @@ mod util;
 
 #[path = "it/add.rs"]
 mod add;
+#[path = "it/architecture.rs"]
+mod architecture;
 #[path = "it/canonical.rs"]
 mod canonical;
 #[path = "it/cli.rs"]

@@ -1,47 +1,12 @@
 //! `--db` naming a database on a server instead of a file: a Quack server, a DuckLake, or
-//! MotherDuck. What DuckDB attaches, and the secrets it needs (never logged or shown).
+//! MotherDuck, read into the engine's [`RemoteDb`] with the secrets it needs (never logged
+//! or shown).
 
 use std::path::{Path, PathBuf};
 
+use crate::engine::{RemoteDb, RemoteKind};
+
 use anyhow::bail;
-
-/// Which kind of remote database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RemoteKind {
-    /// `quack:HOST:PORT`: a DuckDB process serving its database (`quack_serve`).
-    Quack,
-    /// `ducklake:CATALOG`: a DuckLake, attached in this process; its catalog database and
-    /// data files are shared with the other writers.
-    DuckLake,
-    /// `md:NAME`: a MotherDuck database.
-    MotherDuck,
-}
-
-/// A database on a server rather than a file.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RemoteDb {
-    pub kind: RemoteKind,
-    /// What DuckDB attaches, as given (`quack:HOST:PORT`, `ducklake:sqlite:/x/lake.sqlite`,
-    /// `md:healthsim`); a DuckLake's local catalog path made absolute.
-    pub uri: String,
-    /// The Quack server's token (`HEALTHSIM_QUACK_TOKEN`) or MotherDuck's
-    /// (`motherduck_token`); empty for a DuckLake.
-    pub token: String,
-    /// Where a DuckLake keeps its data files (`HEALTHSIM_DUCKLAKE_DATA_PATH`, else beside a
-    /// local catalog: `CATALOG.files/`).
-    pub data_path: Option<PathBuf>,
-}
-
-impl std::fmt::Debug for RemoteDb {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RemoteDb")
-            .field("kind", &self.kind)
-            .field("uri", &self.uri)
-            .field("token", &"<hidden>")
-            .field("data_path", &self.data_path)
-            .finish()
-    }
-}
 
 impl RemoteDb {
     /// `Some` for a `--db` of a remote database; an error (one line) for one that is

@@ -16,17 +16,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::sql::Sql;
+use crate::engine::Sql;
 use anyhow::Context;
-use duckdb::OptionalExt;
 
+use super::schema::{OUR_LABEL, all_column_names};
 use crate::model::canonical_tables;
-
-/// The label this server records for its own layout in `schema_migrations`. The tooling
-/// reads the newest label as its version and compares labels as strings: `"1.1" >
-/// "healthsim-mcp-1"` is false, so it never runs its migrations on our files, and no
-/// label it wrote can be mistaken for ours.
-pub const OUR_LABEL: &str = "healthsim-mcp-1";
 
 /// The newest layout of the tooling this server knows.
 pub const NEWEST_TOOLING_VERSION: &str = "1.7";
@@ -212,7 +206,7 @@ impl Layout {
             && canonical_tables().iter().all(|spec| {
                 self.canonical.get(spec.name).is_some_and(|t| {
                     t.keyed_per_scenario
-                        && super::schema::all_column_names(spec).all(|c| t.columns.contains_key(c))
+                        && all_column_names(spec).all(|c| t.columns.contains_key(c))
                         && spec.columns.iter().all(|c| c.not_null || t.columns.get(c.name) == Some(&false))
                 })
             })
@@ -286,7 +280,7 @@ pub fn detect(conn: &Sql<'_>) -> anyhow::Result<Detected> {
         ))));
     };
     layout.child_foreign_keys = referencing.contains(layout.entities) || referencing.contains(layout.tags);
-    layout.lake = is_lake(conn)?;
+    layout.lake = conn.is_lake()?;
     for spec in canonical_tables() {
         if let Some(columns) = tables.get(spec.name) {
             // A DuckLake has no keys: in our layout rows are keyed per scenario by our writes.
@@ -371,14 +365,6 @@ fn table_info(conn: &Sql<'_>, present: &BTreeSet<String>) -> anyhow::Result<(Tab
     }
     let keys = keys.into_iter().map(|(t, columns)| (t, columns.into_iter().map(|(_, c)| c).collect())).collect();
     Ok((tables, keys))
-}
-
-/// Whether the current database is a DuckLake.
-pub(super) fn is_lake(conn: &Sql<'_>) -> anyhow::Result<bool> {
-    let kind: Option<String> = conn
-        .query_row("SELECT type FROM duckdb_databases() WHERE database_name = current_database()", [], |r| r.get(0))
-        .optional()?;
-    Ok(kind.as_deref() == Some("ducklake"))
 }
 
 /// Tables of `main` that have a foreign key.

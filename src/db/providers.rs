@@ -2,19 +2,15 @@
 //! (the import of the real NPPES file, or the synthetic table `demo` generates): the search
 //! behind `healthsim_search_providers`, wire-compatible with the Python server's tool.
 
-mod generate;
-
 use anyhow::Context;
 use duckdb::params_from_iter;
 
-use super::sql::Sql;
+use crate::engine::Sql;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub use generate::ensure;
-
-use super::query::objects;
+use crate::engine::query::objects;
 
 /// A NUCC taxonomy the synthetic registry uses, and its share of NPPES records.
 pub struct Taxonomy {

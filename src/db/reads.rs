@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use super::layout::{self, Detected, Layout};
 use super::scenarios::{self, ListFilter, ScenarioListing};
-use super::{Db, DbError, Sql, engine};
+use super::{Db, DbError, Sql};
+use crate::engine;
 
 /// Scenario listings computed on one read instance, by filter. The instance's file cannot
 /// change while it is open (see [`engine::Instance::serial`]): our own writes replace the
@@ -44,8 +45,8 @@ impl Db {
     pub async fn list_scenarios(&self, filter: ListFilter) -> Result<Vec<ScenarioListing>, DbError> {
         if let Some(remote) = self.remote_access().await {
             // Other servers write at any time: every listing asks the server.
-            return remote?
-                .scenario_read(move |sql, layout| match layout {
+            return self
+                .remote_scenario_read(remote?, move |sql, layout| match layout {
                     Some(layout) => scenarios::list(sql, layout, &filter),
                     None => Ok(Vec::new()),
                 })
@@ -79,7 +80,7 @@ impl Db {
         F: FnOnce(&Sql<'_>, Option<&Layout>) -> anyhow::Result<T> + Send + 'static,
     {
         if let Some(remote) = self.remote_access().await {
-            return remote?.scenario_read(work).await;
+            return self.remote_scenario_read(remote?, work).await;
         }
         let layouts = Arc::clone(&self.layout);
         self.reader()

@@ -4,14 +4,14 @@
 use anyhow::Context;
 use duckdb::params_from_iter;
 
-use super::sql::Sql;
+use crate::engine::Sql;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::population::STATE_COUNTIES;
-use super::query::objects;
 use super::schema::quote;
+use crate::engine::query::objects;
+use crate::model::STATE_COUNTIES;
 use crate::model::canonical_tables;
 
 /// The five reference tables.

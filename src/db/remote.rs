@@ -1,318 +1,46 @@
-//! A database on a server, the second access strategy beside the local file's state
-//! machine (`instance`): no file, no locks to wait for. Nothing read is kept but the
-//! layout: other servers write at any time, so every listing asks the database (no
-//! listing memo, which on a file rests on our read lock). Each write is one transaction,
-//! run again with backoff while it loses races with other servers' writes (until the
-//! write timeout); a scenario name raced by several servers is saved once, the losers'
-//! second run finding it taken. User SQL: DuckDB's parser decides it is one SELECT, and it
-//! runs in a `READ ONLY` transaction, which the engine enforces, rolled back at the end.
-//!
-//! **DuckLake and MotherDuck** (`--db ducklake:...`, `--db md:NAME`): a local in-memory
-//! DuckDB loads the extensions from `--extension-dir` and ATTACHes the database as the
-//! default catalog; statements run in real transactions there ([`Sql::Local`]). A DuckLake
-//! has no keys or sequences, so each write first updates a one-row table every writer
-//! updates (`healthsim_write_clock`): DuckLake lets one of two such transactions commit,
-//! which serialises writers, makes the name check of a save exact and numbers ids from the
-//! highest. A local lake's paths are the only files user SQL can reach.
-//!
-//! **Quack** (`--db quack:HOST:PORT`): a local DuckDB loads `httpfs` and `quack` and sends
-//! every statement whole to the server with `quack_query(uri, text, token)`
-//! ([`Sql::Remote`]). Each call is a session of its own there: DuckDB 1.5.5 cannot ATTACH
-//! a Quack server whose database has a column `DEFAULT nextval(...)` (every HealthSim
-//! layout has one), so no session can be held across calls. Hence:
-//!
-//! - Reads: each statement on the committed state.
-//! - Writes: one script per write, `BEGIN; ...; COMMIT`, all or nothing on the server (see
-//!   `sql.rs`): the write's reads are checked again inside it, so a write that read
-//!   something another server changed meanwhile, or that conflicts with another server's
-//!   write (a key it took first, a row both changed), fails whole and runs again.
-//! - User SQL: sent whole inside `BEGIN TRANSACTION READ ONLY; ...; ROLLBACK`.
+//! The data layer's side of a database on a server (`--db quack:`/`ducklake:`/`md:`): the
+//! engine's [`RemoteAccess`] once the startup has made it, and the server's layout. Other
+//! servers write at any time, so nothing read is kept but a complete layout (it changes
+//! only by a migration, which works on files); a write finds the layout inside its own
+//! transaction, preparing ours where it is missing, as on a file.
 
-use std::cell::RefCell;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
-use anyhow::Context;
-use duckdb::Connection;
+use super::layout::{self, Detected, Family, Layout};
+use super::{Db, DbError, Sql, layout_for_write, scenarios};
+use crate::engine::{ExtensionSource, RemoteAccess, RemoteDb};
 
-use super::error::DbError;
-use super::extensions::ExtensionSource;
-use super::layout::{Detected, Family, Layout};
-use super::query::{self, QueryError, QueryResult};
-use super::sql::{GUARD_FAILED, Remote, Script, Server, Sql, without_pointer};
-use crate::config::{RemoteDb, RemoteKind};
-
-/// The name the attached database has in the local engine.
-const CATALOG: &str = "healthsim_remote";
-
-/// Shared handle to the server; cheap to clone.
-#[derive(Clone)]
-pub struct RemoteAccess {
-    inner: Arc<Inner>,
-}
-
-/// How statements reach the database.
-enum Backend {
-    /// Sent whole to a Quack server.
-    Quack(Server),
-    /// Run here on the attached catalog (DuckLake, MotherDuck).
-    Attached { lake: bool },
-}
-
-struct Inner {
-    /// The database as `--db` named it, for messages.
-    uri: String,
-    /// The token, scrubbed from every message (empty for a DuckLake).
-    secret: String,
-    backend: Backend,
-    /// The local engine; each call works on a connection of its own to it.
-    engine: Mutex<Connection>,
-    write_permit: tokio::sync::Mutex<()>,
-    write_timeout: Duration,
-    /// The server's layout once found complete (it changes only by a migration, which
-    /// works on files).
+/// What the server keeps of a database on a server.
+#[derive(Default)]
+pub(super) struct Server {
+    /// The connection once made, or why it could not be.
+    access: OnceLock<Result<RemoteAccess, String>>,
+    /// The server's layout once found complete.
     layout: Mutex<Option<Arc<Layout>>>,
 }
 
-impl RemoteAccess {
-    /// Starts the local engine with the extensions (blocking, a few ms) and, for DuckLake
-    /// and MotherDuck, attaches the database. A Quack server is not contacted: it may
-    /// start later, and each call says if it cannot be reached.
-    pub fn connect(remote: &RemoteDb, extensions: &ExtensionSource, write_timeout: Duration) -> anyhow::Result<Self> {
-        let config = duckdb::Config::default()
-            .enable_autoload_extension(false)
-            .and_then(|c| c.with("autoinstall_known_extensions", "false"))
-            .context("cannot configure the local engine")?;
-        let conn = Connection::open_in_memory_with_flags(config).context("cannot start the local engine")?;
-        let needed: &[&str] = match remote.kind {
-            RemoteKind::Quack => &["httpfs", "quack"],
-            RemoteKind::MotherDuck => &["motherduck"],
-            RemoteKind::DuckLake if remote.uri.starts_with("ducklake:sqlite:") => &["ducklake", "sqlite"],
-            RemoteKind::DuckLake if remote.uri.starts_with("ducklake:postgres:") => &["ducklake", "postgres"],
-            RemoteKind::DuckLake => &["ducklake"],
-        };
-        for name in needed {
-            if let Err(err) = extensions.load(&conn, name) {
-                let text = scrub_secret(&format!("{err:#}"), &remote.token);
-                // MotherDuck's extension reaches its service as it loads.
-                if remote.kind == RemoteKind::MotherDuck && !text.contains("is not in --extension-dir") {
-                    anyhow::bail!(
-                        "cannot reach MotherDuck for --db {}: {} (check the network and motherduck_token)",
-                        remote.uri,
-                        text.lines().next().unwrap_or_default()
-                    );
-                }
-                anyhow::bail!("{} needs the {name} extension: {text}", remote.uri);
-            }
+impl Server {
+    fn known(&self) -> Option<Arc<Layout>> {
+        self.layout.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Keeps `layout` once it is complete.
+    fn remember(&self, layout: &Arc<Layout>) {
+        if layout.complete() {
+            *self.layout.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(layout));
         }
-        let backend = match remote.kind {
-            RemoteKind::Quack => Backend::Quack(Server { uri: remote.uri.clone(), token: remote.token.clone() }),
-            _ => {
-                attach(&conn, remote, write_timeout)?;
-                Backend::Attached { lake: remote.kind == RemoteKind::DuckLake }
-            }
-        };
-        Ok(RemoteAccess {
-            inner: Arc::new(Inner {
-                uri: remote.uri.clone(),
-                secret: remote.token.clone(),
-                backend,
-                engine: Mutex::new(conn),
-                write_permit: tokio::sync::Mutex::new(()),
-                write_timeout,
-                layout: Mutex::new(None),
-            }),
-        })
     }
 
-    pub fn uri(&self) -> &str {
-        &self.inner.uri
-    }
-
-    /// Runs `work` on the server's committed state (each statement a call of its own).
-    pub async fn read<T, F>(&self, work: F) -> Result<T, DbError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Sql<'_>) -> anyhow::Result<T> + Send + 'static,
-    {
-        let inner = Arc::clone(&self.inner);
-        blocking(move || {
-            let conn = inner.connection()?;
-            let result = match &inner.backend {
-                Backend::Quack(server) => work(&Sql::Remote(Remote { conn: &conn, server, script: None })),
-                // One snapshot for all the statements of the read.
-                Backend::Attached { .. } => {
-                    conn.execute_batch("BEGIN TRANSACTION READ ONLY").map_err(anyhow::Error::from).and_then(|()| {
-                        let result = work(&Sql::Local(&conn));
-                        let _ = conn.execute_batch("ROLLBACK");
-                        result
-                    })
-                }
-            };
-            result.map_err(|err| inner.explain(err))
-        })
-        .await
-    }
-
-    /// Runs `work` with the server's layout (`None`: no scenario tables there yet).
-    pub async fn scenario_read<T, F>(&self, work: F) -> Result<T, DbError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Sql<'_>, Option<&Layout>) -> anyhow::Result<T> + Send + 'static,
-    {
-        let inner = Arc::clone(&self.inner);
-        self.read(move |sql| {
-            let layout = inner.layout(sql)?;
-            work(sql, layout.as_deref())
-        })
-        .await
-    }
-
-    /// Runs user SQL: one SELECT (by DuckDB's parser here), sent whole, in a read-only
-    /// transaction on the server that is rolled back.
-    pub async fn query(&self, sql: String, limit: usize, max_chars: usize) -> Result<QueryResult, QueryError> {
-        let inner = Arc::clone(&self.inner);
-        let ran = blocking(move || {
-            let conn = inner.connection()?;
-            let result = query::check_single_select(&conn, &sql).and_then(|()| match &inner.backend {
-                Backend::Quack(server) => {
-                    let statement = sql.trim().trim_end_matches(';');
-                    // The newline ends a trailing `--` comment before the ROLLBACK.
-                    let text = format!("BEGIN TRANSACTION READ ONLY;\n{statement}\n;\nROLLBACK");
-                    query::execute(
-                        &conn,
-                        "SELECT * FROM quack_query(?, ?, token => ?)",
-                        [server.uri.as_str(), text.as_str(), server.token.as_str()],
-                        limit,
-                        max_chars,
-                    )
-                }
-                Backend::Attached { .. } => {
-                    conn.execute_batch("BEGIN TRANSACTION READ ONLY").map_err(|e| QueryError::Failed(e.to_string()))?;
-                    let result = query::execute(&conn, &sql, [], limit, max_chars);
-                    let _ = conn.execute_batch("ROLLBACK");
-                    result
-                }
-            });
-            Ok(result.map_err(|err| match err {
-                QueryError::Failed(text) => QueryError::Failed(inner.scrub(&text)),
-                refused => refused,
-            }))
-        })
-        .await;
-        ran.unwrap_or_else(|err| Err(QueryError::Failed(err.to_string())))
-    }
-
-    /// Runs `work` as one transaction on the server. A write that lost a race with another
-    /// server's (a guard failed, a write-write conflict, a key taken first) runs again
-    /// with backoff until the write timeout.
-    pub async fn write<T, F>(&self, mut work: F) -> Result<T, DbError>
-    where
-        T: Send + 'static,
-        F: FnMut(&Sql<'_>, &Layout) -> anyhow::Result<T> + Send + 'static,
-    {
-        let _permit = self.inner.write_permit.lock().await;
-        let inner = Arc::clone(&self.inner);
-        blocking(move || {
-            let conn = inner.connection()?;
-            let deadline = Instant::now() + inner.write_timeout;
-            let mut backoff = Duration::from_millis(10);
-            loop {
-                let attempt = match &inner.backend {
-                    Backend::Quack(server) => {
-                        let script = RefCell::new(Script::default());
-                        let sql = Sql::Remote(Remote { conn: &conn, server, script: Some(&script) });
-                        let started = Instant::now();
-                        inner.layout_for_write(&sql).and_then(|layout| {
-                            let value = work(&sql, &layout)?;
-                            let worked = started.elapsed();
-                            let text = script.borrow().text();
-                            if let Some(text) = &text {
-                                server.send(&conn, text).context("the write failed on the server")?;
-                            }
-                            tracing::debug!(
-                                statements = script.borrow().len(),
-                                script_bytes = text.as_ref().map_or(0, String::len),
-                                work_ms = worked.as_secs_f64() * 1e3,
-                                send_ms = (started.elapsed() - worked).as_secs_f64() * 1e3,
-                                "remote write"
-                            );
-                            Ok((value, layout))
-                        })
-                    }
-                    Backend::Attached { lake } => {
-                        let sql = Sql::Local(&conn);
-                        let attempt =
-                            conn.execute_batch("BEGIN TRANSACTION").map_err(anyhow::Error::from).and_then(|()| {
-                                let started = Instant::now();
-                                if *lake {
-                                    serialise(&conn)?;
-                                }
-                                let serialised = started.elapsed();
-                                let layout = inner.layout_for_write(&sql)?;
-                                let value = work(&sql, &layout)?;
-                                let worked = started.elapsed();
-                                conn.execute_batch("COMMIT").context("cannot commit the write")?;
-                                tracing::debug!(
-                                    clock_ms = serialised.as_secs_f64() * 1e3,
-                                    work_ms = (worked - serialised).as_secs_f64() * 1e3,
-                                    commit_ms = (started.elapsed() - worked).as_secs_f64() * 1e3,
-                                    "remote write"
-                                );
-                                Ok((value, layout))
-                            });
-                        if attempt.is_err() {
-                            let _ = conn.execute_batch("ROLLBACK");
-                        }
-                        attempt
-                    }
-                };
-                match attempt {
-                    Ok((value, layout)) => {
-                        if layout.complete() {
-                            *inner.layout.lock().unwrap_or_else(|e| e.into_inner()) = Some(layout);
-                        }
-                        return Ok(value);
-                    }
-                    Err(err) => {
-                        let text = format!("{err:#}");
-                        if !is_conflict(&text) || Instant::now() >= deadline {
-                            return Err(inner.explain(err));
-                        }
-                        tracing::debug!(?backoff, "the write lost a race with another server's; running it again");
-                        // Full jitter, capped low: a long wait would let newer writers
-                        // overtake this one again and again.
-                        std::thread::sleep(backoff.mul_f64(fastrand::f64()));
-                        backoff = (backoff * 2).min(Duration::from_millis(100));
-                    }
-                }
-            }
-        })
-        .await
-    }
-}
-
-impl Inner {
-    fn connection(&self) -> anyhow::Result<Connection> {
-        let engine = self.engine.lock().unwrap_or_else(|e| e.into_inner());
-        let conn = engine.try_clone().context("cannot open a local connection")?;
-        if let Backend::Attached { .. } = self.backend {
-            conn.execute_batch(&format!("USE {CATALOG}")).context("cannot use the attached database")?;
-        }
-        Ok(conn)
-    }
-
-    /// The layout found before, or found now (kept once complete).
+    /// The layout found before, or found now (`None`: no scenario tables there yet).
     fn layout(&self, sql: &Sql<'_>) -> anyhow::Result<Option<Arc<Layout>>> {
-        if let Some(layout) = self.layout.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+        if let Some(layout) = self.known() {
             return Ok(Some(layout));
         }
-        match super::layout::detect(sql)? {
+        match layout::detect(sql)? {
             Detected::Empty => Ok(None),
             Detected::Known(layout) => {
-                if layout.complete() {
-                    *self.layout.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&layout));
-                }
+                self.remember(&layout);
                 Ok(Some(layout))
             }
             Detected::Unknown(reason) => Err(anyhow::anyhow!(reason)),
@@ -322,153 +50,71 @@ impl Inner {
     /// The layout a write uses: the known one, or the one found (and prepared where
     /// missing, in this write's transaction) as on a file.
     fn layout_for_write(&self, sql: &Sql<'_>) -> anyhow::Result<Arc<Layout>> {
-        let known = self.layout.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        match known {
+        match self.known() {
             Some(layout) => {
                 if layout.family != Family::Ours {
-                    super::scenarios::finish_deletions(sql, &layout)?;
+                    scenarios::finish_deletions(sql, &layout)?;
                 }
                 Ok(layout)
             }
-            None => super::layout_for_write(sql, None),
+            None => layout_for_write(sql, None),
         }
     }
-
-    /// An error as the user reads it: why, naming the server, never the token.
-    fn explain(&self, err: anyhow::Error) -> DbError {
-        let text = self.scrub(&format!("{err:#}"));
-        if text.contains("Could not connect") || text.contains("Failed to send message") {
-            return DbError::Other(anyhow::anyhow!(
-                "cannot reach the Quack server {}: start it (CALL quack_serve(...)) or check --db ({})",
-                self.uri,
-                text.lines().next().unwrap_or_default()
-            ));
-        }
-        if text.contains("Authentication failed") {
-            return DbError::Other(anyhow::anyhow!(
-                "the Quack server {} refused the token: set HEALTHSIM_QUACK_TOKEN to the token its quack_serve was given",
-                self.uri
-            ));
-        }
-        DbError::Other(anyhow::anyhow!(text))
-    }
-
-    fn scrub(&self, text: &str) -> String {
-        scrub_secret(without_pointer(text), &self.secret)
-    }
 }
 
-fn scrub_secret(text: &str, secret: &str) -> String {
-    match secret.is_empty() {
-        true => text.to_owned(),
-        false => text.replace(secret, "<token>"),
-    }
-}
-
-/// Attaches a DuckLake or MotherDuck database as the local engine's default catalog,
-/// trying again while its catalog is busy (another writer holding SQLite's lock), until
-/// the write timeout. A local lake's catalog and data folders become the only files the
-/// engine may reach.
-fn attach(conn: &Connection, remote: &RemoteDb, timeout: Duration) -> anyhow::Result<()> {
-    let quoted = |text: &str| format!("'{}'", text.replace('\'', "''"));
-    let options = match &remote.data_path {
-        Some(path) => format!(" (DATA_PATH {})", quoted(&format!("{}/", path.display()))),
-        None => String::new(),
-    };
-    let statement = format!("ATTACH {} AS {CATALOG}{options}", quoted(&remote.uri));
-    let deadline = Instant::now() + timeout;
-    loop {
-        match conn.execute_batch(&statement) {
-            Ok(()) => break,
-            Err(err) if err.to_string().contains("database is locked") && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(20 + fastrand::u64(0..30)));
-            }
-            Err(err) => {
-                let text = scrub_secret(&err.to_string(), &remote.token);
-                let first = text.lines().next().unwrap_or_default().to_owned();
-                return Err(match remote.kind {
-                    RemoteKind::MotherDuck => anyhow::anyhow!(
-                        "cannot reach MotherDuck for --db {}: {first} (check the network and motherduck_token)",
-                        remote.uri
-                    ),
-                    _ => anyhow::anyhow!("cannot attach --db {}: {first}", remote.uri),
-                });
-            }
-        }
-    }
-    conn.execute_batch(&format!("USE {CATALOG}")).context("cannot use the attached database")?;
-    if remote.kind == RemoteKind::DuckLake {
-        // Our writes all conflict with each other (the clock): DuckLake's own retries, with
-        // waits growing from 100 ms, only delay the retry with jitter that `write` makes.
-        conn.execute_batch("SET ducklake_max_retry_count = 0").context("cannot configure DuckLake")?;
-    }
-    // A local catalog (SQLite or DuckDB file): confine the engine to the lake's folders.
-    let local_catalog = remote.uri.strip_prefix("ducklake:").filter(|rest| !rest.starts_with("postgres:"));
-    if let (Some(rest), Some(data)) = (local_catalog, &remote.data_path) {
-        let catalog = std::path::Path::new(rest.split_once(':').map_or(rest, |(_, path)| path));
-        let folder = catalog.parent().unwrap_or(catalog);
-        conn.execute_batch(&format!(
-            "SET allowed_directories = [{}, {}]; SET enable_external_access = false;",
-            quoted(&format!("{}/", folder.display())),
-            quoted(&format!("{}/", data.display()))
-        ))
-        .context("cannot confine the engine to the lake's folders")?;
-    }
-    Ok(())
-}
-
-/// Makes this DuckLake write conflict with every other writer's: each updates the one
-/// row of `healthsim_write_clock`, and DuckLake commits only one of two transactions that
-/// changed the same table.
-fn serialise(conn: &Connection) -> anyhow::Result<()> {
-    conn.execute_batch("CREATE TABLE IF NOT EXISTS healthsim_write_clock (writes BIGINT NOT NULL)")?;
-    let updated = conn.execute("UPDATE healthsim_write_clock SET writes = writes + 1", [])?;
-    if updated == 0 {
-        conn.execute("INSERT INTO healthsim_write_clock VALUES (1)", [])?;
-    }
-    Ok(())
-}
-
-/// Runs blocking work off the async threads.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, DbError> + Send + 'static) -> Result<T, DbError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .unwrap_or_else(|e| Err(DbError::Other(anyhow::anyhow!("the server task failed: {e}"))))
-}
-
-/// Whether a failed write lost a race with another server's write: a guard saw a row it
-/// read change, a write-write conflict, or a key the other write committed first.
-fn is_conflict(text: &str) -> bool {
-    [
-        GUARD_FAILED,
-        "onflict",
-        "Duplicate key",
-        "violates primary key",
-        "violates unique constraint",
-        "database is locked",
-    ]
-    .iter()
-    .any(|needle| text.contains(needle))
-}
-
-impl super::Db {
+impl Db {
     /// For a database on a server: its access, once the startup has made it (or why it
     /// could not); `None` for a file.
     pub(super) async fn remote_access(&self) -> Option<Result<RemoteAccess, DbError>> {
         let remote = self.remote.as_ref()?;
         let mut ready = self.ready.clone();
         let _ = ready.wait_for(|done| *done).await;
-        Some(match remote.get() {
+        Some(match remote.access.get() {
             Some(Ok(access)) => Ok(access.clone()),
             Some(Err(reason)) => Err(DbError::Other(anyhow::anyhow!("{reason}"))),
             None => Err(DbError::ShuttingDown),
         })
     }
 
+    /// Runs `work` on the server's committed state with its layout.
+    pub(super) async fn remote_scenario_read<T, F>(&self, access: RemoteAccess, work: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Sql<'_>, Option<&Layout>) -> anyhow::Result<T> + Send + 'static,
+    {
+        let server = Arc::clone(self.remote.as_ref().expect("a database on a server"));
+        access
+            .read(move |sql| {
+                let layout = server.layout(sql)?;
+                work(sql, layout.as_deref())
+            })
+            .await
+    }
+
+    /// Runs `work` as one transaction on the server in its layout (run again whole while
+    /// it loses races with other servers' writes, see `RemoteAccess::write`).
+    pub(super) async fn remote_scenario_write<T, F>(&self, access: &RemoteAccess, mut work: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnMut(&Sql<'_>, &Layout) -> anyhow::Result<T> + Send + 'static,
+    {
+        let server = Arc::clone(self.remote.as_ref().expect("a database on a server"));
+        let finder = Arc::clone(&server);
+        let (value, layout) = access
+            .write(move |sql| {
+                let layout = finder.layout_for_write(sql)?;
+                Ok((work(sql, &layout)?, layout))
+            })
+            .await?;
+        server.remember(&layout);
+        Ok(value)
+    }
+
     /// The startup for a database on a server: the local engine, then our layout prepared
     /// there if it has none (a server that cannot be reached yet: the first write will).
     pub(super) async fn connect_remote(&self, remote: RemoteDb, extensions: ExtensionSource, timeout: Duration) {
-        let Some(slot) = self.remote.clone() else { return };
+        let Some(server) = self.remote.clone() else { return };
+        let slot = &server.access;
         let uri = remote.uri.clone();
         let connecting = tokio::task::spawn_blocking(move || RemoteAccess::connect(&remote, &extensions, timeout));
         // Bounded: an unreachable service must not hold every call for the network's timeouts.
@@ -497,7 +143,7 @@ impl super::Db {
         if self.check_writable().is_err() {
             return;
         }
-        match access.write(|_, layout| Ok(layout.description.clone())).await {
+        match self.remote_scenario_write(&access, |_, layout| Ok(layout.description.clone())).await {
             Ok(layout) => tracing::info!(server = access.uri(), layout, "serving the database"),
             Err(err) => tracing::warn!("{err}; the first write will prepare the layout"),
         }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use duckdb::params;
 
-use super::sql::Sql;
+use crate::engine::Sql;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};

@@ -1,20 +1,21 @@
 //! Our database layout: DDL (generated from `model::tables`), bootstrap of a new file and
 //! repair of one of ours (a table or column another program dropped). Files in the
 //! Python tooling's layouts are adopted as they are (`layout.rs`) and converted only by
-//! `healthsim-mcp migrate` (`schema/convert.rs`). Everything here runs inside the
+//! `healthsim-mcp migrate` (`migrate.rs`). Everything here runs inside the
 //! caller's transaction, so it applies entirely or not at all.
-
-mod convert;
 
 use std::collections::BTreeMap;
 
-use super::sql::Sql;
+use crate::engine::Sql;
 use anyhow::Context;
 
 use crate::model::tables::{ColumnType, PROVENANCE, TableSpec, canonical_tables};
 
-use super::layout::OUR_LABEL;
-pub use convert::{Converted, convert_file};
+/// The label this server records for its own layout in `schema_migrations`. The tooling
+/// reads the newest label as its version and compares labels as strings: `"1.1" >
+/// "healthsim-mcp-1"` is false, so it never runs its migrations on our files, and no
+/// label it wrote can be mistaken for ours.
+pub const OUR_LABEL: &str = "healthsim-mcp-1";
 
 pub(super) const STATE_DDL: &str = "
 CREATE SEQUENCE IF NOT EXISTS scenario_entities_seq START 1;
@@ -99,7 +100,7 @@ pub fn prepare_ours(conn: &Sql<'_>) -> anyhow::Result<Vec<String>> {
     let tables = main_tables(conn)?;
     let new_file = !tables.contains_key("scenarios");
     let mut steps = Vec::new();
-    let lake = super::layout::is_lake(conn)?;
+    let lake = conn.is_lake()?;
     let ddl = |text: &str| match lake {
         true => conn.execute_batch(&for_lake(text)),
         false => conn.execute_batch(text),
@@ -138,7 +139,7 @@ pub fn prepare_ours(conn: &Sql<'_>) -> anyhow::Result<Vec<String>> {
 
 /// Records [`OUR_LABEL`] (once) in `schema_migrations`.
 pub(super) fn record_label(conn: &Sql<'_>, steps: &[String]) -> anyhow::Result<()> {
-    let now = crate::db::values::utc_now_text();
+    let now = crate::engine::values::utc_now_text();
     let description = if steps.is_empty() {
         "healthsim-mcp layout".to_owned()
     } else {

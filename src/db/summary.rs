@@ -1,7 +1,7 @@
 //! `healthsim_get_summary`: counts, statistics computed from the canonical tables of one
 //! scenario, and evenly spread sample rows.
 
-use super::sql::Sql;
+use crate::engine::Sql;
 use anyhow::Context;
 use serde_json::{Map, Value, json};
 
@@ -13,7 +13,7 @@ use super::Summary;
 use super::layout::Layout;
 use super::scenarios::{self, Resolution, ScenarioRow};
 use super::schema::quote;
-use super::values::{ColumnHint, cell, to_json};
+use crate::engine::values::{ColumnHint, cell, to_json};
 use crate::model::{TableSpec, canonical_tables, canonical_type_name};
 
 /// Sample text values longer than this are shortened, so one clinical note cannot blow
@@ -317,7 +317,7 @@ fn rows_at(
     let positions = format!("[{}]", positions.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query(duckdb::params![scenario_id, positions])?;
-    let (names, hints) = super::query::columns_of(rows.as_ref());
+    let (names, hints) = crate::engine::query::columns_of(rows.as_ref());
     let mut out = std::collections::BTreeMap::new();
     while let Some(row) = rows.next()? {
         let mut object = Map::new();

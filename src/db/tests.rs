@@ -1,6 +1,7 @@
 //! Tests of the `Db` handle as a whole.
 
 use super::*;
+use crate::config::Config;
 
 /// A save whose request never comes (its preparation failed) writes nothing, and the
 /// next save works.

@@ -11,14 +11,14 @@ use anyhow::Context;
 use duckdb::types::{ToSqlOutput, Value as DuckValue};
 use duckdb::{OptionalExt, ToSql, params};
 
-use crate::db::sql::Sql;
+use crate::engine::Sql;
 
 use super::{
     AddOutcome, AddRequest, AddTarget, Progress, Removed, Resolution, SaveOutcome, SaveRequest, ScenarioRow, resolve,
 };
 use crate::db::layout::{DELETING_KEY, Family, Layout};
 use crate::db::schema::quote;
-use crate::db::values::utc_now;
+use crate::engine::values::utc_now;
 use crate::model::mapping::MAPPED_PROVENANCE;
 use crate::model::row::CanonicalRow;
 use crate::model::{SavePlan, TableSpec, canonical_tables};

@@ -1,7 +1,7 @@
 //! The summary statistics the summary's picture (the MCP App) draws as charts: patients
 //! by age band and gender, encounters per period and type.
 
-use crate::db::sql::Sql;
+use crate::engine::Sql;
 use serde_json::{Map, Value, json};
 
 /// Patients by ten-year age band and gender (`female`, `male`, anything else `other`).

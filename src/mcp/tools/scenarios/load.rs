@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::db::LoadedScenario;
-use crate::tools::pretty::{self, INDENT};
+use crate::mcp::tools::pretty::{self, INDENT};
 
 const LOAD_HINT: &str = "entities were cut to fit the output limit; read the resource linked in this result (healthsim://scenarios/{name}) for every entity, use healthsim_get_summary for an overview, or healthsim_query to page through canonical tables";
 

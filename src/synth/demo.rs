@@ -5,8 +5,10 @@
 
 use serde_json::{Map, Value};
 
-use crate::Config;
-use crate::db::{Db, DbError, SaveOutcome, SaveRequest, Scale};
+use super::Scale;
+use super::population::ensure_reference_data;
+use super::providers::ensure_providers;
+use crate::db::{Db, DbError, SaveOutcome, SaveRequest, Settings};
 use crate::model::{new_uuid, plan_save};
 
 /// The sample scenarios: name, description, tags, entity JSON.
@@ -15,25 +17,25 @@ const SCENARIOS: &[(&str, &str, &[&str], &str)] = &[
         "demo-patientsim-clinical",
         "PatientSim sample: diabetic and cardiac patients with encounters, diagnoses, labs, vitals, orders and notes",
         &["demo", "patientsim", "clinical"],
-        include_str!("../fixtures/scenarios/patientsim_clinical.json"),
+        include_str!("../../fixtures/scenarios/patientsim_clinical.json"),
     ),
     (
         "demo-membersim-claims",
         "MemberSim sample: a family on a commercial plan with professional and institutional claims",
         &["demo", "membersim", "claims"],
-        include_str!("../fixtures/scenarios/membersim_claims.json"),
+        include_str!("../../fixtures/scenarios/membersim_claims.json"),
     ),
     (
         "demo-rxmembersim-pharmacy",
         "RxMemberSim sample: prescriptions and their pharmacy claims",
         &["demo", "rxmembersim", "pharmacy"],
-        include_str!("../fixtures/scenarios/rxmembersim_pharmacy.json"),
+        include_str!("../../fixtures/scenarios/rxmembersim_pharmacy.json"),
     ),
     (
         "demo-trialsim-oncology",
         "TrialSim sample: an oncology study with subjects, visits, adverse events and exposures",
         &["demo", "trialsim", "trial"],
-        include_str!("../fixtures/scenarios/trialsim.json"),
+        include_str!("../../fixtures/scenarios/trialsim.json"),
     ),
 ];
 
@@ -52,17 +54,17 @@ pub struct DemoReport {
     pub present: Vec<String>,
 }
 
-/// Creates or completes the demo database at `config.db_path`.
-pub async fn prepare(config: &Config, scale: Scale) -> anyhow::Result<DemoReport> {
-    let db = Db::open(config).await?;
+/// Creates or completes the demo database `settings` name.
+pub async fn prepare(settings: impl Into<Settings>, scale: Scale) -> anyhow::Result<DemoReport> {
+    let db = Db::open(settings).await?;
     let result = fill(&db, scale).await;
     db.shutdown(std::time::Duration::from_secs(10)).await;
     result
 }
 
 async fn fill(db: &Db, scale: Scale) -> anyhow::Result<DemoReport> {
-    let (reference, generated_reference) = db.ensure_reference_data(scale).await.map_err(anyhow::Error::new)?;
-    let providers = db.ensure_providers(scale).await.map_err(anyhow::Error::new)?;
+    let (reference, generated_reference) = ensure_reference_data(db, scale).await.map_err(anyhow::Error::new)?;
+    let providers = ensure_providers(db, scale).await.map_err(anyhow::Error::new)?;
     let mut report = DemoReport { reference, generated_reference, providers, saved: Vec::new(), present: Vec::new() };
     for (name, description, tags, json) in SCENARIOS {
         let entities: Map<String, Value> = serde_json::from_str(json)?;
@@ -85,9 +87,9 @@ async fn fill(db: &Db, scale: Scale) -> anyhow::Result<DemoReport> {
     Ok(report)
 }
 
-/// The text `demo` prints: what is in the file and what to do next.
-pub fn describe(config: &Config, report: &DemoReport) -> String {
-    let path = config.db_path.display();
+/// The text `demo` prints: what is in the file at `path` and what to do next.
+pub fn describe(path: &std::path::Path, report: &DemoReport) -> String {
+    let path = path.display();
     let mut text = format!("HealthSim demo database ready: {path}\n\nReference data (SYNTHETIC, deterministic");
     text.push_str(if report.generated_reference { ", generated now):\n" } else { ", already present):\n" });
     for (table, rows) in &report.reference {

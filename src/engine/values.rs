@@ -197,7 +197,7 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         let mut stmt = conn.prepare(sql).unwrap();
         let mut rows = stmt.query([]).unwrap();
-        let (_, hints) = crate::db::query::columns_of(rows.as_ref());
+        let (_, hints) = crate::engine::query::columns_of(rows.as_ref());
         let row = rows.next().unwrap().unwrap();
         let detected = hints[0];
         assert_eq!(detected.json || detected.with_time_zone, hint.json || hint.with_time_zone, "{sql}: hint detected");

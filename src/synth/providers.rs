@@ -5,9 +5,9 @@
 //! is fictional; the table's `COMMENT` says it is synthetic.
 
 use anyhow::Context;
-use duckdb::Connection;
 
-use super::{TAXONOMIES, Taxonomy};
+use super::Scale;
+use crate::db::{Db, DbError, Sql, TAXONOMIES, Taxonomy};
 
 /// Share of organizations (NPI type 2) among NPPES records, about 23%, in per mille.
 const ORGANIZATION_PER_MILLE: u32 = 230;
@@ -206,23 +206,27 @@ DROP TABLE hs_zip3; DROP TABLE hs_taxonomy; DROP TABLE hs_tax_cum; DROP TABLE hs
     )
 }
 
+/// Creates the synthetic `network.providers` at `scale` in `db`, in one write (after the
+/// reference data, whose counties it uses), unless a providers table is there. Returns its
+/// row count and whether it was generated now.
+pub async fn ensure_providers(db: &Db, scale: Scale) -> Result<(i64, bool), DbError> {
+    db.write_tables("demo", move |sql| ensure(sql, scale.providers)).await
+}
+
 /// Creates `network.providers` with `rows` synthetic providers unless a providers table is
 /// there already (never replaces one it did not generate). Returns its row count and
 /// whether it was generated now.
-pub fn ensure(conn: &Connection, rows: u32) -> anyhow::Result<(i64, bool)> {
-    let present: Option<Option<String>> = conn
-        .query_row(
-            "SELECT comment FROM duckdb_tables()
-             WHERE database_name = current_database() AND schema_name = 'network' AND table_name = 'providers'",
-            [],
-            |r| r.get(0),
-        )
-        .map(Some)
-        .or_else(|err| if matches!(err, duckdb::Error::QueryReturnedNoRows) { Ok(None) } else { Err(err) })?;
-    let count = |conn: &Connection| -> anyhow::Result<i64> {
+fn ensure(conn: &Sql<'_>, rows: u32) -> anyhow::Result<(i64, bool)> {
+    let present: i64 = conn.query_row(
+        "SELECT count(*) FROM duckdb_tables()
+         WHERE database_name = current_database() AND schema_name = 'network' AND table_name = 'providers'",
+        [],
+        |r| r.get(0),
+    )?;
+    let count = |conn: &Sql<'_>| -> anyhow::Result<i64> {
         Ok(conn.query_row("SELECT count(*) FROM network.providers", [], |r| r.get(0))?)
     };
-    if present.is_some() {
+    if present > 0 {
         return Ok((count(conn)?, false));
     }
     conn.execute_batch(&script(rows)).context("cannot generate the synthetic providers (network.providers)")?;
@@ -231,13 +235,15 @@ pub fn ensure(conn: &Connection, rows: u32) -> anyhow::Result<(i64, bool)> {
 
 #[cfg(test)]
 mod tests {
+    use duckdb::Connection;
+
     use super::*;
-    use crate::db::population::{Scale, generate};
+    use crate::synth::population::generate;
 
     fn generated(rows: u32) -> Connection {
         let conn = Connection::open_in_memory().unwrap();
-        generate(&conn, Scale::SMALL).unwrap();
-        assert_eq!(ensure(&conn, rows).unwrap(), (i64::from(rows), true));
+        generate(&Sql::local(&conn), Scale::SMALL).unwrap();
+        assert_eq!(ensure(&Sql::local(&conn), rows).unwrap(), (i64::from(rows), true));
         conn
     }
 
@@ -305,7 +311,7 @@ mod tests {
         let digest = "SELECT count(*)::VARCHAR || md5(string_agg(npi || coalesce(last_name, organization_name) || practice_zip, ',' ORDER BY npi)) FROM network.providers";
         let once = generated(2000);
         let conn = Connection::open_in_memory().unwrap();
-        generate(&conn, Scale::SMALL).unwrap();
+        generate(&Sql::local(&conn), Scale::SMALL).unwrap();
         conn.execute_batch(&chunked(2000, 700)).unwrap();
         assert_eq!(rows(&once, digest), rows(&conn, digest));
     }
@@ -317,6 +323,6 @@ mod tests {
         let a = rows(&generated(500), digest);
         let conn = generated(500);
         assert_eq!(a, rows(&conn, digest));
-        assert_eq!(ensure(&conn, 900).unwrap(), (500, false));
+        assert_eq!(ensure(&Sql::local(&conn), 900).unwrap(), (500, false));
     }
 }

@@ -122,7 +122,7 @@ impl Inner {
         let started = Instant::now();
         self.close_read();
         let closed_read = started.elapsed();
-        debug_assert_eq!(super::super::engine::open_instances(&self.settings.path), 0);
+        debug_assert_eq!(super::super::native::open_instances(&self.settings.path), 0);
         if let Some(parent) = self.settings.path.parent()
             && let Err(err) = std::fs::create_dir_all(parent)
         {

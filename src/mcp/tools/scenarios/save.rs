@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 use super::super::{ArgError, ArgReader, Parameters, db_failure, describe, failure, success};
 use super::{SaveArgs, SaveOutput};
 use crate::db::{SaveOutcome, SaveRequest};
+use crate::mcp::server::HealthSim;
 use crate::model::MAX_WARNINGS;
-use crate::server::HealthSim;
 
 impl HealthSim {
     pub(super) async fn save(&self, args: Parameters<SaveArgs>, context: RequestContext<RoleServer>) -> CallToolResult {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::engine::LockHolder;
+use super::native::LockHolder;
 
 #[derive(Debug)]
 pub enum DbError {

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
@@ -18,20 +18,9 @@ use axum::response::{IntoResponse, Response};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 
-use crate::Config;
-use crate::config::HttpSettings;
+use crate::config::{Config, HttpSettings, check_listen};
 use crate::db::Db;
-use crate::server::{HealthSim, Limits};
-
-/// Checks the listen address against the token rule before anything is opened.
-pub fn check_listen(listen: SocketAddr, token: Option<&str>) -> anyhow::Result<()> {
-    if token.is_none() && !listen.ip().is_loopback() {
-        bail!(
-            "--listen {listen} is not a loopback address; set HEALTHSIM_MCP_TOKEN so clients must authenticate, or listen on 127.0.0.1"
-        );
-    }
-    Ok(())
-}
+use crate::mcp::server::{HealthSim, Limits};
 
 /// Serves MCP over HTTP at `http://<listen>/mcp` until `shutdown` completes. `ready`
 /// receives the bound address (useful with port 0).
@@ -90,7 +79,7 @@ pub async fn serve(
         })
         .await;
     stop.cancel();
-    db.shutdown(crate::SHUTDOWN_GRACE).await;
+    db.shutdown(crate::mcp::server::SHUTDOWN_GRACE).await;
     tracing::info!("database closed");
     served.context("the HTTP server failed")
 }
@@ -149,15 +138,5 @@ mod tests {
         assert!(!constant_time_eq(b"secret-token", b"secret-tokeN"));
         assert!(!constant_time_eq(b"secret", b"secret-token"));
         assert!(!constant_time_eq(b"", b"x"));
-    }
-
-    /// Without a token only loopback addresses may be used.
-    #[test]
-    fn listen_rule() {
-        assert!(check_listen("127.0.0.1:8765".parse().unwrap(), None).is_ok());
-        assert!(check_listen("[::1]:8765".parse().unwrap(), None).is_ok());
-        let refused = check_listen("0.0.0.0:8765".parse().unwrap(), None).unwrap_err().to_string();
-        assert!(refused.contains("set HEALTHSIM_MCP_TOKEN"), "{refused}");
-        assert!(check_listen("0.0.0.0:8765".parse().unwrap(), Some("t")).is_ok());
     }
 }

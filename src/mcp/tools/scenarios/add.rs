@@ -18,7 +18,7 @@ use rmcp::handler::server::common::schema_for_output;
 use super::super::{ArgError, ArgReader, Parameters, db_failure, failure, success};
 use super::save::{cap_warnings, check_entities, check_tags, progress_reporter, without_skipped};
 use crate::db::{AddOutcome, AddRequest, AddTarget};
-use crate::server::HealthSim;
+use crate::mcp::server::HealthSim;
 
 /// Arguments of healthsim_add_entities.
 #[derive(Debug, Deserialize, JsonSchema)]

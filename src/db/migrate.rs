@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use duckdb::Connection;
 
-use super::{CHILD_TABLES, all_column_names, create_table_sql, prepare_ours, quote};
-use crate::db::engine::{Instance, Mode, OpenError};
+use super::schema::{self, CHILD_TABLES, all_column_names, create_table_sql, prepare_ours, quote};
 use crate::db::layout::{self, DELETING_KEY, Detected, Family, Layout};
-use crate::db::sql::Sql;
+use crate::engine::Sql;
+use crate::engine::{Instance, Mode, OpenError};
 use crate::model::canonical_tables;
 
 /// What `migrate` did.
@@ -27,7 +27,7 @@ pub struct Converted {
 /// Converts the file at `path` to our layout, after copying it to a backup next to it.
 /// A file already in our layout only gets what it lacks (no backup needed).
 pub fn convert_file(path: &Path) -> anyhow::Result<Converted> {
-    if !crate::db::instance::regular_file(path).map_err(|e| anyhow::anyhow!("{e}"))? {
+    if !crate::engine::regular_file(path).map_err(|e| anyhow::anyhow!("{e}"))? {
         anyhow::bail!("{} does not exist; pass --db with an existing HealthSim database", path.display());
     }
     let settings =
@@ -201,7 +201,7 @@ pub fn convert(conn: &Connection, layout: &Layout) -> anyhow::Result<Vec<String>
             if layout.key == "id" { " keyed by scenario_id (was id)" } else { "" }
         ));
     }
-    conn.execute_batch(super::STATE_DDL).context("cannot create the state tables")?;
+    conn.execute_batch(schema::STATE_DDL).context("cannot create the state tables")?;
     for (table, ddl) in CHILD_TABLES {
         conn.execute_batch(&ddl(table)).with_context(|| format!("cannot create table {table}"))?;
     }
@@ -212,8 +212,8 @@ pub fn convert(conn: &Connection, layout: &Layout) -> anyhow::Result<Vec<String>
         copy_into(conn, &staged, ours)?;
         conn.execute_batch(&format!("DROP TABLE temp.{}", quote(&staged)))?;
     }
-    conn.execute_batch(super::STATE_INDEXES).context("cannot index the state tables")?;
-    let tables = super::main_tables(&Sql::local(conn))?;
+    conn.execute_batch(schema::STATE_INDEXES).context("cannot index the state tables")?;
+    let tables = schema::main_tables(&Sql::local(conn))?;
     for spec in canonical_tables() {
         let Some(old) = tables.get(spec.name) else { continue };
         rekey_table(conn, spec, old, layout.canonical_owner)
@@ -228,13 +228,13 @@ pub fn convert(conn: &Connection, layout: &Layout) -> anyhow::Result<Vec<String>
         }
     }
     steps.extend(prepare_ours(&Sql::local(conn))?.into_iter().filter(|s| !s.starts_with("record layout label")));
-    steps.push(format!("record layout label {}", layout::OUR_LABEL));
+    steps.push(format!("record layout label {}", schema::OUR_LABEL));
     Ok(steps)
 }
 
 /// Inserts every row of temp table `staged` into `table`, adding its unknown columns first.
 fn copy_into(conn: &Connection, staged: &str, table: &str) -> anyhow::Result<()> {
-    let all = super::main_tables(&Sql::local(conn))?;
+    let all = schema::main_tables(&Sql::local(conn))?;
     let target = all.get(table).cloned().unwrap_or_default();
     let source: Vec<String> = {
         let mut stmt = conn.prepare(

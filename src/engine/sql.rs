@@ -19,7 +19,7 @@
 use std::cell::RefCell;
 
 use duckdb::types::{TimeUnit, ToSqlOutput, Value};
-use duckdb::{Connection, MappedRows, Params, Row, Rows, ToSql};
+use duckdb::{Connection, MappedRows, OptionalExt, Params, Row, Rows, ToSql};
 
 /// A connection to run statements on.
 #[derive(Clone, Copy)]
@@ -156,6 +156,14 @@ impl<'c> Sql<'c> {
     }
 
     /// Runs statements without parameters (a remote server runs them in one call).
+    /// Whether the current database is a DuckLake.
+    pub fn is_lake(&self) -> anyhow::Result<bool> {
+        let kind: Option<String> = self
+            .query_row("SELECT type FROM duckdb_databases() WHERE database_name = current_database()", [], |r| r.get(0))
+            .optional()?;
+        Ok(kind.as_deref() == Some("ducklake"))
+    }
+
     pub fn execute_batch(&self, sql: &str) -> duckdb::Result<()> {
         match self {
             Sql::Local(conn) => conn.execute_batch(sql),

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::query::read_state;
 use super::{ArgError, ArgReader, Parameters, db_failure, failure, success_text};
 use crate::db::{ProviderKind, ProviderResult, ProviderSearch, specialty_keywords, specialty_prefixes};
-use crate::server::HealthSim;
+use crate::mcp::server::HealthSim;
 
 fn default_provider_limit() -> u32 {
     50

@@ -20,8 +20,8 @@ use anyhow::{Context, anyhow};
 use tokio::sync::{RwLock, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::engine::{Engine, EngineSlot, Instance, InstanceConnection, LockHolder, Mode, OpenError};
 use super::error::DbError;
+use super::native::{Engine, EngineSlot, Instance, InstanceConnection, LockHolder, Mode, OpenError};
 
 mod engines;
 mod write;
@@ -252,7 +252,7 @@ impl Access {
 
     /// Whether this process currently has the file open (for tests and diagnostics).
     pub fn is_open(&self) -> bool {
-        super::engine::open_instances(self.path()) > 0
+        super::native::open_instances(self.path()) > 0
     }
 }
 
@@ -361,7 +361,7 @@ impl Inner {
 /// Whether `path` is an existing regular file (false: nothing there yet). Anything else at
 /// the path (a directory, a named pipe, a device) is refused before DuckDB opens it: a
 /// FIFO would block the open until a writer appears (a stat, never an open: invariant 3).
-pub(in crate::db) fn regular_file(path: &Path) -> Result<bool, DbError> {
+pub fn regular_file(path: &Path) -> Result<bool, DbError> {
     let Ok(metadata) = std::fs::metadata(path) else { return Ok(false) };
     if metadata.is_file() {
         return Ok(true);

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use super::{ArgError, ArgReader, Parameters, db_failure, failure, success, success_text};
 use crate::db::ListFilter;
-use crate::server::HealthSim;
+use crate::mcp::server::HealthSim;
 
 fn default_list_limit() -> u32 {
     50
@@ -245,7 +245,7 @@ impl HealthSim {
                 let mut result = success_text(json, text, true);
                 if truncated {
                     // The whole scenario stays one read away.
-                    let link = crate::resources::scenario_resource(&name, description);
+                    let link = crate::mcp::resources::scenario_resource(&name, description);
                     result.content.push(ContentBlock::resource_link(link));
                 }
                 result
@@ -259,7 +259,7 @@ impl HealthSim {
         name = "healthsim_get_summary",
         description = "Summarise a scenario cheaply: entity counts, statistics (ages, genders, encounter dates and types, claim financials, top diagnoses, plans, drugs, study arms) and a few sample rows per table. Accepts an id, a name, or part of a name.",
         output_schema = schema_for_output::<SummaryOutput>(),
-        meta = crate::app::summary_tool_meta(),
+        meta = crate::mcp::app::summary_tool_meta(),
         annotations(title = "Get Scenario Summary", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn healthsim_get_summary(&self, args: Parameters<SummaryArgs>) -> CallToolResult {

@@ -10,9 +10,9 @@ use rmcp::model::{
 };
 use serde_json::{Map, Value};
 
-use crate::app;
 use crate::db::{DbError, LoadedScenario};
-use crate::server::HealthSim;
+use crate::mcp::app;
+use crate::mcp::server::HealthSim;
 
 const SCENARIO_PREFIX: &str = "healthsim://scenarios/";
 pub const SCENARIO_TEMPLATE: &str = "healthsim://scenarios/{name}";

@@ -8,9 +8,9 @@
 //! plausible but **synthetic**: every table carries a `COMMENT` saying so.
 
 use anyhow::Context;
-use duckdb::Connection;
 
-use super::reference::ReferenceTable;
+use crate::db::{Db, DbError, ReferenceTable, Sql};
+use crate::model::STATE_COUNTIES;
 
 /// How many rows of each table to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,29 +43,6 @@ impl Scale {
         providers: 20_000,
     };
 }
-
-/// State abbreviation, FIPS, name and number of counties (Alaska's 31 include the one
-/// PLACES leaves out). The 50 states and DC: 3,144 counties.
-#[rustfmt::skip]
-pub const STATE_COUNTIES: &[(&str, &str, &str, u32)] = &[
-    ("AL", "01", "Alabama", 67), ("AK", "02", "Alaska", 31), ("AZ", "04", "Arizona", 15),
-    ("AR", "05", "Arkansas", 75), ("CA", "06", "California", 58), ("CO", "08", "Colorado", 64),
-    ("CT", "09", "Connecticut", 8), ("DE", "10", "Delaware", 3), ("DC", "11", "District of Columbia", 1),
-    ("FL", "12", "Florida", 67), ("GA", "13", "Georgia", 159), ("HI", "15", "Hawaii", 5),
-    ("ID", "16", "Idaho", 44), ("IL", "17", "Illinois", 102), ("IN", "18", "Indiana", 92),
-    ("IA", "19", "Iowa", 99), ("KS", "20", "Kansas", 105), ("KY", "21", "Kentucky", 120),
-    ("LA", "22", "Louisiana", 64), ("ME", "23", "Maine", 16), ("MD", "24", "Maryland", 24),
-    ("MA", "25", "Massachusetts", 14), ("MI", "26", "Michigan", 83), ("MN", "27", "Minnesota", 87),
-    ("MS", "28", "Mississippi", 82), ("MO", "29", "Missouri", 115), ("MT", "30", "Montana", 56),
-    ("NE", "31", "Nebraska", 93), ("NV", "32", "Nevada", 17), ("NH", "33", "New Hampshire", 10),
-    ("NJ", "34", "New Jersey", 21), ("NM", "35", "New Mexico", 33), ("NY", "36", "New York", 62),
-    ("NC", "37", "North Carolina", 100), ("ND", "38", "North Dakota", 53), ("OH", "39", "Ohio", 88),
-    ("OK", "40", "Oklahoma", 77), ("OR", "41", "Oregon", 36), ("PA", "42", "Pennsylvania", 67),
-    ("RI", "44", "Rhode Island", 5), ("SC", "45", "South Carolina", 46), ("SD", "46", "South Dakota", 66),
-    ("TN", "47", "Tennessee", 95), ("TX", "48", "Texas", 254), ("UT", "49", "Utah", 29),
-    ("VT", "50", "Vermont", 14), ("VA", "51", "Virginia", 133), ("WA", "53", "Washington", 39),
-    ("WV", "54", "West Virginia", 55), ("WI", "55", "Wisconsin", 72), ("WY", "56", "Wyoming", 23),
-];
 
 /// County name stems; a county's name is a stem, prefixed for states with many counties.
 #[rustfmt::skip]
@@ -110,13 +87,13 @@ fn unit(key: &str, salt: &str) -> String {
 
 /// Creates schema `population` and the five tables (replacing any synthetic ones).
 /// Returns the row count of each table in the order of the spec.
-pub fn generate(conn: &Connection, scale: Scale) -> anyhow::Result<Vec<(String, i64)>> {
+pub fn generate(conn: &Sql<'_>, scale: Scale) -> anyhow::Result<Vec<(String, i64)>> {
     conn.execute_batch(&script(scale)).context("cannot generate the synthetic reference data")?;
     counts(conn)
 }
 
 /// Row count of each reference table, in the order of the spec.
-pub fn counts(conn: &Connection) -> anyhow::Result<Vec<(String, i64)>> {
+pub fn counts(conn: &Sql<'_>) -> anyhow::Result<Vec<(String, i64)>> {
     let mut counts = Vec::new();
     for table in ReferenceTable::ALL.map(ReferenceTable::name) {
         let n: i64 = conn.query_row(&format!("SELECT count(*) FROM population.{table}"), [], |r| r.get(0))?;
@@ -125,10 +102,17 @@ pub fn counts(conn: &Connection) -> anyhow::Result<Vec<(String, i64)>> {
     Ok(counts)
 }
 
+/// Creates the synthetic reference tables of schema `population` at `scale` in `db`, in
+/// one write, unless they are all there already (see [`ensure`]). Returns the row count of
+/// each table and whether it was generated now.
+pub async fn ensure_reference_data(db: &Db, scale: Scale) -> Result<(Vec<(String, i64)>, bool), DbError> {
+    db.write_tables("demo", move |sql| ensure(sql, scale)).await
+}
+
 /// Generates the tables at `scale` unless all five are there already; never replaces a
 /// table it did not generate (real CDC/ATSDR data has no "SYNTHETIC" comment). Returns
 /// the row counts and whether they were generated now.
-pub fn ensure(conn: &Connection, scale: Scale) -> anyhow::Result<(Vec<(String, i64)>, bool)> {
+fn ensure(conn: &Sql<'_>, scale: Scale) -> anyhow::Result<(Vec<(String, i64)>, bool)> {
     let names = ReferenceTable::ALL.map(|t| format!("'{}'", t.name())).join(", ");
     let present: Vec<(String, Option<String>)> = conn
         .prepare(&format!(
@@ -423,11 +407,13 @@ DROP TABLE hs_groups;\n",
 
 #[cfg(test)]
 mod tests {
+    use duckdb::Connection;
+
     use super::*;
 
     fn generated(scale: Scale) -> (Connection, Vec<(String, i64)>) {
         let conn = Connection::open_in_memory().unwrap();
-        let counts = generate(&conn, scale).unwrap();
+        let counts = generate(&Sql::local(&conn), scale).unwrap();
         (conn, counts)
     }
 

@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::engine::{InstanceConnection, StatementKind};
+use super::native::{InstanceConnection, StatementKind};
 use super::values::{ColumnHint, cell};
 
 /// The result of a read query, in wire order.

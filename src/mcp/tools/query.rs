@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::{ArgError, ArgReader, Parameters, db_failure, describe, failure, success};
 use crate::db::{QueryError, QueryResult, ReferenceResult, ReferenceTable, State, TableInventory, parse_state, states};
-use crate::server::HealthSim;
+use crate::mcp::server::HealthSim;
 
 fn default_query_limit() -> u32 {
     100

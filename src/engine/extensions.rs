@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use duckdb::{Config, Connection};
 
-use super::engine::library_version;
+use super::native::library_version;
 
 /// Extensions the remote engines need, in the order `engine` reports them.
 pub const KNOWN: [&str; 6] = ["httpfs", "quack", "ducklake", "sqlite", "postgres", "motherduck"];

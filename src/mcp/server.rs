@@ -21,6 +21,10 @@ mod schemas;
 
 use schemas::{published_output_schema, standard_schema};
 
+/// How long shutdown waits for a write in progress before closing anyway (the write
+/// then finishes or rolls back in its own thread before the process exits).
+pub(crate) const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Output and input bounds the tools enforce.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -152,7 +156,7 @@ impl ServerHandler for HealthSim {
 
     fn get_info(&self) -> ServerConfig {
         let mut extensions = rmcp::model::ExtensionCapabilities::new();
-        extensions.insert(crate::app::EXTENSION_ID.to_owned(), JsonObject::new());
+        extensions.insert(crate::mcp::app::EXTENSION_ID.to_owned(), JsonObject::new());
         let capabilities = ServerCapabilities::builder()
             .enable_tools()
             .enable_resources()
