@@ -3,7 +3,9 @@
 
 pub mod aliases;
 pub mod coerce;
+pub mod documents;
 pub mod geography;
+pub mod inherited;
 pub mod mapping;
 pub mod relations;
 pub mod row;
@@ -76,7 +78,7 @@ pub fn plan_save(entities: Map<String, Value>, mut new_id: impl FnMut() -> Strin
     let mut segments: Vec<std::ops::Range<usize>> = Vec::new();
     for (type_index, (type_key, items)) in entities.into_iter().enumerate() {
         let table = table_for_entity_type(&type_key);
-        if table.is_none() {
+        if table.is_none() && !is_person_key(&type_key) {
             warnings.line(
                 &type_key,
                 format!("entity type '{type_key}' is not a canonical type; its entities are saved as JSON only"),
@@ -92,7 +94,14 @@ pub fn plan_save(entities: Map<String, Value>, mut new_id: impl FnMut() -> Strin
         let mut last_index: HashMap<String, usize> = HashMap::with_capacity(items.len());
         for item in items {
             let Value::Object(object) = item else { continue };
-            let id = mapping::entity_id(table, &object).unwrap_or_else(&mut new_id);
+            // A document's own entity is read through its container (`{"patient": {...}}`).
+            let own = table.and_then(|t| documents::own_entity(t, &object));
+            let id = own
+                .as_deref()
+                .and_then(|own| mapping::entity_id(table, own))
+                .or_else(|| mapping::entity_id(table, &object))
+                .unwrap_or_else(&mut new_id);
+            drop(own);
             if last_index.insert(id.clone(), resolved.len()).is_some() {
                 warnings.add(&type_key, "given more than once in this request; the later one was saved", &id);
             }
@@ -107,44 +116,57 @@ pub fn plan_save(entities: Map<String, Value>, mut new_id: impl FnMut() -> Strin
         plan.entity_counts.push((type_key, kept.len() - start));
         segments.push(start..kept.len());
     }
-    let relations = relations_of(&kept);
+    let relations = relations_of(&kept, &types);
     let mut worked = map_in_parallel(kept, |(type_index, table, id, object)| {
-        let row = table.map(|table| mapping::map_entity(table, &object, &id, &relations));
+        let rows = table.map_or_else(Vec::new, |table| map_document(table, &object, &id, &relations));
         let json = serde_json::to_string(&object).unwrap_or_default();
-        (type_index, table, id, row, json)
+        (type_index, id, rows, json)
     })
     .into_iter();
-    // (table, id) → position in `plan.rows[table]`, to replace a row given twice.
-    let mut row_index: HashMap<(&'static str, String), usize> = HashMap::new();
+    // (table, id) → position in `plan.rows[table]` and whether it is a document's own
+    // entity, to replace a row given twice.
+    let mut row_index: HashMap<(&'static str, String), (usize, bool)> = HashMap::new();
     for range in segments {
-        for (type_index, table, id, row, json) in worked.by_ref().take(range.len()) {
+        for (type_index, id, parts, json) in worked.by_ref().take(range.len()) {
             let type_key = &types[type_index];
-            match (table, row) {
-                (Some(table), Some(Ok(row))) => {
-                    for note in &row.notes {
-                        warnings.add(type_key, note, &id);
+            for DocumentRow { table, id: row_id, own, row } in parts {
+                // The document's own entity is reported under its type key, what it
+                // holds under the table it landed in.
+                let reported = if own { type_key.as_str() } else { table.name };
+                match row {
+                    Ok(row) => {
+                        for note in &row.notes {
+                            warnings.add(reported, note, &row_id);
+                        }
+                        let rows = plan.rows.entry(table.name).or_default();
+                        // `patient` and `patients` land in one table: the later key's row
+                        // wins. An entity a document holds (the member of a claim
+                        // document) never replaces one given whole, nor one held before.
+                        match row_index.entry((table.name, row_id.clone())) {
+                            std::collections::hash_map::Entry::Occupied(mut at) => {
+                                let (index, was_own) = *at.get();
+                                if own {
+                                    rows[index] = row.filled_from(&rows[index]);
+                                    at.insert((index, true));
+                                    if was_own {
+                                        warnings.add(
+                                            table.name,
+                                            "given under two entity-type keys; the later one became the canonical row",
+                                            &row_id,
+                                        );
+                                    }
+                                }
+                            }
+                            std::collections::hash_map::Entry::Vacant(slot) => {
+                                slot.insert((rows.len(), own));
+                                rows.push(row);
+                            }
+                        }
                     }
-                    let rows = plan.rows.entry(table.name).or_default();
-                    // `patient` and `patients` land in one table: the later key's row wins.
-                    match row_index.entry((table.name, id.clone())) {
-                        std::collections::hash_map::Entry::Occupied(at) => {
-                            rows[*at.get()] = row;
-                            warnings.add(
-                                table.name,
-                                "given under two entity-type keys; the later one became the canonical row",
-                                &id,
-                            );
-                        }
-                        std::collections::hash_map::Entry::Vacant(slot) => {
-                            slot.insert(rows.len());
-                            rows.push(row);
-                        }
+                    Err(reason) => {
+                        warnings.add(reported, &format!("no canonical row ({reason}); saved as JSON only"), &row_id)
                     }
                 }
-                (Some(_), Some(Err(reason))) => {
-                    warnings.add(type_key, &format!("no canonical row ({reason}); saved as JSON only"), &id)
-                }
-                _ => {}
             }
             plan.entities.push(StoredEntity { entity_type: type_key.clone(), entity_id: id, json });
         }
@@ -153,26 +175,92 @@ pub fn plan_save(entities: Map<String, Value>, mut new_id: impl FnMut() -> Strin
     plan
 }
 
+/// The rows of one document saved under `table` with id `id`: its own entity's and those
+/// of the entities it holds, each mapped with what it inherits from the parts holding it.
+fn map_document(
+    table: &'static TableSpec,
+    object: &Map<String, Value>,
+    id: &str,
+    relations: &relations::Relations,
+) -> Vec<DocumentRow> {
+    let parts = documents::expand(table, object, id);
+    let mut inherited: Vec<inherited::Inherited> = Vec::with_capacity(parts.len());
+    let mut rows = Vec::with_capacity(parts.len());
+    for part in parts {
+        let from = part.parent.map(|i| inherited[i].clone()).unwrap_or_default();
+        if !part.row {
+            inherited.push(inherited::Inherited::of(part.table, &part.object, None, &from));
+            continue;
+        }
+        let row = mapping::map_entity_with(part.table, &part.object, &part.id, relations, &from);
+        inherited.push(inherited::Inherited::of(part.table, &part.object, row.as_ref().ok(), &from));
+        rows.push(DocumentRow { table: part.table, id: part.id, own: part.parent.is_none(), row });
+    }
+    rows
+}
+
+/// A row of a document: of its own entity (`own`), or of one it holds.
+struct DocumentRow {
+    table: &'static TableSpec,
+    id: String,
+    own: bool,
+    row: Result<row::CanonicalRow, String>,
+}
+
+/// Entity-type keys of `person` entities: not canonical, they lend their names and
+/// demographics to the patients, members and subjects naming their `person_id`.
+fn is_person_key(key: &str) -> bool {
+    matches!(key.trim().to_ascii_lowercase().as_str(), "person" | "persons" | "people")
+}
+
 /// The save's patients (id → MRN, generated here when missing, so the patient row and the
-/// rows linking to it agree) and members (id → member_id).
-fn relations_of(kept: &[Kept]) -> relations::Relations {
+/// rows linking to it agree), members (id → member_id) and persons.
+fn relations_of(kept: &[Kept], types: &[String]) -> relations::Relations {
     let mut patients: Vec<(String, String)> = Vec::new();
     let mut members: Vec<(String, String)> = Vec::new();
+    let mut persons: Vec<Map<String, Value>> = Vec::new();
+    let mut patient_members: Vec<Option<String>> = Vec::new();
+    let mut subjects: Vec<(String, String)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for (_, table, id, object) in kept {
-        let Some(table) = table else { continue };
+    for (type_index, table, id, object) in kept {
+        let Some(table) = table else {
+            if is_person_key(&types[*type_index]) {
+                persons.push(object.clone());
+            }
+            continue;
+        };
         if !seen.insert((table.name, id.as_str())) {
             continue;
         }
         match table.name {
             "patients" => {
-                patients.push((id.clone(), mapping::given_mrn(object).unwrap_or_else(mapping::generated_mrn)))
+                let own = documents::own_entity(table, object);
+                let mrn = own.as_deref().and_then(mapping::given_mrn);
+                patient_members.push(own.as_deref().and_then(inherited::member_of_patient));
+                patients.push((id.clone(), mrn.unwrap_or_else(mapping::generated_mrn)))
             }
-            "members" => members.push((id.clone(), mapping::given_member_id(object).unwrap_or_else(|| id.clone()))),
+            "members" => {
+                let own = documents::own_entity(table, object);
+                let member = own.as_deref().and_then(mapping::given_member_id);
+                members.push((id.clone(), member.unwrap_or_else(|| id.clone())))
+            }
+            "subjects" => {
+                let own = documents::own_entity(table, object);
+                if let Some((subject, usubjid)) = own.as_deref().and_then(mapping::subject_usubjid) {
+                    subjects.push((subject, usubjid));
+                }
+            }
             _ => {}
         }
     }
+    let patient_member = match patient_members.as_slice() {
+        [only] => only.clone(),
+        _ => None,
+    };
     relations::Relations::new(patients, members)
+        .with_persons(persons)
+        .with_patient_member(patient_member)
+        .with_subjects(subjects)
 }
 
 /// Save warnings, one line per (entity type, reason) with a count and up to three ids;
@@ -297,12 +385,12 @@ mod tests {
             .collect();
         assert_eq!(ids, expected);
         let rows = &plan.rows["patients"];
-        assert_eq!(rows.len(), 3_000);
-        assert_eq!(rows.last().unwrap().get(3), Some("Again"), "the later p5 wins, in its position");
-        assert_eq!(plan.warnings.len(), 3);
+        assert_eq!(rows.len(), 3_001, "the patient without a birth date is a row too");
+        assert_eq!(rows[rows.len() - 2].get(3), Some("Again"), "the later p5 wins, in its position");
+        assert_eq!(rows.last().unwrap().get(8), None, "unknown birth date");
+        assert_eq!(plan.warnings.len(), 2);
         assert!(plan.warnings[0].starts_with("patients 'p5': given more than once"), "{:?}", plan.warnings);
-        assert!(plan.warnings[1].starts_with("patients 'bad': no canonical row"), "{:?}", plan.warnings);
-        assert!(plan.warnings[2].starts_with("entity type 'widgets' is not a canonical type"), "{:?}", plan.warnings);
+        assert!(plan.warnings[1].starts_with("entity type 'widgets' is not a canonical type"), "{:?}", plan.warnings);
         assert_eq!(plan.entity_counts, vec![("patients".to_owned(), 3_001), ("widgets".to_owned(), 3_000)]);
     }
 
@@ -314,7 +402,8 @@ mod tests {
         }
     }
 
-    /// Duplicates keep the later entity, unknown types are JSON only, bad rows warn.
+    /// Duplicates keep the later entity, unknown types are JSON only, rows lacking fields
+    /// are rows.
     #[test]
     fn plan_handles_duplicates_unknown_types_and_bad_rows() {
         let input = json!({
@@ -330,10 +419,9 @@ mod tests {
         assert_eq!(ids, ["p2", "p1", "gen-1"]);
         assert!(plan.entities[1].json.contains("\"New\""));
         assert_eq!(plan.entity_counts, vec![("patients".into(), 2), ("widgets".into(), 1)]);
-        assert_eq!(plan.canonical_counts(), vec![("patients", 1)]);
-        assert_eq!(plan.warnings.len(), 3, "{:?}", plan.warnings);
+        assert_eq!(plan.canonical_counts(), vec![("patients", 2)], "a patient without a birth date is a row");
+        assert_eq!(plan.warnings.len(), 2, "{:?}", plan.warnings);
         assert!(plan.warnings.iter().any(|w| w.contains("'p1': given more than once")));
-        assert!(plan.warnings.iter().any(|w| w.contains("'p2': no canonical row (required field birth_date")));
         assert!(plan.warnings.iter().any(|w| w.contains("'widgets' is not a canonical type")));
     }
 

@@ -14,6 +14,8 @@ mod canonical;
 mod cli;
 #[path = "it/demo.rs"]
 mod demo;
+#[path = "it/documents.rs"]
+mod documents;
 #[path = "it/errors.rs"]
 mod errors;
 #[path = "it/hostile.rs"]

@@ -423,7 +423,7 @@ mod tests {
         Sql::local(&raw).execute_batch(&lake).unwrap();
         let tables: i64 =
             raw.query_row("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main'", [], |r| r.get(0)).unwrap();
-        assert_eq!(tables, 4 + 17);
+        assert_eq!(tables, 4 + 20);
         let keys: i64 = raw
             .query_row(
                 "SELECT count(*) FROM duckdb_constraints() WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE')",
@@ -451,7 +451,7 @@ mod tests {
         let tables: i64 = conn
             .query_row("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main'", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(tables, 4 + 17);
+        assert_eq!(tables, 4 + 20);
         let version: String = conn.query_row("SELECT version FROM schema_migrations", [], |r| r.get(0)).unwrap();
         assert_eq!(version, OUR_LABEL);
     }
@@ -488,5 +488,42 @@ mod tests {
         assert_eq!(family(&conn), Some(Family::Ours));
         assert_eq!(prepare_ours(&conn).unwrap(), vec![format!("record layout label {OUR_LABEL}")]);
         assert!(recorded_current(&conn).unwrap());
+    }
+
+    /// A file of ours made before December 2026 (a descriptive column NOT NULL, no
+    /// procedures table) gets the new shape at its next write: NULLs allowed, the new
+    /// tables created, nothing else touched.
+    #[test]
+    fn a_file_of_before_gets_the_new_shape() {
+        let raw = memory();
+        let conn = Sql::local(&raw);
+        prepare_ours(&conn).unwrap();
+        // The patients table as before: its indexes set aside while NOT NULL is restored.
+        let indexes: Vec<(String, String)> = raw
+            .prepare("SELECT index_name, sql FROM duckdb_indexes() WHERE table_name = 'patients'")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for (name, _) in &indexes {
+            raw.execute_batch(&format!("DROP INDEX {}", quote(name))).unwrap();
+        }
+        raw.execute_batch("DROP TABLE procedures; ALTER TABLE patients ALTER COLUMN birth_date SET NOT NULL").unwrap();
+        for (_, sql) in &indexes {
+            raw.execute_batch(sql).unwrap();
+        }
+        raw.execute_batch(
+            "INSERT INTO patients (id, mrn, birth_date, scenario_id) VALUES ('p1', 'M1', DATE '1990-01-01', 's1')",
+        )
+        .unwrap();
+        let steps = prepare_ours(&conn).unwrap();
+        assert!(steps.iter().any(|s| s == "allow NULL in patients.birth_date"), "{steps:?}");
+        assert!(steps.iter().any(|s| s.contains("procedures")), "{steps:?}");
+        conn.execute_batch("INSERT INTO patients (id, scenario_id) VALUES ('p2', 's1'); SELECT * FROM procedures")
+            .unwrap();
+        let n: i64 = conn.query_row("SELECT count(*) FROM patients", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 2);
+        assert!(prepare_ours(&conn).unwrap().is_empty(), "complete afterwards");
     }
 }

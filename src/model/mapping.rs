@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::aliases::aliases;
 use super::coerce::{coerce, is_empty, text_of};
+use super::inherited::Inherited;
 use super::relations::Relations;
 use super::row::CanonicalRow;
 use super::tables::{Column, TableSpec};
@@ -38,10 +39,28 @@ pub fn map_entity(
     entity_id: &str,
     relations: &Relations,
 ) -> Result<CanonicalRow, String> {
+    map_entity_with(table, entity, entity_id, relations, &Inherited::default())
+}
+
+/// [`map_entity`] for an entity held in a document: what it lacks of its links and its
+/// date it takes from `inherited` (the parts that hold it), before the save's only
+/// patient or member. A link or date still unknown is noted (the save's warning).
+pub fn map_entity_with(
+    table: &TableSpec,
+    entity: &Map<String, Value>,
+    entity_id: &str,
+    relations: &Relations,
+    inherited: &Inherited,
+) -> Result<CanonicalRow, String> {
     let mut values = Vec::with_capacity(table.columns.len() + MAPPED_PROVENANCE.len());
     let mut notes = Vec::new();
     for column in &table.columns {
-        let value = match column_value(table, column, entity, entity_id, relations) {
+        let found = column_value(table, column, entity, entity_id, relations, inherited);
+        let found = match found {
+            Ok(None) => Ok(inherited_value(table, column, inherited)),
+            found => found,
+        };
+        let value = match found {
             Ok(value) => value,
             Err(reason) if column.not_null => return Err(format!("{}: {reason}", column.name)),
             Err(reason) => {
@@ -52,6 +71,13 @@ pub fn map_entity(
         let value = value.or_else(|| column.default.map(str::to_owned));
         if value.is_none() && column.not_null {
             return Err(format!("required field {} is missing", column.name));
+        }
+        // A prescription is linked by its patient or its member.
+        let linked_otherwise = table.name == "prescriptions" && values.get(1).is_some_and(Option::is_some);
+        if value.is_none()
+            && ((table.link_column == Some(column.name) && !linked_otherwise) || table.date_column == Some(column.name))
+        {
+            notes.push(format!("{} unknown (the document does not say it); stored as NULL", column.name));
         }
         values.push(value);
     }
@@ -75,6 +101,13 @@ pub fn map_entity(
     Ok(CanonicalRow::new(values, notes))
 }
 
+/// What a column takes from the parts holding the entity, coerced to its type (an
+/// encounter's admission time is a diagnosis's date).
+fn inherited_value(table: &TableSpec, column: &Column, inherited: &Inherited) -> Option<String> {
+    let text = inherited.column(table, column.name)?;
+    coerce(&Value::String(text.to_owned()), column.ty).ok()
+}
+
 /// The value of one column: `Ok(None)` when the entity has nothing for it.
 fn column_value(
     table: &TableSpec,
@@ -82,6 +115,7 @@ fn column_value(
     entity: &Map<String, Value>,
     entity_id: &str,
     relations: &Relations,
+    inherited: &Inherited,
 ) -> Result<Option<String>, String> {
     let (table_name, name) = (table.name, column.name);
     // Columns whose value is derived rather than looked up.
@@ -102,12 +136,20 @@ fn column_value(
         }
         (
             "encounters" | "diagnoses" | "medications" | "lab_results" | "vital_signs" | "orders" | "clinical_notes"
-            | "prescriptions",
+            | "prescriptions" | "procedures" | "allergies" | "immunizations",
             "patient_mrn",
-        ) => return Ok(relations.patient_mrn(entity)),
-        ("claims" | "pharmacy_claims" | "prescriptions", "member_id") => return Ok(relations.member_id(entity)),
+        ) => return Ok(relations.patient_mrn(entity, inherited.patient_mrn.as_deref())),
+        ("claims" | "pharmacy_claims" | "prescriptions", "member_id") => {
+            return Ok(relations.member_id(entity, inherited.member_id.as_deref()));
+        }
         ("claims", "claim_type") => return Ok(claim_type(entity)),
         ("subjects", "usubjid") => return Ok(usubjid(entity)),
+        ("trial_visits" | "adverse_events" | "exposures", "usubjid") => {
+            if let Some(given) = first_of(entity, &["usubjid", "USUBJID"]) {
+                return Ok(Some(text_of(given)));
+            }
+            return Ok(relations.usubjid_of(entity).or_else(|| usubjid(entity)));
+        }
         ("patients", "mrn") => {
             return Ok(first_of(entity, &["mrn", "medical_record_number"])
                 .map(text_of)
@@ -136,6 +178,15 @@ fn column_value(
             .and_then(Value::as_object)
             .and_then(|inner| field(inner, name))
             .filter(|v| !is_empty(v))
+    });
+    // Names and demographics of a person the entity names by `person_id`.
+    let found = found.or_else(|| {
+        let person =
+            relations.person_of(entity).filter(|_| matches!(table_name, "patients" | "members" | "subjects"))?;
+        match aliases {
+            Some(paths) => paths.iter().find_map(|path| lookup(person, path)),
+            None => field(person, name).filter(|v| !is_empty(v)),
+        }
     });
     let Some(found) = found else {
         return Ok(match (table_name, name) {
@@ -204,14 +255,21 @@ fn claim_type(entity: &Map<String, Value>) -> Option<String> {
 
 /// CDISC USUBJID: as given, else STUDYID-SITEID-SUBJID when the subject names all three.
 fn usubjid(entity: &Map<String, Value>) -> Option<String> {
-    if let Some(given) = first_of(entity, &["usubjid"]) {
+    if let Some(given) = first_of(entity, &["usubjid", "USUBJID"]) {
         return Some(text_of(given));
     }
-    let parts: Vec<String> = ["study_id", "site_id", "subject_id"]
-        .iter()
-        .map(|k| first_of(entity, &[k]).map(text_of))
-        .collect::<Option<_>>()?;
+    let parts: Vec<String> =
+        [&["study_id", "protocol_id", "STUDYID"][..], &["site_id", "SITEID"], &["subject_id", "SUBJID"]]
+            .iter()
+            .map(|keys| first_of(entity, keys).map(text_of))
+            .collect::<Option<_>>()?;
     Some(parts.join("-"))
+}
+
+/// A subject entity's subject id and USUBJID, when it gives both (or the parts of one).
+pub fn subject_usubjid(entity: &Map<String, Value>) -> Option<(String, String)> {
+    let subject = first_of(entity, &["subject_id", "SUBJID", "id"]).map(text_of)?;
+    Some((subject, usubjid(entity)?))
 }
 
 /// X12 individual relationship code: a code as given, or relationship text mapped.
@@ -325,15 +383,15 @@ mod tests {
         let mrn = get(&r, "mrn").unwrap();
         assert!(mrn.len() == 8 && mrn.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()), "{mrn}");
         assert_eq!(get(&r, "postal_code").as_deref(), Some("2134"));
-        let err = row("patients", json!({"id": "p-3", "first_name": "No", "last_name": "Birthday", "gender": "F"}))
-            .unwrap_err();
-        assert_eq!(err, "required field birth_date is missing");
-        let err = row(
-            "patients",
-            json!({"id": "p-4", "first_name": "Bad", "last_name": "Date", "gender": "F", "birth_date": "soon"}),
-        )
-        .unwrap_err();
-        assert!(err.starts_with("birth_date: 'soon' is not"), "{err}");
+        // December 2026: only the id is required; what a document leaves out is NULL.
+        let r =
+            row("patients", json!({"id": "p-3", "first_name": "No", "last_name": "Birthday", "gender": "F"})).unwrap();
+        assert_eq!(get(&r, "birth_date"), None);
+        let spec = table_for_entity_type("patients").unwrap();
+        let bad = json!({"id": "p-4", "first_name": "Bad", "last_name": "Date", "gender": "F", "birth_date": "soon"});
+        let mapped = map_entity(spec, bad.as_object().unwrap(), "p-4", &Relations::default()).unwrap();
+        assert_eq!(mapped.get(8), None, "birth_date");
+        assert!(mapped.notes[0].starts_with("birth_date stored as NULL: 'soon' is not"), "{:?}", mapped.notes);
     }
 
     /// Encounters: patient_id alias, FHIR period, class default, reasonCode text.

@@ -46,6 +46,22 @@ impl CanonicalRow {
         Some(&self.text[start as usize..end as usize])
     }
 
+    /// This row with the gaps (NULLs) filled from `earlier`: the same entity given twice,
+    /// the later one's values win and the earlier one's fill what it leaves out (an ADT
+    /// admission and its discharge event).
+    pub fn filled_from(self, earlier: &CanonicalRow) -> CanonicalRow {
+        if self.ends.len() != earlier.ends.len() {
+            return self;
+        }
+        let mut notes = self.notes.clone();
+        notes.retain(|note| {
+            !note.contains(" unknown ") || self.values().zip(earlier.values()).all(|(a, b)| a.is_some() || b.is_none())
+        });
+        let values: Vec<Option<String>> =
+            self.values().zip(earlier.values()).map(|(later, before)| later.or(before).map(str::to_owned)).collect();
+        CanonicalRow::new(values, notes)
+    }
+
     /// Every column's value, in order.
     pub fn values(&self) -> impl Iterator<Item = Option<&str>> {
         (0..self.ends.len()).map(|index| self.get(index))

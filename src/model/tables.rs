@@ -1,4 +1,4 @@
-//! The 17 canonical entity tables: columns, keys, defaults and indexes, as pure data.
+//! The 20 canonical entity tables: columns, keys, defaults and indexes, as pure data.
 //!
 //! The column lists are written in the same compact notation as `spec/schema.md`
 //! (`name [TYPE] [NN] [=default]`), so a reviewer can diff them against the spec by eye.
@@ -82,6 +82,15 @@ pub struct TableSpec {
     pub columns: Vec<Column>,
     /// Secondary indexes kept from the Python tooling (single columns).
     pub indexes: &'static [&'static str],
+    /// The column that links a row to its person, claim or subject (`patient_mrn`,
+    /// `member_id`, `claim_id`, `usubjid`); `None` for the person tables themselves.
+    pub link_column: Option<&'static str>,
+    /// The row's main date (an encounter's admission, a diagnosis's date, a claim's
+    /// service date); `None` where a table has none.
+    pub date_column: Option<&'static str>,
+    /// Whether a row without its date takes the date of the parent that holds it in a
+    /// document (an encounter's diagnoses, labs and vitals, a claim's lines).
+    pub inherits_date: bool,
 }
 
 impl TableSpec {
@@ -108,6 +117,9 @@ struct RawSpec {
     product: Product,
     columns: &'static str,
     indexes: &'static [&'static str],
+    link: Option<&'static str>,
+    date: Option<&'static str>,
+    inherits_date: bool,
 }
 
 const RAW: &[RawSpec] = &[
@@ -117,11 +129,14 @@ const RAW: &[RawSpec] = &[
         id_column: "id",
         id_keys: &["patient_id"],
         product: Product::PatientSim,
-        columns: "id NN, mrn NN, ssn, given_name NN, middle_name, family_name NN, suffix, prefix, \
-                  birth_date DATE NN, gender NN, race, ethnicity, language ='en', street_address, \
+        columns: "id NN, mrn, ssn, given_name, middle_name, family_name, suffix, prefix, \
+                  birth_date DATE, gender, race, ethnicity, language ='en', street_address, \
                   street_address_2, city, state, postal_code, country ='US', phone, phone_mobile, \
                   email, deceased BOOLEAN =false, death_date DATE",
         indexes: &["mrn", "ssn"],
+        link: None,
+        date: None,
+        inherits_date: false,
     },
     RawSpec {
         name: "encounters",
@@ -129,10 +144,13 @@ const RAW: &[RawSpec] = &[
         id_column: "encounter_id",
         id_keys: &["encounter_id"],
         product: Product::PatientSim,
-        columns: "encounter_id NN, patient_mrn NN, class_code NN, status NN, admission_time TIMESTAMP NN, \
+        columns: "encounter_id NN, patient_mrn, class_code, status, admission_time TIMESTAMP, \
                   discharge_time TIMESTAMP, facility, department, room, bed, chief_complaint, \
                   admitting_diagnosis, discharge_disposition, attending_physician, admitting_physician",
         indexes: &["patient_mrn", "admission_time"],
+        link: Some("patient_mrn"),
+        date: Some("admission_time"),
+        inherits_date: false,
     },
     RawSpec {
         name: "diagnoses",
@@ -140,9 +158,12 @@ const RAW: &[RawSpec] = &[
         id_column: "id",
         id_keys: &["diagnosis_id"],
         product: Product::PatientSim,
-        columns: "id NN, code NN, description, type ='final', patient_mrn NN, encounter_id, \
-                  diagnosed_date DATE NN, resolved_date DATE",
+        columns: "id NN, code, description, type ='final', patient_mrn, encounter_id, \
+                  diagnosed_date DATE, resolved_date DATE",
         indexes: &["code", "patient_mrn"],
+        link: Some("patient_mrn"),
+        date: Some("diagnosed_date"),
+        inherits_date: true,
     },
     RawSpec {
         name: "medications",
@@ -150,9 +171,12 @@ const RAW: &[RawSpec] = &[
         id_column: "id",
         id_keys: &["medication_id"],
         product: Product::PatientSim,
-        columns: "id NN, name NN, code, dose NN, route, frequency, patient_mrn NN, encounter_id, \
-                  start_date TIMESTAMP NN, end_date TIMESTAMP, status ='active', prescriber, indication",
+        columns: "id NN, name, code, dose, route, frequency, patient_mrn, encounter_id, \
+                  start_date TIMESTAMP, end_date TIMESTAMP, status ='active', prescriber, indication",
         indexes: &["patient_mrn"],
+        link: Some("patient_mrn"),
+        date: Some("start_date"),
+        inherits_date: true,
     },
     RawSpec {
         name: "lab_results",
@@ -160,10 +184,13 @@ const RAW: &[RawSpec] = &[
         id_column: "id",
         id_keys: &["lab_result_id", "result_id"],
         product: Product::PatientSim,
-        columns: "id NN, test_name NN, loinc_code, value NN, unit, reference_range, abnormal_flag, \
-                  patient_mrn NN, encounter_id, collected_time TIMESTAMP NN, resulted_time TIMESTAMP, \
+        columns: "id NN, test_name, loinc_code, value, unit, reference_range, abnormal_flag, \
+                  patient_mrn, encounter_id, collected_time TIMESTAMP, resulted_time TIMESTAMP, \
                   performing_lab, ordering_provider",
         indexes: &["loinc_code", "patient_mrn"],
+        link: Some("patient_mrn"),
+        date: Some("collected_time"),
+        inherits_date: true,
     },
     RawSpec {
         name: "vital_signs",
@@ -171,11 +198,14 @@ const RAW: &[RawSpec] = &[
         id_column: "id",
         id_keys: &["vital_sign_id", "observation_id"],
         product: Product::PatientSim,
-        columns: "id NN, patient_mrn NN, encounter_id, observation_time TIMESTAMP NN, \
+        columns: "id NN, patient_mrn, encounter_id, observation_time TIMESTAMP, \
                   temperature DECIMAL(5,2), heart_rate INTEGER, respiratory_rate INTEGER, \
                   systolic_bp INTEGER, diastolic_bp INTEGER, spo2 INTEGER, height_cm DECIMAL(5,2), \
                   weight_kg DECIMAL(6,2)",
         indexes: &[],
+        link: Some("patient_mrn"),
+        date: Some("observation_time"),
+        inherits_date: true,
     },
     RawSpec {
         name: "orders",
@@ -183,11 +213,14 @@ const RAW: &[RawSpec] = &[
         id_column: "order_id",
         id_keys: &["order_id"],
         product: Product::PatientSim,
-        columns: "order_id NN, patient_mrn NN, encounter_id, order_type NN, code NN, code_system ='CPT', \
-                  description, priority ='routine', status ='new', ordered_datetime TIMESTAMP NN, \
+        columns: "order_id NN, patient_mrn, encounter_id, order_type, code, code_system ='CPT', \
+                  description, priority ='routine', status ='new', ordered_datetime TIMESTAMP, \
                   scheduled_datetime TIMESTAMP, collected_datetime TIMESTAMP, resulted_datetime TIMESTAMP, \
                   ordering_provider_npi, ordering_provider_name, clinical_indication, specimen_type",
         indexes: &[],
+        link: Some("patient_mrn"),
+        date: Some("ordered_datetime"),
+        inherits_date: true,
     },
     RawSpec {
         name: "clinical_notes",
@@ -195,8 +228,11 @@ const RAW: &[RawSpec] = &[
         id_column: "id",
         id_keys: &["note_id", "clinical_note_id"],
         product: Product::PatientSim,
-        columns: "id NN, patient_mrn NN, encounter_id, note_type NN, note_datetime TIMESTAMP NN, author, content",
+        columns: "id NN, patient_mrn, encounter_id, note_type, note_datetime TIMESTAMP, author, content",
         indexes: &[],
+        link: Some("patient_mrn"),
+        date: Some("note_datetime"),
+        inherits_date: true,
     },
     RawSpec {
         name: "members",
@@ -204,11 +240,14 @@ const RAW: &[RawSpec] = &[
         id_column: "id",
         id_keys: &["member_id"],
         product: Product::MemberSim,
-        columns: "id NN, member_id NN, subscriber_id, relationship_code ='18', ssn, given_name, \
+        columns: "id NN, member_id, subscriber_id, relationship_code ='18', ssn, given_name, \
                   middle_name, family_name, birth_date DATE, gender, street_address, city, \
                   state, postal_code, phone, email, group_id, plan_code, coverage_start DATE, \
                   coverage_end DATE, pcp_npi",
         indexes: &["ssn", "subscriber_id"],
+        link: None,
+        date: None,
+        inherits_date: false,
     },
     RawSpec {
         name: "claims",
@@ -216,12 +255,15 @@ const RAW: &[RawSpec] = &[
         id_column: "claim_id",
         id_keys: &["claim_id", "claim.claim_id"],
         product: Product::MemberSim,
-        columns: "claim_id NN, claim_type, member_id NN, subscriber_id, provider_npi, facility_npi, \
-                  service_date DATE NN, admission_date DATE, discharge_date DATE, place_of_service ='11', \
+        columns: "claim_id NN, claim_type, member_id, subscriber_id, provider_npi, facility_npi, \
+                  service_date DATE, admission_date DATE, discharge_date DATE, place_of_service ='11', \
                   principal_diagnosis, other_diagnoses JSON, authorization_number, \
                   total_charge DECIMAL(12,2), total_allowed DECIMAL(12,2), total_paid DECIMAL(12,2), \
                   member_responsibility DECIMAL(12,2)",
         indexes: &["member_id", "service_date"],
+        link: Some("member_id"),
+        date: Some("service_date"),
+        inherits_date: true,
     },
     RawSpec {
         name: "claim_lines",
@@ -229,11 +271,14 @@ const RAW: &[RawSpec] = &[
         id_column: "id",
         id_keys: &["claim_line_id", "line_id"],
         product: Product::MemberSim,
-        columns: "id NN, claim_id NN, line_number INTEGER NN, procedure_code NN, procedure_modifiers JSON, \
-                  service_date DATE NN, units DECIMAL(6,2) =1, charge_amount DECIMAL(12,2) NN, \
+        columns: "id NN, claim_id, line_number INTEGER, procedure_code, procedure_modifiers JSON, \
+                  service_date DATE, units DECIMAL(6,2) =1, charge_amount DECIMAL(12,2), \
                   allowed_amount DECIMAL(12,2), paid_amount DECIMAL(12,2), diagnosis_pointers JSON, \
                   revenue_code, ndc_code, place_of_service ='11'",
         indexes: &["claim_id"],
+        link: Some("claim_id"),
+        date: Some("service_date"),
+        inherits_date: true,
     },
     RawSpec {
         name: "prescriptions",
@@ -241,11 +286,14 @@ const RAW: &[RawSpec] = &[
         id_column: "prescription_number",
         id_keys: &["prescription_number", "prescription_id"],
         product: Product::RxMemberSim,
-        columns: "prescription_number NN, patient_mrn, member_id, ndc NN, drug_name NN, \
+        columns: "prescription_number NN, patient_mrn, member_id, ndc, drug_name, \
                   quantity_prescribed DECIMAL(10,2), days_supply INTEGER, refills_authorized INTEGER =0, \
                   refills_remaining INTEGER =0, prescriber_npi, prescriber_name, prescriber_dea, \
                   written_date DATE, expiration_date DATE, daw_code ='0', directions",
         indexes: &["member_id", "patient_mrn"],
+        link: Some("member_id"),
+        date: Some("written_date"),
+        inherits_date: false,
     },
     RawSpec {
         name: "pharmacy_claims",
@@ -253,13 +301,16 @@ const RAW: &[RawSpec] = &[
         id_column: "claim_id",
         id_keys: &["claim_id", "claim.claim_id"],
         product: Product::RxMemberSim,
-        columns: "claim_id NN, transaction_code, service_date DATE NN, pharmacy_npi, pharmacy_ncpdp, \
-                  member_id NN, cardholder_id, person_code, bin, pcn, group_number, \
-                  prescription_number, fill_number INTEGER =0, ndc NN, quantity_dispensed DECIMAL(10,2), \
+        columns: "claim_id NN, transaction_code, service_date DATE, pharmacy_npi, pharmacy_ncpdp, \
+                  member_id, cardholder_id, person_code, bin, pcn, group_number, \
+                  prescription_number, fill_number INTEGER =0, ndc, quantity_dispensed DECIMAL(10,2), \
                   days_supply INTEGER, daw_code, prescriber_npi, ingredient_cost_submitted DECIMAL(12,2), \
                   dispensing_fee_submitted DECIMAL(12,2), usual_customary_charge DECIMAL(12,2), \
                   gross_amount_due DECIMAL(12,2), patient_pay_amount DECIMAL(12,2)",
         indexes: &["member_id", "ndc"],
+        link: Some("member_id"),
+        date: Some("service_date"),
+        inherits_date: true,
     },
     RawSpec {
         name: "subjects",
@@ -267,11 +318,14 @@ const RAW: &[RawSpec] = &[
         id_column: "id",
         id_keys: &["subject_id"],
         product: Product::TrialSim,
-        columns: "id NN, subject_id NN, usubjid NN, study_id NN, site_id NN, patient_ref, ssn, given_name, \
+        columns: "id NN, subject_id, usubjid, study_id, site_id, patient_ref, ssn, given_name, \
                   family_name, birth_date DATE, gender, race, ethnicity, screening_id, \
                   screening_date DATE, informed_consent_date DATE, randomization_date DATE, \
                   treatment_arm, status",
         indexes: &["site_id", "ssn", "study_id"],
+        link: Some("study_id"),
+        date: None,
+        inherits_date: false,
     },
     RawSpec {
         name: "trial_visits",
@@ -279,9 +333,12 @@ const RAW: &[RawSpec] = &[
         id_column: "id",
         id_keys: &["visit_id", "trial_visit_id"],
         product: Product::TrialSim,
-        columns: "id NN, usubjid NN, visit_num DECIMAL(5,1) NN, visit_name, visit_date DATE NN, \
+        columns: "id NN, usubjid, visit_num DECIMAL(5,1), visit_name, visit_date DATE, \
                   study_day INTEGER, visit_status, window_deviation_days INTEGER =0",
         indexes: &["usubjid"],
+        link: Some("usubjid"),
+        date: Some("visit_date"),
+        inherits_date: false,
     },
     RawSpec {
         name: "adverse_events",
@@ -289,9 +346,12 @@ const RAW: &[RawSpec] = &[
         id_column: "id",
         id_keys: &["adverse_event_id", "ae_id"],
         product: Product::TrialSim,
-        columns: "id NN, usubjid NN, aeseq INTEGER, aeterm NN, aedecod, aebodsys, aestdtc DATE NN, \
+        columns: "id NN, usubjid, aeseq INTEGER, aeterm, aedecod, aebodsys, aestdtc DATE, \
                   aeendtc DATE, aesev, aetoxgr, aeser, aerel, aeacn, aeout",
         indexes: &["usubjid"],
+        link: Some("usubjid"),
+        date: Some("aestdtc"),
+        inherits_date: false,
     },
     RawSpec {
         name: "exposures",
@@ -299,9 +359,50 @@ const RAW: &[RawSpec] = &[
         id_column: "id",
         id_keys: &["exposure_id"],
         product: Product::TrialSim,
-        columns: "id NN, usubjid NN, exseq INTEGER, extrt NN, exdose DECIMAL(12,4), exdosu, exdosfrq, \
-                  exroute, exstdtc DATE NN, exendtc DATE, exadj, dose_modification",
+        columns: "id NN, usubjid, exseq INTEGER, extrt, exdose DECIMAL(12,4), exdosu, exdosfrq, \
+                  exroute, exstdtc DATE, exendtc DATE, exadj, dose_modification",
         indexes: &[],
+        link: Some("usubjid"),
+        date: Some("exstdtc"),
+        inherits_date: false,
+    },
+    RawSpec {
+        name: "procedures",
+        singular: "procedure",
+        id_column: "id",
+        id_keys: &["procedure_id"],
+        product: Product::PatientSim,
+        columns: "id NN, code, code_system, description, patient_mrn, encounter_id, performed_datetime TIMESTAMP, \
+                  performer, status",
+        indexes: &[],
+        link: Some("patient_mrn"),
+        date: Some("performed_datetime"),
+        inherits_date: true,
+    },
+    RawSpec {
+        name: "allergies",
+        singular: "allergy",
+        id_column: "id",
+        id_keys: &["allergy_id"],
+        product: Product::PatientSim,
+        columns: "id NN, substance, code, code_system, reaction, severity, status, onset_date DATE, patient_mrn",
+        indexes: &[],
+        link: Some("patient_mrn"),
+        date: None,
+        inherits_date: false,
+    },
+    RawSpec {
+        name: "immunizations",
+        singular: "immunization",
+        id_column: "id",
+        id_keys: &["immunization_id"],
+        product: Product::PatientSim,
+        columns: "id NN, cvx_code, vaccine, administered_date DATE, patient_mrn, encounter_id, lot_number, route, \
+                  status",
+        indexes: &[],
+        link: Some("patient_mrn"),
+        date: Some("administered_date"),
+        inherits_date: true,
     },
 ];
 
@@ -317,18 +418,46 @@ pub fn canonical_tables() -> &'static [TableSpec] {
                 product: raw.product,
                 columns: parse_columns(raw.columns),
                 indexes: raw.indexes,
+                link_column: raw.link,
+                date_column: raw.date,
+                inherits_date: raw.inherits_date,
             })
             .collect()
     });
     &TABLES
 }
 
+/// The canonical table called `name`.
+pub fn table_named(name: &str) -> Option<&'static TableSpec> {
+    canonical_tables().iter().find(|t| t.name == name)
+}
+
 /// The canonical table an entity-type key lands in: the table name or its singular,
-/// case-insensitive (`Patient`, `patients`, `lab_result`).
+/// case-insensitive (`Patient`, `patients`, `lab_result`), or a key HealthSim uses for it
+/// ([`TYPE_KEYS`]: `labs`, `vitals`, `conditions`, `visits`, ...).
 pub fn table_for_entity_type(key: &str) -> Option<&'static TableSpec> {
     let key = key.trim();
-    canonical_tables().iter().find(|t| t.name.eq_ignore_ascii_case(key) || t.singular.eq_ignore_ascii_case(key))
+    canonical_tables()
+        .iter()
+        .find(|t| t.name.eq_ignore_ascii_case(key) || t.singular.eq_ignore_ascii_case(key))
+        .or_else(|| TYPE_KEYS.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).and_then(|(_, name)| table_named(name)))
 }
+
+/// The type keys HealthSim's generators, skills and folder loader use besides the table
+/// names and their singulars.
+const TYPE_KEYS: &[(&str, &str)] = &[
+    ("labs", "lab_results"),
+    ("lab", "lab_results"),
+    ("results", "lab_results"),
+    ("vitals", "vital_signs"),
+    ("vital", "vital_signs"),
+    ("conditions", "diagnoses"),
+    ("condition", "diagnoses"),
+    ("rx_members", "members"),
+    ("rx_member", "members"),
+    ("visits", "trial_visits"),
+    ("visit", "trial_visits"),
+];
 
 /// Parses the compact column notation; panics on a malformed spec, which the unit tests
 /// catch (the notation is a compile-time constant).
@@ -399,7 +528,7 @@ mod tests {
     #[test]
     fn specs_parse_and_match_the_schema_document() {
         let tables = canonical_tables();
-        assert_eq!(tables.len(), 17);
+        assert_eq!(tables.len(), 20);
         let counts: Vec<(&str, usize)> = tables.iter().map(|t| (t.name, t.columns.len())).collect();
         assert_eq!(
             counts,
@@ -421,11 +550,20 @@ mod tests {
                 ("trial_visits", 8),
                 ("adverse_events", 14),
                 ("exposures", 12),
+                ("procedures", 9),
+                ("allergies", 9),
+                ("immunizations", 9),
             ]
         );
         for table in tables {
             let id = table.column(table.id_column).expect("id column exists");
             assert!(id.not_null, "{} id column is NOT NULL", table.name);
+            // December 2026: only the id is required.
+            let required: Vec<&str> = table.columns.iter().filter(|c| c.not_null).map(|c| c.name).collect();
+            assert_eq!(required, vec![table.id_column], "{}", table.name);
+            for column in table.link_column.iter().chain(&table.date_column) {
+                assert!(table.column(column).is_some(), "{}.{column} link/date column exists", table.name);
+            }
             for index in table.indexes {
                 assert!(table.column(index).is_some(), "{}.{index} indexed column exists", table.name);
             }
@@ -439,9 +577,15 @@ mod tests {
         let language = patients.column("language").unwrap();
         assert_eq!((language.ty, language.not_null, language.default), (ColumnType::Varchar, false, Some("en")));
         let birth = patients.column("birth_date").unwrap();
-        assert_eq!((birth.ty, birth.not_null), (ColumnType::Date, true));
+        assert_eq!((birth.ty, birth.not_null), (ColumnType::Date, false));
+        assert!(patients.column("id").unwrap().not_null);
         let units = table_for_entity_type("claim_lines").unwrap().column("units").unwrap();
         assert_eq!((units.ty, units.default), (ColumnType::Decimal(6, 2), Some("1")));
         assert!(table_for_entity_type("widgets").is_none());
+        // HealthSim's own type keys.
+        assert_eq!(table_for_entity_type("labs").unwrap().name, "lab_results");
+        assert_eq!(table_for_entity_type("Vitals").unwrap().name, "vital_signs");
+        assert_eq!(table_for_entity_type("visits").unwrap().name, "trial_visits");
+        assert_eq!(table_for_entity_type("allergy").unwrap().name, "allergies");
     }
 }

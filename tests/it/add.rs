@@ -36,9 +36,10 @@ async fn batches_upsert_and_never_delete() {
         .await;
     assert_eq!(second["is_new_scenario"], false);
     assert_eq!(second["scenario_totals"], json!({"by_type": {"patients": 3, "encounters": 1}, "total_entities": 4}));
-    // The encounter names no patient and the batch has two: none is guessed (JSON only, warned).
-    assert_eq!(second["canonical_rows"], json!({"patients": 2}));
-    assert!(second["warnings"][0].as_str().unwrap().starts_with("encounters 'e1': no canonical row"), "{second}");
+    // The encounter names no patient and the batch has two: none is guessed (a row without
+    // its patient, warned).
+    assert_eq!(second["canonical_rows"], json!({"patients": 2, "encounters": 1}));
+    assert!(second["warnings"][0].as_str().unwrap().starts_with("encounters 'e1': patient_mrn unknown"), "{second}");
     let rows = server.ok("healthsim_query", json!({"sql": "SELECT id, given_name FROM patients ORDER BY id"})).await;
     assert_eq!(
         rows["rows"],

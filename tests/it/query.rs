@@ -102,13 +102,13 @@ async fn tables_lists_all_schemas() {
     let tables = server.ok("healthsim_tables", json!({})).await;
     let keys: Vec<&String> = tables.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["reference_tables", "entity_tables", "system_tables", "other_tables", "row_counts", "total"]);
-    assert_eq!(tables["entity_tables"].as_array().unwrap().len(), 17);
+    assert_eq!(tables["entity_tables"].as_array().unwrap().len(), 20);
     assert_eq!(
         tables["system_tables"],
         json!(["scenario_entities", "scenario_tags", "scenarios", "schema_migrations"])
     );
     assert_eq!(tables["row_counts"]["scenario_entities"], 2);
-    assert_eq!(tables["total"], 21);
+    assert_eq!(tables["total"], 24);
     server.stop().await;
 }
 

@@ -158,6 +158,6 @@ async fn tables_include_population_and_other_schemas() {
     assert_eq!(tables["other_tables"], json!(["analytics.results"]));
     assert_eq!(tables["row_counts"]["network.providers"], 5);
     assert_eq!(tables["row_counts"]["population.adi_blockgroup"], 4);
-    assert_eq!(tables["total"], 5 + 2 + 21);
+    assert_eq!(tables["total"], 5 + 2 + 24);
     server.stop().await;
 }
