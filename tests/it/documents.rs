@@ -141,6 +141,12 @@ async fn healthsim_document_shapes_become_linked_rows() {
             *dated_objects.entry(table.clone()).or_default() += dated as u64;
         }
     }
+    // The new tables are seen by the summary (samples) and by user SQL.
+    let summary =
+        server.ok("healthsim_get_summary", json!({"scenario_id_or_name": "patientsim_allergies_immunizations"})).await;
+    for table in ["allergies", "immunizations", "procedures"] {
+        assert!(summary["samples"].get(table).is_some_and(|s| !s.is_null()), "{table} sampled: {summary}");
+    }
     let tables = server.ok("healthsim_tables", json!({})).await;
     let known: Vec<String> = tables.to_string().split('"').map(str::to_owned).collect();
     let (mut all_objects, mut all_rows, mut all_linked, mut all_dated, mut all_datable) = (0, 0, 0, 0, 0);

@@ -258,3 +258,30 @@ async fn indexed_text_columns_are_stored_uncompressed() {
     assert_eq!(columns["rows"], json!([{"data_type": "VARCHAR", "is_nullable": "YES"}]));
     server.stop().await;
 }
+
+/// A file in the tooling's layout has none of the tables added in December 2026: an
+/// allergy saved there is kept as JSON only, warned, and the file gets no new table.
+#[tokio::test(flavor = "multi_thread")]
+async fn new_tables_are_not_added_to_a_tooling_layout() {
+    let (_dir, db) = temp_db();
+    build_legacy(&db);
+    let server = Server::start(&db).await;
+    let entities = json!({"allergies": [{"id": "a1", "substance": "Penicillin", "reaction": "Hives"}]});
+    let saved = server.ok("healthsim_save_scenario", json!({"name": "allergic", "entities": entities})).await;
+    assert_eq!(saved["canonical_rows"], json!({}));
+    let warning = saved["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.starts_with("allergies: 1 row(s) kept only as JSON ('a1'): there is no table allergies"),
+        "{warning}"
+    );
+    let tables = server
+        .ok(
+            "healthsim_query",
+            json!({"sql": "SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = 'allergies'"}),
+        )
+        .await;
+    assert_eq!(tables["rows"], json!([{"n": 0}]));
+    let loaded = server.ok("healthsim_load_scenario", json!({"name_or_id": "allergic"})).await;
+    assert_eq!(loaded["entities"]["allergies"][0]["substance"], "Penicillin");
+    server.stop().await;
+}

@@ -86,9 +86,10 @@ pub struct SaveArgs {
     pub name: String,
     /// Entities by type, e.g. {"patients": [{...}], "encounters": [{...}]}; canonical types
     /// (patients, encounters, diagnoses, medications, lab_results, vital_signs, orders,
-    /// clinical_notes, members, claims, claim_lines, prescriptions, pharmacy_claims,
-    /// subjects, trial_visits, adverse_events, exposures, singular or plural) also become
-    /// rows of the table of that name
+    /// clinical_notes, procedures, allergies, immunizations, members, claims, claim_lines,
+    /// prescriptions, pharmacy_claims, subjects, trial_visits, adverse_events, exposures,
+    /// singular or plural) also become rows of the table of that name; HealthSim documents
+    /// ({"patient": {...}, "diagnoses": [...]}) whole, their nested entities too
     #[schemars(with = "BTreeMap<String, Vec<Map<String, Value>>>")]
     pub entities: Map<String, Value>,
     /// Free-text description

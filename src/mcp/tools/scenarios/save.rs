@@ -145,7 +145,7 @@ pub(super) fn check_entities(value: Option<Value>, max: usize) -> Result<Map<Str
     };
     if map.len() > MAX_ENTITY_TYPES {
         return Err(ArgError(format!(
-            "entities must hold at most {MAX_ENTITY_TYPES} entity types in one save (got {}); HealthSim has 17 canonical types: \
+            "entities must hold at most {MAX_ENTITY_TYPES} entity types in one save (got {}); HealthSim has 20 canonical types: \
              group entities by type, or keep a variable kind in a field of one type",
             map.len()
         )));
