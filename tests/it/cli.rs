@@ -12,6 +12,8 @@ fn help_lists_flags_and_environment() {
     let output = Command::new(BIN).arg("--help").output().unwrap();
     assert!(output.status.success());
     let help = String::from_utf8(output.stdout).unwrap();
+    // It opens with what the server is, both transports named.
+    assert!(help.starts_with("MCP server (stdio or Streamable HTTP)"), "{help}");
     for needle in [
         "--db",
         "HEALTHSIM_DB_PATH",
