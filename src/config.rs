@@ -83,8 +83,9 @@ pub struct ServerArgs {
     #[arg(long, env = "HEALTHSIM_MAX_MEMORY_MB", value_name = "MIB", global = true)]
     pub max_memory: Option<u64>,
 
-    /// Largest tool result text, in characters
-    #[arg(long, env = "HEALTHSIM_MAX_OUTPUT_CHARS", default_value_t = 1_000_000, value_name = "N", global = true)]
+    /// Largest tool result text, in characters (the default fits Claude's clients inline;
+    /// above it, tools declare their size so Claude Code keeps results inline)
+    #[arg(long, env = "HEALTHSIM_MAX_OUTPUT_CHARS", default_value_t = 50_000, value_name = "N", global = true)]
     pub max_output_chars: usize,
 
     /// Most entities one healthsim_save_scenario call may carry
@@ -268,7 +269,7 @@ impl Config {
             idle_release: Some(Duration::from_millis(2000)),
             write_timeout: Duration::from_millis(10_000),
             query_timeout: Duration::from_millis(30_000),
-            max_output_chars: 1_000_000,
+            max_output_chars: 50_000,
             max_save_entities: 200_000,
             memory: None,
             max_message_bytes: crate::memory::MAX_MESSAGE_BYTES,

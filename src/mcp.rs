@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod http;
+pub mod legacy;
 pub mod resources;
 pub mod server;
 pub mod stdio;

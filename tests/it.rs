@@ -22,6 +22,8 @@ mod errors;
 mod hostile;
 #[path = "it/layout.rs"]
 mod layout;
+#[path = "it/legacy.rs"]
+mod legacy;
 #[path = "it/providers.rs"]
 mod providers;
 #[path = "it/query.rs"]
@@ -32,3 +34,5 @@ mod reference;
 mod resources;
 #[path = "it/scenarios.rs"]
 mod scenarios;
+#[path = "it/sizes.rs"]
+mod sizes;

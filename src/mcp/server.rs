@@ -25,6 +25,10 @@ use schemas::{published_output_schema, standard_schema};
 /// then finishes or rolls back in its own thread before the process exits).
 pub(crate) const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// What Claude's clients show the model inline: Claude Code writes a larger successful
+/// result to a file (the model sees its path) unless the tool declares a larger size.
+pub const INLINE_RESULT_CHARS: usize = 50_000;
+
 /// Output and input bounds the tools enforce.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -48,7 +52,15 @@ impl HealthSim {
     pub fn new(db: Db, limits: Limits) -> HealthSim {
         // Composed once per process: the HTTP transport makes a `HealthSim` per session.
         static ROUTER: std::sync::LazyLock<ToolRouter<HealthSim>> = std::sync::LazyLock::new(HealthSim::router);
-        HealthSim { db, limits, tool_router: ROUTER.clone() }
+        let mut tool_router = ROUTER.clone();
+        if limits.max_output_chars > INLINE_RESULT_CHARS {
+            // Declared so Claude Code keeps results up to the configured cap inline.
+            for route in tool_router.map.values_mut() {
+                let meta = route.attr.meta.get_or_insert_with(Default::default);
+                meta.insert("anthropic/maxResultSizeChars".into(), limits.max_output_chars.into());
+            }
+        }
+        HealthSim { db, limits, tool_router }
     }
 
     /// Every tool, with schemas in standard JSON Schema only.
@@ -96,10 +108,12 @@ impl ServerHandler for HealthSim {
     /// touching the database).
     async fn call_tool(
         &self,
-        request: rmcp::model::CallToolRequestParams,
+        mut request: rmcp::model::CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::CallToolResponse, ErrorData> {
         self.db.note_activity();
+        // The Python HealthSim server's names, called but not listed.
+        super::legacy::translate(&mut request);
         let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
         self.tool_router.call(call).await
     }

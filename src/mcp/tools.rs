@@ -190,10 +190,22 @@ pub fn success_text(json: Value, text: String, structured: bool) -> CallToolResu
 /// A tool error: `{"error": message, ...extra}` with `isError: true`.
 pub fn failure(message: impl Into<String>, extra: Map<String, Value>) -> CallToolResult {
     let mut object = Map::new();
-    object.insert("error".into(), Value::String(message.into()));
+    object.insert("error".into(), Value::String(within_error_budget(message.into())));
     object.extend(extra);
     let text = serde_json::to_string_pretty(&Value::Object(object)).unwrap_or_default();
     CallToolResult::error(vec![ContentBlock::text(text)])
+}
+
+/// Claude's clients cut an error result past ~11,000 characters; a message (DuckDB's
+/// errors echo the SQL) is shortened to stay within it, saying so.
+const ERROR_MESSAGE_CHARS: usize = 10_000;
+
+fn within_error_budget(message: String) -> String {
+    if message.chars().count() <= ERROR_MESSAGE_CHARS {
+        return message;
+    }
+    let kept: String = message.chars().take(ERROR_MESSAGE_CHARS - 40).collect();
+    format!("{kept} … (message shortened)")
 }
 
 impl From<ArgError> for CallToolResult {

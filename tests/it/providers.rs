@@ -18,7 +18,8 @@ async fn filters_narrow_the_registry() {
     let demo = Command::new(BIN).arg("--db").arg(&db).args(["demo", "--small"]).output().unwrap();
     assert!(demo.status.success(), "{}", String::from_utf8_lossy(&demo.stderr));
     assert!(String::from_utf8_lossy(&demo.stdout).contains("network.providers"));
-    let server = Server::start(&db).await;
+    // 200 providers are more than the default 50,000-character answer holds.
+    let server = Server::start_with(&db, &["--max-output-chars", "1000000"], &[]).await;
     let search = |args: Value| server.ok("healthsim_search_providers", args);
 
     let all = search(json!({"state": "ct", "limit": 200})).await;
