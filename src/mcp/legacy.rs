@@ -45,10 +45,11 @@ pub fn translate(request: &mut CallToolRequestParams) {
         _ => arguments,
     };
     for (tool, theirs, ours) in ARGUMENTS {
-        if request.name == *tool && !target.contains_key(*ours) {
-            if let Some(value) = target.remove(*theirs) {
-                target.insert((*ours).to_owned(), value);
-            }
+        if request.name == *tool
+            && !target.contains_key(*ours)
+            && let Some(value) = target.remove(*theirs)
+        {
+            target.insert((*ours).to_owned(), value);
         }
     }
     for (tool, name) in WITHOUT_EFFECT {
