@@ -5,6 +5,7 @@
 pub mod app;
 pub mod http;
 pub mod legacy;
+pub mod prompts;
 pub mod resources;
 pub mod server;
 pub mod stdio;

@@ -118,6 +118,22 @@ impl ServerHandler for HealthSim {
         self.tool_router.call(call).await
     }
 
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListPromptsResult, ErrorData> {
+        Ok(super::prompts::list())
+    }
+
+    async fn get_prompt(
+        &self,
+        request: rmcp::model::GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetPromptResponse, ErrorData> {
+        super::prompts::get(&request.name, request.arguments.as_ref()).map(Into::into)
+    }
+
     /// Unknown methods get a message that names them (rmcp's default echoes only the name).
     async fn on_custom_request(
         &self,
@@ -173,6 +189,7 @@ impl ServerHandler for HealthSim {
         extensions.insert(crate::mcp::app::EXTENSION_ID.to_owned(), JsonObject::new());
         let capabilities = ServerCapabilities::builder()
             .enable_tools()
+            .enable_prompts()
             .enable_resources()
             .enable_completions()
             .enable_extensions_with(extensions)

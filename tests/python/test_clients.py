@@ -98,3 +98,18 @@ async def test_demo_database_every_tool_and_schema(tmp_path):
                 assert value["name"] == "demo-patientsim-clinical" and "age_range" in value["statistics"]
             if name == "healthsim_query_reference":
                 assert value["row_count"] == 2 and all(r["stateabbr"] == "HI" for r in value["rows"])
+
+
+async def test_prompts_through_the_sdk(db_path):
+    """The workflow prompts, as Claude Code lists them for slash commands: listed with their
+    arguments, filled in by prompts/get, and a missing argument refused by name."""
+    async with server(db_path) as s:
+        listed = await s.session.list_prompts()
+        names = {p.name: p for p in listed.prompts}
+        assert set(names) == {"explore_scenario", "compare_scenarios", "build_cohort"}
+        assert [a.name for a in names["compare_scenarios"].arguments] == ["first", "second"]
+        prompt = await s.session.get_prompt("explore_scenario", {"scenario": "demo-patientsim-clinical"})
+        text = prompt.messages[0].content.text
+        assert "healthsim_get_summary" in text and "demo-patientsim-clinical" in text
+        with pytest.raises(Exception, match="needs the argument 'second'"):
+            await s.session.get_prompt("compare_scenarios", {"first": "a"})

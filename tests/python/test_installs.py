@@ -115,7 +115,7 @@ def test_claude_code_connects(tmp_path):
 # test_*, prompts, resources, completions, logging) fail against any server without them,
 # with "tool not found" or "method not found" (a capability this server does not offer).
 # The suite's fixture tools and resources (test://...) are not ours: "not found" is the answer.
-NOT_APPLICABLE = re.compile(r"MCP error -32601|MCP error -32602: tool not found|MCP error -32002: resource 'test://|MCP error -32602: this server has no prompts")
+NOT_APPLICABLE = re.compile(r"MCP error -32601|MCP error -32602: tool not found|MCP error -32002: resource 'test://|MCP error -32602: this server has no prompts|MCP error -32602: unknown prompt 'test_")
 CORE = {"server-initialize", "ping", "tools-list", "server-sse-multiple-streams", "dns-rebinding-protection"}
 
 
