@@ -84,12 +84,11 @@ pub struct SaveArgs {
     /// Scenario name (unique)
     #[schemars(length(min = 1, max = 200))]
     pub name: String,
-    /// Entities by type, e.g. {"patients": [{...}], "encounters": [{...}]}; canonical types
-    /// (patients, encounters, diagnoses, medications, lab_results, vital_signs, orders,
-    /// clinical_notes, procedures, allergies, immunizations, members, claims, claim_lines,
-    /// prescriptions, pharmacy_claims, subjects, trial_visits, adverse_events, exposures,
-    /// singular or plural) also become rows of the table of that name; HealthSim documents
-    /// ({"patient": {...}, "diagnoses": [...]}) whole, their nested entities too
+    /// Entities by type, e.g. {"patients": [{...}]}; canonical types (patients, encounters,
+    /// diagnoses, medications, lab_results, vital_signs, orders, clinical_notes, procedures,
+    /// allergies, immunizations, members, claims, claim_lines, prescriptions,
+    /// pharmacy_claims, subjects, trial_visits, adverse_events, exposures) and what
+    /// HealthSim documents nest become rows
     #[schemars(with = "BTreeMap<String, Vec<Map<String, Value>>>")]
     pub entities: Map<String, Value>,
     /// Free-text description
