@@ -131,7 +131,9 @@ pub fn own_entity<'a>(table: &TableSpec, document: &'a Map<String, Value>) -> Op
             }
             Some(Cow::Owned(merged))
         }
-        None if holds_own_kind(table, document, 0) => None,
+        // An enrollment holding a subscriber and dependents is none; a member with an id
+        // of its own that lists its dependents is one.
+        None if holds_own_kind(table, document, 0) && entity_id(Some(table), document).is_none() => None,
         None => Some(Cow::Borrowed(document)),
     }
 }

@@ -86,6 +86,18 @@ fn pharmacy_documents_keep_references_and_prefer_whole_entities() {
     assert!(plan.warnings.iter().all(|w| !w.contains("more than once")), "{:?}", plan.warnings);
 }
 
+/// A member with its own id that lists its dependents is a row beside them; an enrollment
+/// without an id of its own holds its subscriber and dependents, each a row.
+#[test]
+fn a_member_listing_dependents_is_a_member() {
+    let plan = plan(json!({"members": [
+        {"member_id": "M-1", "given_name": "Sam", "dependents": [{"member_id": "M-2", "relationship": "child"}]},
+        {"enrollment": {"subscriber": {"member_id": "M-3"}, "dependents": [{"member_id": "M-4"}]}}
+    ]}));
+    assert_eq!(column(&plan, "members", "member_id"), some(&["M-1", "M-2", "M-3", "M-4"]));
+    assert_eq!(column(&plan, "members", "relationship_code")[1].as_deref(), Some("19"));
+}
+
 /// SDTM domains: records land by domain with their upper-case CDISC names, and the visits
 /// they were made at become trial visits, one per subject and visit.
 #[test]
