@@ -3,7 +3,9 @@
 
 pub mod aliases;
 pub mod coerce;
+pub mod derived;
 pub mod documents;
+pub mod fields;
 pub mod geography;
 pub mod inherited;
 pub mod mapping;
@@ -184,7 +186,10 @@ fn map_document(
     relations: &relations::Relations,
 ) -> Vec<DocumentRow> {
     let parts = documents::expand(table, object, id);
-    let mut inherited: Vec<inherited::Inherited> = Vec::with_capacity(parts.len());
+    // What a part hands down matters only when the document holds more than itself (a flat
+    // entity, most of a large save, skips it).
+    let nested = parts.len() > 1;
+    let mut inherited: Vec<inherited::Inherited> = Vec::with_capacity(if nested { parts.len() } else { 0 });
     let mut rows = Vec::with_capacity(parts.len());
     for part in parts {
         let from = part.parent.map(|i| inherited[i].clone()).unwrap_or_default();
@@ -193,7 +198,9 @@ fn map_document(
             continue;
         }
         let row = mapping::map_entity_with(part.table, &part.object, &part.id, relations, &from);
-        inherited.push(inherited::Inherited::of(part.table, &part.object, row.as_ref().ok(), &from));
+        if nested {
+            inherited.push(inherited::Inherited::of(part.table, &part.object, row.as_ref().ok(), &from));
+        }
         rows.push(DocumentRow { table: part.table, id: part.id, own: part.parent.is_none(), row });
     }
     rows
@@ -246,7 +253,7 @@ fn relations_of(kept: &[Kept], types: &[String]) -> relations::Relations {
             }
             "subjects" => {
                 let own = documents::own_entity(table, object);
-                if let Some((subject, usubjid)) = own.as_deref().and_then(mapping::subject_usubjid) {
+                if let Some((subject, usubjid)) = own.as_deref().and_then(derived::subject_usubjid) {
                     subjects.push((subject, usubjid));
                 }
             }

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::coerce::{is_empty, text_of};
+use super::fields::lookup;
 use super::row::CanonicalRow;
 use super::tables::TableSpec;
 
@@ -59,13 +60,7 @@ impl Inherited {
         };
         // What a document (or an entity) says of its study and subject.
         let said = |paths: &[&str]| {
-            paths.iter().find_map(|path| {
-                let mut current: Option<&Value> = None;
-                for (i, key) in path.split('.').enumerate() {
-                    current = if i == 0 { object.get(key) } else { current?.get(key) };
-                }
-                current.filter(|v| !is_empty(v) && !v.is_object() && !v.is_array()).map(text_of)
-            })
+            paths.iter().find_map(|path| lookup(object, path).filter(|v| !v.is_object() && !v.is_array()).map(text_of))
         };
         set(&mut next.study_id, said(&["study_id", "protocol_id", "STUDYID", "study.study_id", "metadata.studyid"]));
         set(&mut next.usubjid, said(&["usubjid", "USUBJID", "metadata.usubjid"]));

@@ -100,12 +100,17 @@ def test_claude_code_connects(tmp_path):
     """`claude mcp add` then `claude mcp list` shows the server Connected (Claude Code
     starts it and completes the handshake), offline, in a temporary config folder."""
     env = {**node_env(tmp_path), "CLAUDE_CONFIG_DIR": str(tmp_path / "claude")}
+    assert_claude_connects([BIN, "--db", str(tmp_path / "cc.duckdb")], env, tmp_path)
+
+
+def assert_claude_connects(command: list[str], env: dict[str, str], cwd: Path) -> None:
+    """`claude mcp add healthsim -- COMMAND`, then `claude mcp list` shows it Connected."""
     add = subprocess.run(
-        [node_tool("claude"), "mcp", "add", "healthsim", "--", BIN, "--db", str(tmp_path / "cc.duckdb")],
-        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
+        [node_tool("claude"), "mcp", "add", "healthsim", "--", *command],
+        capture_output=True, text=True, timeout=120, env=env, cwd=cwd,
     )
     assert add.returncode == 0, add.stdout + add.stderr
-    listed = subprocess.run([node_tool("claude"), "mcp", "list"], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    listed = subprocess.run([node_tool("claude"), "mcp", "list"], capture_output=True, text=True, timeout=120, env=env, cwd=cwd)
     assert listed.returncode == 0, listed.stdout + listed.stderr
     line = next(l for l in listed.stdout.splitlines() if l.startswith("healthsim:"))
     assert "Connected" in line and "Failed" not in line, listed.stdout

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import BIN
-from test_installs import needs_node, node_env, node_tool
+from test_installs import assert_claude_connects, needs_node, node_env
 
 ROOT = Path(__file__).resolve().parents[2]
 UV = os.environ.get("HEALTHSIM_TEST_UV", "")
@@ -89,12 +89,4 @@ def test_claude_code_connects_through_uvx(wheel, tmp_path):
     # starts it as it would for the user.
     warm = subprocess.run([*command, "--version"], capture_output=True, text=True, timeout=300, env=env)
     assert warm.returncode == 0, warm.stderr
-    add = subprocess.run(
-        [node_tool("claude"), "mcp", "add", "healthsim", "--", *command],
-        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
-    )
-    assert add.returncode == 0, add.stdout + add.stderr
-    listed = subprocess.run([node_tool("claude"), "mcp", "list"], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
-    assert listed.returncode == 0, listed.stdout + listed.stderr
-    line = next(l for l in listed.stdout.splitlines() if l.startswith("healthsim:"))
-    assert "Connected" in line and "Failed" not in line, listed.stdout
+    assert_claude_connects(command, env, tmp_path)
