@@ -88,6 +88,11 @@ pub struct ServerArgs {
     #[arg(long, env = "HEALTHSIM_MAX_OUTPUT_CHARS", default_value_t = 50_000, value_name = "N", global = true)]
     pub max_output_chars: usize,
 
+    /// Indent the JSON text of tool results, for people reading raw output (the model
+    /// reads compact JSON; sizes are measured on it)
+    #[arg(long, env = "HEALTHSIM_PRETTY", global = true)]
+    pub pretty: bool,
+
     /// Most entities one healthsim_save_scenario call may carry
     #[arg(long, env = "HEALTHSIM_MAX_SAVE_ENTITIES", default_value_t = 200_000, value_name = "N", global = true)]
     pub max_save_entities: usize,
@@ -171,6 +176,8 @@ pub struct Config {
     pub write_timeout: Duration,
     pub query_timeout: Duration,
     pub max_output_chars: usize,
+    /// `--pretty`: tool result text indented.
+    pub pretty: bool,
     pub max_save_entities: usize,
     /// `--max-memory` or the process's limits; `None` when unlimited.
     pub memory: Option<crate::memory::Budget>,
@@ -252,6 +259,7 @@ impl Config {
             write_timeout: Duration::from_millis(args.write_timeout_ms),
             query_timeout: Duration::from_millis(args.query_timeout_ms),
             max_output_chars: args.max_output_chars,
+            pretty: args.pretty,
             max_save_entities: args.max_save_entities,
             memory,
             max_message_bytes,
@@ -270,6 +278,7 @@ impl Config {
             write_timeout: Duration::from_millis(10_000),
             query_timeout: Duration::from_millis(30_000),
             max_output_chars: 50_000,
+            pretty: false,
             max_save_entities: 200_000,
             memory: None,
             max_message_bytes: crate::memory::MAX_MESSAGE_BYTES,

@@ -35,7 +35,7 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     let db = Db::open(&config).await?;
-    let limits = Limits { max_output_chars: config.max_output_chars, max_save_entities: config.max_save_entities };
+    let limits = Limits::from(&config);
     let server = HealthSim::new(db.clone(), limits);
     let transport = LenientHandshake::new(transport.into_transport());
     tokio::pin!(shutdown);

@@ -21,7 +21,7 @@ use crate::model::{TableSpec, canonical_tables, canonical_type_name};
 const SAMPLE_TEXT_CHARS: usize = 200;
 
 /// The summary's size budget (spec: under 10,000 characters for any scenario).
-const SUMMARY_BUDGET_CHARS: usize = 9_500;
+const SUMMARY_BUDGET_CHARS: usize = 6_500;
 
 /// The summary of the scenario `input` names (get_summary's resolution rules), with
 /// samples given out only while the printed document fits the size budget. Public so
@@ -48,7 +48,7 @@ pub fn summarize(
             "updated_at": scenario.updated_at, "entity_counts": entity_counts,
             "statistics": statistics, "samples": samples, "tags": tags,
         });
-        serde_json::to_string_pretty(&document).map_or(usize::MAX, |t| t.chars().count())
+        serde_json::to_string(&document).map_or(usize::MAX, |t| t.chars().count())
     };
     let samples = if include_samples {
         samples(conn, layout, &scenario.scenario_id, per_type, |samples| size(samples) <= SUMMARY_BUDGET_CHARS)?

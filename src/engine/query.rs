@@ -77,7 +77,7 @@ pub fn execute<P: duckdb::Params>(
         for (i, name) in columns.iter().enumerate() {
             object.insert(name.clone(), cell(row, i, hints[i]).map_err(failed)?);
         }
-        let size = pretty_size(&object);
+        let size = printed_size(&object);
         if used + size > max_chars {
             truncated = true;
             break;
@@ -269,10 +269,9 @@ pub fn column_hint(stmt: &Statement<'_>, i: usize) -> ColumnHint {
     }
 }
 
-/// Characters a row takes in the 2-space pretty output, nested two levels deep.
-fn pretty_size(row: &Map<String, Value>) -> usize {
-    let text = serde_json::to_string_pretty(row).unwrap_or_default();
-    text.len() + text.lines().count() * 4 + 2
+/// Characters a row takes in the compact output, with its comma.
+fn printed_size(row: &Map<String, Value>) -> usize {
+    serde_json::to_string(row).map_or(0, |text| text.chars().count()) + 1
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ pub async fn serve(
     })?;
     let bound = listener.local_addr().context("cannot read the bound address")?;
     let db = Db::open(&config).await?;
-    let limits = Limits { max_output_chars: config.max_output_chars, max_save_entities: config.max_save_entities };
+    let limits = Limits::from(&config);
     let stop = tokio_util::sync::CancellationToken::new();
     // Host: loopback names, the address we listen on, and what the operator listed (the
     // names and LAN addresses clients on other machines use). Origin: browsers on this

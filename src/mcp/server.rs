@@ -36,6 +36,19 @@ pub struct Limits {
     pub max_output_chars: usize,
     /// Most entities one save may carry.
     pub max_save_entities: usize,
+    /// `--pretty`: the text copy of results indented for people reading raw output (sizes
+    /// are measured on the compact text the model reads).
+    pub pretty: bool,
+}
+
+impl From<&crate::config::Config> for Limits {
+    fn from(config: &crate::config::Config) -> Limits {
+        Limits {
+            max_output_chars: config.max_output_chars,
+            max_save_entities: config.max_save_entities,
+            pretty: config.pretty,
+        }
+    }
 }
 
 /// The server: one per connection; cheap to clone (the `Db` handle is shared).
@@ -115,7 +128,13 @@ impl ServerHandler for HealthSim {
         // The Python HealthSim server's names, called but not listed.
         super::legacy::translate(&mut request);
         let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
-        self.tool_router.call(call).await
+        let mut response = self.tool_router.call(call).await?;
+        if self.limits.pretty
+            && let rmcp::model::CallToolResponse::Complete(result) = &mut response
+        {
+            indent_text(result);
+        }
+        Ok(response)
     }
 
     async fn list_prompts(
@@ -246,5 +265,18 @@ impl<T: Transport<RoleServer>> Transport<RoleServer> for LenientHandshake<T> {
 
     fn close(&mut self) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send {
         self.inner.close()
+    }
+}
+
+/// `--pretty`: each JSON text of a result indented with two spaces (text that is not JSON
+/// stays as it is).
+fn indent_text(result: &mut rmcp::model::CallToolResult) {
+    for content in &mut result.content {
+        if let rmcp::model::ContentBlock::Text(text) = content
+            && let Ok(value) = serde_json::from_str::<serde_json::Value>(&text.text)
+            && let Ok(indented) = serde_json::to_string_pretty(&value)
+        {
+            text.text = indented;
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! refuses unknown names, trims strings and checks bounds with messages that name the
 //! field, the value and the accepted range.
 
-mod pretty;
+mod printed;
 pub mod providers;
 pub mod query;
 pub mod scenarios;
@@ -170,15 +170,15 @@ pub fn describe(value: &Value) -> String {
     if text.chars().count() > 60 { format!("{}…", text.chars().take(60).collect::<String>()) } else { text }
 }
 
-/// A successful result: pretty JSON text, and the same value as `structuredContent`
+/// A successful result: compact JSON text, and the same value as `structuredContent`
 /// when `structured` (object results of tools that declare an `outputSchema`).
 pub fn success(value: &impl Serialize, structured: bool) -> CallToolResult {
     let json = serde_json::to_value(value).unwrap_or_else(|e| serde_json::json!({"error": e.to_string()}));
-    let text = serde_json::to_string_pretty(&json).unwrap_or_default();
+    let text = serde_json::to_string(&json).unwrap_or_default();
     success_text(json, text, structured)
 }
 
-/// A successful result whose pretty `text` the caller already made from `json`.
+/// A successful result whose compact `text` the caller already made from `json`.
 pub fn success_text(json: Value, text: String, structured: bool) -> CallToolResult {
     let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
     if structured {
@@ -192,7 +192,7 @@ pub fn failure(message: impl Into<String>, extra: Map<String, Value>) -> CallToo
     let mut object = Map::new();
     object.insert("error".into(), Value::String(within_error_budget(message.into())));
     object.extend(extra);
-    let text = serde_json::to_string_pretty(&Value::Object(object)).unwrap_or_default();
+    let text = serde_json::to_string(&Value::Object(object)).unwrap_or_default();
     CallToolResult::error(vec![ContentBlock::text(text)])
 }
 

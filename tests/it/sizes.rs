@@ -47,3 +47,32 @@ async fn results_fit_inline_by_default() {
     assert!(text_of(&failed).chars().count() < 11_000, "{} characters", text_of(&failed).chars().count());
     server.stop().await;
 }
+
+/// The text the model reads is compact JSON; `--pretty` indents it for people, and the cut
+/// is measured on the compact text either way (the same entities are kept).
+#[tokio::test(flavor = "multi_thread")]
+async fn text_is_compact_unless_pretty_is_asked_for() {
+    let (_dir, db) = temp_db();
+    let server = Server::start(&db).await;
+    let patients: Vec<_> = (0..600)
+        .map(|i| json!({"id": format!("p{i}"), "name": {"given": ["Ana"], "family": format!("Family{i}")}, "birth_date": "1970-01-01", "gender": "F"}))
+        .collect();
+    server.ok("healthsim_save_scenario", json!({"name": "mid", "entities": {"patients": patients}})).await;
+    // `ok` asserts text == compact JSON == structuredContent.
+    let compact = server.ok("healthsim_load_scenario", json!({"name_or_id": "mid"})).await;
+    let compact_text = serde_json::to_string(&compact).unwrap();
+    assert!(compact_text.chars().count() <= 50_000);
+    assert_eq!(compact["truncated"], true, "600 patients exceed 50,000 characters");
+    server.stop().await;
+    let server = Server::start_with(&db, &["--pretty"], &[]).await;
+    let loaded = server.call("healthsim_load_scenario", json!({"name_or_id": "mid"})).await;
+    let text = text_of(&loaded);
+    assert!(text.starts_with("{\n  \""), "{}", &text[..40]);
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(loaded.structured_content.as_ref(), Some(&value));
+    assert_eq!(value, compact, "the same entities are kept");
+    // Errors too.
+    let failed = server.call("healthsim_query", json!({"sql": "SELECT * FROM nowhere"})).await;
+    assert!(text_of(&failed).starts_with("{\n  \"error\""), "{}", text_of(&failed));
+    server.stop().await;
+}

@@ -59,7 +59,7 @@ impl Server {
         let text = text_of(&result);
         assert_ne!(result.is_error, Some(true), "{tool} {args} failed: {text}");
         let value: Value = serde_json::from_str(&text).expect("result text is JSON");
-        assert_eq!(text, serde_json::to_string_pretty(&value).unwrap(), "result text is JSON indented with 2 spaces");
+        assert_eq!(text, serde_json::to_string(&value).unwrap(), "result text is compact JSON");
         if value.is_object() {
             assert_eq!(result.structured_content.as_ref(), Some(&value), "structuredContent equals the text");
         }

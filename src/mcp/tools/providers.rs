@@ -133,7 +133,7 @@ impl HealthSim {
 fn fit(result: ProviderResult, max_chars: usize) -> CallToolResult {
     let render = |result: &ProviderResult| {
         let json = serde_json::to_value(result).unwrap_or_default();
-        let text = serde_json::to_string_pretty(&json).unwrap_or_default();
+        let text = serde_json::to_string(&json).unwrap_or_default();
         (json, text)
     };
     let (json, text) = render(&result);

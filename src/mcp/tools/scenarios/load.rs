@@ -7,14 +7,14 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::db::LoadedScenario;
-use crate::mcp::tools::pretty::{self, INDENT};
+use crate::mcp::tools::printed;
 
 const LOAD_HINT: &str = "entities were cut to fit the output limit; read the resource linked in this result (healthsim://scenarios/{name}) for every entity, use healthsim_get_summary for an overview, or healthsim_query to page through canonical tables";
 
-/// The load result as JSON and its pretty text, cut to fit `max_chars`: each entity
+/// The load result as JSON and its compact text, cut to fit `max_chars`: each entity
 /// type's array is cut to the same fraction (the largest that fits), and `truncated` and
 /// `hint` are added. Every entity is measured once from its stored text (see
-/// [`PrettySizes`]), so the cut is found by arithmetic, only the kept entities are
+/// [`PrintedSizes`]), so the cut is found by arithmetic, only the kept entities are
 /// parsed, and the document is printed exactly once.
 pub(super) fn fit_output(loaded: LoadedScenario, max_chars: usize) -> (Value, String) {
     let LoadedScenario { scenario, tags, entities, entity_count } = loaded;
@@ -37,18 +37,18 @@ pub(super) fn fit_output(loaded: LoadedScenario, max_chars: usize) -> (Value, St
         }
         Value::Object(object)
     };
-    let pretty = |value: &Value| serde_json::to_string_pretty(value).unwrap_or_default();
+    let print = |value: &Value| serde_json::to_string(value).unwrap_or_default();
     let Some(full) = entities else {
         let json = document(None, false);
-        let text = pretty(&json);
+        let text = print(&json);
         return (json, text);
     };
     // The document with every array empty, and what each array adds per entity kept.
     let skeleton = |truncated: bool| {
         let empty = full.keys().map(|k| (k.clone(), Value::Array(Vec::new()))).collect();
-        char_count(&pretty(&document(Some(Value::Object(empty)), truncated)))
+        char_count(&print(&document(Some(Value::Object(empty)), truncated)))
     };
-    let sizes: Vec<PrettySizes> = full.values().map(|items| PrettySizes::new(items, ENTITY_DEPTH)).collect();
+    let sizes: Vec<PrintedSizes> = full.values().map(|items| PrintedSizes::new(items)).collect();
     let size =
         |base: usize, fraction: f64| -> usize { base + sizes.iter().map(|s| s.added(s.keep(fraction))).sum::<usize>() };
     // Only the entities that are printed are parsed.
@@ -59,7 +59,7 @@ pub(super) fn fit_output(loaded: LoadedScenario, max_chars: usize) -> (Value, St
     };
     if size(skeleton(false), 1.0) <= max_chars {
         let json = document(Some(as_value(full)), false);
-        let text = pretty(&json);
+        let text = print(&json);
         debug_assert!(char_count(&text) <= max_chars);
         return (json, text);
     }
@@ -69,7 +69,7 @@ pub(super) fn fit_output(loaded: LoadedScenario, max_chars: usize) -> (Value, St
         // metadata (which lists every type) summarised.
         let mut json = document(Some(Value::Object(Map::new())), true);
         json["metadata"] = serde_json::json!({"entity_types": full.len(), "note": "too large for the output limit; read it with healthsim_query"});
-        let text = pretty(&json);
+        let text = print(&json);
         return (json, text);
     }
     // Binary search for the largest fraction that fits.
@@ -87,13 +87,10 @@ pub(super) fn fit_output(loaded: LoadedScenario, max_chars: usize) -> (Value, St
         })
         .collect();
     let json = document(Some(as_value(cut)), true);
-    let text = pretty(&json);
+    let text = print(&json);
     debug_assert_eq!(char_count(&text), size(base, low));
     (json, text)
 }
-
-/// Nesting level of an entity object in the load document (`{"entities": {"type": [{...}]}}`).
-const ENTITY_DEPTH: usize = 3;
 
 /// A stored entity as JSON (`null` if the stored text is not JSON).
 fn parse_entity(text: &str) -> Value {
@@ -104,27 +101,24 @@ fn char_count(text: &str) -> usize {
     text.chars().count()
 }
 
-/// What the items of one pretty-printed JSON array at nesting level `depth` add to the
-/// document, by how many items are kept: `[]` grows to `[\n<indent>item,\n<indent>item\n<indent>]`.
-struct PrettySizes {
-    depth: usize,
-    /// `prefix[k]` = characters of the first `k` items, each as printed at `depth`.
+/// What the items of one JSON array add to the printed document, by how many items are
+/// kept: `[]` grows to `[item,item]`.
+struct PrintedSizes {
+    /// `prefix[k]` = characters of the first `k` items.
     prefix: Vec<usize>,
 }
 
-impl PrettySizes {
-    fn new(items: &[String], depth: usize) -> PrettySizes {
+impl PrintedSizes {
+    fn new(items: &[String]) -> PrintedSizes {
         let mut prefix = Vec::with_capacity(items.len() + 1);
         prefix.push(0);
         let mut total = 0;
         for item in items {
             // Text serde_json would print differently is printed and counted.
-            let len = pretty::measure(item).unwrap_or_else(|| pretty::printed(&parse_entity(item)));
-            // Printed deeper, every line break inside the item gains the outer indentation.
-            total += len.chars + len.newlines * depth * INDENT;
+            total += printed::measure(item).unwrap_or_else(|| printed::printed(&parse_entity(item)));
             prefix.push(total);
         }
-        PrettySizes { depth, prefix }
+        PrintedSizes { prefix }
     }
 
     /// Items kept when every array is cut to `fraction`.
@@ -138,9 +132,8 @@ impl PrettySizes {
         if k == 0 {
             return 0;
         }
-        // Each item: line break + indentation; k - 1 commas; the closing line break and
-        // indentation before `]`.
-        self.prefix[k] + k * (1 + self.depth * INDENT) + (k - 1) + 1 + (self.depth - 1) * INDENT
+        // The items and the k - 1 commas between them.
+        self.prefix[k] + (k - 1)
     }
 }
 
@@ -204,7 +197,7 @@ mod tests {
         for max in [full - 1, full / 2, full / 7, 1_000] {
             let (json, text) = fit_output(loaded(awkward(60)), max);
             assert!(char_count(&text) <= max, "{} > {max}", char_count(&text));
-            assert_eq!(serde_json::to_string_pretty(&json).unwrap(), text);
+            assert_eq!(serde_json::to_string(&json).unwrap(), text);
             assert_eq!(json["truncated"], true);
             let kept = json["entities"]["patients"].as_array().unwrap().len();
             assert!(kept < 60);
@@ -225,7 +218,7 @@ mod tests {
                 })
                 .collect::<Map<_, _>>()
                 .into();
-            assert!(char_count(&serde_json::to_string_pretty(&larger).unwrap()) > max);
+            assert!(char_count(&serde_json::to_string(&larger).unwrap()) > max);
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The size of `serde_json::to_string_pretty` output, measured without building it.
+//! The size of `serde_json::to_string` output, measured without building it.
 //!
 //! `healthsim_load_scenario` must cut large scenarios to the output limit, which needs the
 //! printed size of every entity, while only the entities that are kept need to be parsed.
@@ -6,16 +6,6 @@
 //! it answers: text that serde_json would print differently (escapes it would not use,
 //! numbers it would spell differently, repeated keys) gets `None`, and the caller parses
 //! and prints that entity instead.
-
-/// Characters and line breaks of the pretty form of a JSON text at nesting depth 0.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PrettyLen {
-    pub chars: usize,
-    pub newlines: usize,
-}
-
-/// serde_json's pretty indent.
-pub const INDENT: usize = 2;
 
 /// Most keys of one object checked for repeats; objects with more are left to serde.
 const MAX_KEYS: usize = 64;
@@ -31,11 +21,11 @@ struct Open<'a> {
     keys: Vec<&'a [u8]>,
 }
 
-/// The size `serde_json::to_string_pretty(&serde_json::from_str::<Value>(text)?)` would
+/// The characters `serde_json::to_string(&serde_json::from_str::<Value>(text)?)` would
 /// have, or `None` when serde_json would not reproduce the text's tokens exactly.
-pub fn measure(text: &str) -> Option<PrettyLen> {
+pub fn measure(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
-    let mut len = PrettyLen::default();
+    let mut len = 0;
     let mut stack: Vec<Open<'_>> = Vec::new();
     // Whether the next string is an object key.
     let mut expect_key = false;
@@ -56,7 +46,7 @@ pub fn measure(text: &str) -> Option<PrettyLen> {
                 }
                 stack.push(Open { object: b == b'{', count: 0, keys: Vec::new() });
                 expect_key = b == b'{';
-                len.chars += 1;
+                len += 1;
                 i += 1;
             }
             b'}' | b']' => {
@@ -64,18 +54,7 @@ pub fn measure(text: &str) -> Option<PrettyLen> {
                 if open.object != (b == b'}') {
                     return None;
                 }
-                len.chars += 1;
-                if open.count > 0 {
-                    // Each element: line break + indentation one deeper; then the closing
-                    // line break + indentation at this container's depth. Entries also get
-                    // a space after their colon.
-                    let depth = stack.len();
-                    len.newlines += open.count + 1;
-                    len.chars += open.count * (1 + INDENT * (depth + 1)) + 1 + INDENT * depth;
-                    if open.object {
-                        len.chars += open.count;
-                    }
-                }
+                len += 1;
                 expect_key = false;
                 seen_value = true;
                 i += 1;
@@ -84,7 +63,7 @@ pub fn measure(text: &str) -> Option<PrettyLen> {
                 let top = stack.last_mut()?;
                 top.count += 1;
                 expect_key = top.object;
-                len.chars += 1;
+                len += 1;
                 i += 1;
             }
             b':' => {
@@ -92,14 +71,14 @@ pub fn measure(text: &str) -> Option<PrettyLen> {
                 if !stack.last()?.object {
                     return None;
                 }
-                len.chars += 1;
+                len += 1;
                 i += 1;
             }
             b'"' => {
                 let start = i;
                 i = string_end(bytes, i)?;
                 let token = &bytes[start..i];
-                len.chars += utf8_chars(token);
+                len += utf8_chars(token);
                 if let Some(top) = stack.last_mut() {
                     if top.count == 0 {
                         top.count = 1;
@@ -128,7 +107,7 @@ pub fn measure(text: &str) -> Option<PrettyLen> {
                 {
                     top.count = 1;
                 }
-                len.chars += token.len();
+                len += token.len();
                 seen_value = true;
             }
         }
@@ -140,22 +119,20 @@ pub fn measure(text: &str) -> Option<PrettyLen> {
     None
 }
 
-/// The size of `value` as serde_json pretty-prints it, counted while printing (nothing is
+/// The characters of `value` as serde_json prints it, counted while printing (nothing is
 /// kept): the fallback for text [`measure`] refuses.
-pub fn printed(value: &serde_json::Value) -> PrettyLen {
-    let mut counter = Counter(PrettyLen::default());
-    let _ = serde_json::to_writer_pretty(&mut counter, value);
+pub fn printed(value: &serde_json::Value) -> usize {
+    let mut counter = Counter(0);
+    let _ = serde_json::to_writer(&mut counter, value);
     counter.0
 }
 
-/// Counts what is written into it, without keeping it.
-struct Counter(PrettyLen);
+/// Counts the characters written into it, without keeping them.
+struct Counter(usize);
 
 impl std::io::Write for Counter {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        // Line breaks inside strings are escaped, so a raw `\n` is always structural.
-        self.0.chars += utf8_chars(bytes);
-        self.0.newlines += bytes.iter().filter(|b| **b == b'\n').count();
+        self.0 += utf8_chars(bytes);
         Ok(bytes.len())
     }
 
@@ -217,10 +194,9 @@ mod tests {
     use super::*;
 
     /// What serde_json really prints, for comparison.
-    fn by_serde(text: &str) -> PrettyLen {
+    fn by_serde(text: &str) -> usize {
         let value: Value = serde_json::from_str(text).unwrap();
-        let pretty = serde_json::to_string_pretty(&value).unwrap();
-        PrettyLen { chars: pretty.chars().count(), newlines: pretty.matches('\n').count() }
+        serde_json::to_string(&value).unwrap().chars().count()
     }
 
     /// Exact on serde's own compact output, whatever the shape.
