@@ -309,6 +309,8 @@ impl From<&Config> for crate::db::Settings {
                     query_timeout: config.query_timeout,
                     idle_release: config.idle_release,
                     duckdb_memory: config.memory.as_ref().map(crate::memory::Budget::duckdb_limit),
+                    // Found when the database opens (`Db::open`), not while reading flags.
+                    dialect: Vec::new(),
                 },
                 remote: config.remote.clone(),
                 extensions: config.extensions.clone(),

@@ -23,7 +23,7 @@ use anyhow::Context;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-pub use crate::engine::{DbError, QueryError, QueryResult, Sql};
+pub use crate::engine::{DbError, QueryError, QueryResult, Sql, library_version as engine_version};
 pub use layout::{Detected, Family, Layout, detect};
 pub use migrate::{Converted, convert_file};
 pub use providers::{
@@ -99,7 +99,11 @@ impl Db {
     pub async fn open(settings: impl Into<Settings>) -> anyhow::Result<Db> {
         let Settings { engine, read_only } = settings.into();
         let path = engine.file.path.clone();
-        let access = Access::new(engine.file.clone());
+        let mut file = engine.file.clone();
+        if engine.remote.is_none() && file.dialect.is_empty() {
+            file.dialect = tokio::task::block_in_place(|| engine.extensions.dialect());
+        }
+        let access = Access::new(file);
         let (prepared, ready) = tokio::sync::watch::channel(false);
         let db = Db {
             access,

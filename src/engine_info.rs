@@ -1,6 +1,7 @@
 //! `healthsim-mcp engine`: what a user (or a bug report) needs to know about the engine
 //! under the server: the DuckDB release, the storage version of files it creates and of
-//! the file at `--db`, and which extensions load from `--extension-dir`.
+//! the file at `--db`, whether the SQL dialect's ICU loads, and which extensions load from
+//! `--extension-dir`.
 
 use crate::config::Config;
 use crate::engine::{ExtensionOrigin, FileHeader, NEW_FILE_STORAGE, library_version};
@@ -31,6 +32,13 @@ pub fn describe(config: &Config) -> String {
         None => "extensions: no --extension-dir".to_owned(),
     });
     text.push_str(if source.allow_download { ", downloads allowed\n" } else { ", downloads off\n" });
+    for name in crate::engine::DIALECT {
+        let line = match source.locate(name) {
+            Ok(file) => format!("loaded from {} (SQL dialect: current_date, AT TIME ZONE)", file.display()),
+            Err(err) => format!("not available: {err}"),
+        };
+        text.push_str(&format!("  {name:<11} {line}\n"));
+    }
     for (name, outcome) in source.check_all() {
         let line = match outcome {
             Ok(ExtensionOrigin::File(file)) => format!("loaded from {}", file.display()),

@@ -5,11 +5,15 @@
 //! (ARCHITECTURE.md invariant 6).
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::{Context, bail};
 use duckdb::{Config, Connection};
 
 use super::native::library_version;
+
+/// Extensions of the SQL dialect, loaded into every read instance when found.
+pub const DIALECT: [&str; 1] = ["icu"];
 
 /// Extensions the remote engines need, in the order `engine` reports them.
 pub const KNOWN: [&str; 6] = ["httpfs", "quack", "ducklake", "sqlite", "postgres", "motherduck"];
@@ -77,6 +81,66 @@ impl ExtensionSource {
         folders.iter().flat_map(|folder| file_names.iter().map(move |file| folder.join(file))).find(|p| p.is_file())
     }
 
+    /// The extension files of the SQL dialect user SQL is written in (ICU: `current_date`,
+    /// `AT TIME ZONE`, time zone aware timestamps, as in the duckdb CLI and Python duckdb,
+    /// which have it built in), each checked by loading it into a scratch instance. One
+    /// that cannot be found or loaded is left out with a warning saying how to add it.
+    /// Looked up once per source in a process.
+    pub fn dialect(&self) -> Vec<PathBuf> {
+        static FOUND: Mutex<Vec<(ExtensionSource, Vec<PathBuf>)>> = Mutex::new(Vec::new());
+        let mut found = FOUND.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, files)) = found.iter().find(|(source, _)| source == self) {
+            return files.clone();
+        }
+        let files: Vec<PathBuf> = DIALECT
+            .iter()
+            .filter_map(|name| match self.locate(name) {
+                Ok(file) => Some(file),
+                Err(reason) => {
+                    tracing::info!("{reason}; SQL that needs it (current_date, AT TIME ZONE) fails until it is added");
+                    None
+                }
+            })
+            .collect();
+        found.push((self.clone(), files.clone()));
+        files
+    }
+
+    /// A loadable file of `name`: from `--extension-dir`, beside this program (the MCP
+    /// Bundle's `extensions/`, the site-packages of the venv the Python wheel installed it
+    /// into), DuckDB's own extension directory (`~/.duckdb/extensions`), or downloaded
+    /// there when `--allow-extension-download` says so.
+    pub fn locate(&self, name: &str) -> Result<PathBuf, String> {
+        let mut dirs: Vec<PathBuf> = self.dir.iter().cloned().collect();
+        dirs.extend(beside_program());
+        let home = std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".duckdb").join("extensions"));
+        dirs.extend(home.clone());
+        let found = || dirs.iter().find_map(|dir| self.find(dir, name));
+        let file = match found() {
+            Some(file) => file,
+            None if self.allow_download => {
+                scratch()
+                    .and_then(|conn| Ok(conn.execute_batch(&format!("INSTALL {}", entry_name(name)))?))
+                    .map_err(|err| format!("extension {name} could not be downloaded: {err:#}"))?;
+                found().ok_or_else(|| format!("extension {name} was downloaded but is not in ~/.duckdb/extensions"))?
+            }
+            None => {
+                return Err(format!(
+                    "extension {name} was not found (pip install duckdb-extension-{name}=={} and pass --extension-dir \
+                     with that site-packages, or pass --allow-extension-download)",
+                    library_version().trim_start_matches('v')
+                ));
+            }
+        };
+        let loadable = loadable_path(&file, entry_name(name)).map_err(|err| format!("{err:#}"))?;
+        scratch()
+            .and_then(|conn| {
+                Ok(conn.execute_batch(&format!("LOAD '{}'", loadable.display().to_string().replace('\'', "''")))?)
+            })
+            .map_err(|err| format!("extension {name} at {} cannot be loaded: {err:#}", file.display()))?;
+        Ok(loadable)
+    }
+
     /// Loads each known extension into a scratch in-memory instance: what `engine`
     /// reports, so a user can see which remote engines this installation can use.
     pub fn check_all(&self) -> Vec<(&'static str, Result<Origin, String>)> {
@@ -88,6 +152,36 @@ impl ExtensionSource {
             })
             .collect()
     }
+}
+
+/// Where an installation beside this program keeps extension files: `extensions/` next to
+/// the executable (the MCP Bundle), `share/healthsim-mcp/extensions` of the venv whose
+/// `bin/` holds it (the Python wheel's data: `pip install healthsim-mcp`, `uvx`), and that
+/// venv's site-packages, where the `duckdb-extension-*` wheels put theirs.
+fn beside_program() -> Vec<PathBuf> {
+    let Some(bin) = std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_owned)) else {
+        return Vec::new();
+    };
+    let mut dirs = vec![bin.join("extensions")];
+    if let Some(prefix) = bin.parent() {
+        // The Python wheel's data files.
+        dirs.push(prefix.join("share").join("healthsim-mcp").join("extensions"));
+        // Windows venvs: Lib/site-packages; elsewhere lib/pythonX.Y/site-packages.
+        dirs.push(prefix.join("Lib").join("site-packages"));
+        if let Ok(entries) = std::fs::read_dir(prefix.join("lib")) {
+            let mut pythons: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path().join("site-packages"))
+                .filter(|p| {
+                    p.parent().and_then(Path::file_name).is_some_and(|n| n.to_string_lossy().starts_with("python"))
+                })
+                .collect();
+            pythons.sort();
+            dirs.extend(pythons);
+        }
+    }
+    dirs.retain(|dir| dir.is_dir());
+    dirs
 }
 
 /// The name DuckDB expects in an extension's file name (its entry point is derived from

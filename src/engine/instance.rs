@@ -53,6 +53,9 @@ pub struct AccessSettings {
     pub idle_release: Option<Duration>,
     /// DuckDB `memory_limit` of our instances under a memory budget (`--max-memory`).
     pub duckdb_memory: Option<String>,
+    /// Extension files loaded into every read engine before it is hardened: the SQL
+    /// dialect's (ICU), so user SQL reads as in the duckdb CLI (`ExtensionSource::dialect`).
+    pub dialect: Vec<PathBuf>,
 }
 
 /// Shared handle to the file; cheap to clone.
@@ -438,6 +441,7 @@ mod tests {
             query_timeout: Duration::from_secs(5),
             idle_release: None,
             duckdb_memory: None,
+            dialect: Vec::new(),
         })
     }
 
@@ -552,6 +556,7 @@ mod tests {
             query_timeout: Duration::from_millis(200),
             idle_release: None,
             duckdb_memory: None,
+            dialect: Vec::new(),
         });
         access.write(|conn| Ok(conn.execute_batch("CREATE TABLE t (x INTEGER)")?)).await.unwrap();
         let slow = access

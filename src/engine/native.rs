@@ -331,6 +331,9 @@ pub enum StatementKind {
     Explain,
     /// Anything else, with DuckDB's name for it.
     Other(&'static str),
+    /// A statement of several that could not be bound before the ones ahead of it run
+    /// (the read after a PIVOT's temporary enum type).
+    Unbound,
 }
 
 impl StatementKind {
@@ -339,6 +342,7 @@ impl StatementKind {
             StatementKind::Select => "SELECT",
             StatementKind::Explain => "EXPLAIN",
             StatementKind::Other(name) => name,
+            StatementKind::Unbound => "unbound",
         }
     }
 }
@@ -420,25 +424,26 @@ unsafe fn classify_on(con: ffi::duckdb_connection, c_sql: &CStr) -> Result<Vec<S
             for index in 0..count {
                 let mut stmt: ffi::duckdb_prepared_statement = ptr::null_mut();
                 let state = ffi::duckdb_prepare_extracted_statement(con, extracted, index, &mut stmt);
-                if state != ffi::DuckDBSuccess {
+                if state == ffi::DuckDBSuccess {
+                    kinds.push(statement_kind(ffi::duckdb_prepared_statement_type(stmt)));
+                } else {
+                    // Of several statements, a later one may bind only once the ones
+                    // ahead of it ran; the caller decides by the kinds.
+                    kinds.push(StatementKind::Unbound);
                     let err = ffi::duckdb_prepare_error(stmt);
-                    failure = Some(if err.is_null() {
-                        "the statement could not be prepared".to_owned()
-                    } else {
-                        CStr::from_ptr(err).to_string_lossy().into_owned()
+                    failure.get_or_insert_with(|| {
+                        if err.is_null() {
+                            "the statement could not be prepared".to_owned()
+                        } else {
+                            CStr::from_ptr(err).to_string_lossy().into_owned()
+                        }
                     });
-                    ffi::duckdb_destroy_prepare(&mut stmt);
-                    break;
                 }
-                kinds.push(statement_kind(ffi::duckdb_prepared_statement_type(stmt)));
                 ffi::duckdb_destroy_prepare(&mut stmt);
             }
-            // With several statements the count alone decides; report it even if a
-            // later one failed to bind.
             match failure {
-                Some(_) if count > 1 => Ok(vec![StatementKind::Other("MULTI"); count as usize]),
-                Some(message) => Err(message),
-                None => Ok(kinds),
+                Some(message) if count == 1 => Err(message),
+                _ => Ok(kinds),
             }
         };
         ffi::duckdb_destroy_extracted(&mut extracted);

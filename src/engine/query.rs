@@ -8,8 +8,13 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::native::{InstanceConnection, StatementKind};
+use super::native::InstanceConnection;
 use super::values::{ColumnHint, cell};
+
+mod guard;
+
+use guard::check_read_only;
+pub use guard::check_single_select;
 
 /// The result of a read query, in wire order.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -88,127 +93,6 @@ pub fn execute<P: duckdb::Params>(
     Ok(QueryResult { columns, row_count: out.len(), rows: out, truncated })
 }
 
-/// Refuses anything but exactly one SELECT (or EXPLAIN of one) before it runs.
-fn check_read_only(conn: &InstanceConnection, sql: &str) -> Result<(), QueryError> {
-    let kinds = conn.instance().classify(sql).map_err(|message| match leading_write_keyword(sql) {
-        // DuckDB could not even bind it (COPY and EXPORT need the file system that the
-        // read instance has disabled, for instance): nothing ran, and the refusal names
-        // what the statement is.
-        Some(kind) => QueryError::Refused(format!("{kind} statements are not allowed")),
-        None => QueryError::Failed(message),
-    })?;
-    match kinds.as_slice() {
-        [StatementKind::Select] => Ok(()),
-        [StatementKind::Explain] => {
-            let inner = explained_statement(sql)
-                .ok_or_else(|| QueryError::Refused("EXPLAIN with an options list is not allowed".to_owned()))?;
-            match conn.instance().classify(inner).map_err(QueryError::Failed)?.as_slice() {
-                [StatementKind::Select] => Ok(()),
-                [other] => Err(QueryError::Refused(format!("EXPLAIN {} statements are not allowed", other.name()))),
-                _ => Err(QueryError::Refused("EXPLAIN of several statements is not allowed".to_owned())),
-            }
-        }
-        [other] => Err(QueryError::Refused(format!("{} statements are not allowed", other.name()))),
-        many => Err(QueryError::Refused(format!("{} statements in one call are not allowed", many.len()))),
-    }
-}
-
-/// For a database on a server, where binding needs the server's catalog: exactly one
-/// SELECT by DuckDB's parser alone (`json_serialize_sql` serialises SELECT statements only).
-pub fn check_single_select(conn: &duckdb::Connection, sql: &str) -> Result<(), QueryError> {
-    let parsed: String = conn
-        .query_row(&format!("SELECT CAST(json_serialize_sql('{}') AS VARCHAR)", sql.replace('\'', "''")), [], |r| {
-            r.get(0)
-        })
-        .map_err(|e| QueryError::Failed(e.to_string()))?;
-    let parsed: Value = serde_json::from_str(&parsed).map_err(|e| QueryError::Failed(e.to_string()))?;
-    if parsed["error"] == Value::Bool(true) {
-        if let Some(kind) = leading_write_keyword(sql) {
-            return Err(QueryError::Refused(format!("{kind} statements are not allowed")));
-        }
-        if parsed["error_type"] == "parser" {
-            return Err(QueryError::Failed(parsed["error_message"].as_str().unwrap_or("syntax error").to_owned()));
-        }
-        return Err(QueryError::Refused(
-            "statements other than one SELECT are not allowed on a database on a server (no SHOW, DESCRIBE, \
-             EXPLAIN, PRAGMA or SET)"
-                .to_owned(),
-        ));
-    }
-    match parsed["statements"].as_array().map(Vec::len) {
-        Some(1) => Ok(()),
-        Some(n) => Err(QueryError::Refused(format!("{n} statements in one call are not allowed"))),
-        None => Err(QueryError::Failed("the statement could not be parsed".to_owned())),
-    }
-}
-
-/// The statement type named by the first keyword, for a single statement DuckDB could
-/// not prepare; `None` for anything that starts like a read (its error is DuckDB's own).
-fn leading_write_keyword(sql: &str) -> Option<&'static str> {
-    let rest = skip_space_and_comments(sql);
-    let word: String = rest.chars().take_while(|c| c.is_ascii_alphabetic()).collect::<String>().to_ascii_uppercase();
-    Some(match word.as_str() {
-        "COPY" => "COPY",
-        "EXPORT" => "EXPORT",
-        "IMPORT" => "IMPORT",
-        "INSERT" => "INSERT",
-        "UPDATE" => "UPDATE",
-        "DELETE" | "TRUNCATE" => "DELETE",
-        "MERGE" => "MERGE INTO",
-        "CREATE" => "CREATE",
-        "DROP" => "DROP",
-        "ALTER" => "ALTER",
-        "ATTACH" => "ATTACH",
-        "DETACH" => "DETACH",
-        "INSTALL" | "LOAD" => "LOAD",
-        "SET" | "RESET" => "SET",
-        "PRAGMA" => "PRAGMA",
-        "CALL" => "CALL",
-        "CHECKPOINT" | "FORCE" => "CHECKPOINT",
-        "VACUUM" => "VACUUM",
-        "ANALYZE" => "ANALYZE",
-        "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT" => "TRANSACTION",
-        "USE" => "USE",
-        "PREPARE" => "PREPARE",
-        "EXECUTE" => "EXECUTE",
-        "DEALLOCATE" => "DEALLOCATE",
-        _ => return None,
-    })
-}
-
-/// The statement after `EXPLAIN [ANALYZE]`, skipping comments; `None` if the text has
-/// another shape (e.g. an options list), which is then refused.
-fn explained_statement(sql: &str) -> Option<&str> {
-    let rest = skip_space_and_comments(sql);
-    let rest = strip_keyword(rest, "explain")?;
-    let rest = skip_space_and_comments(rest);
-    let rest = match strip_keyword(rest, "analyze").or_else(|| strip_keyword(rest, "analyse")) {
-        Some(after) => skip_space_and_comments(after),
-        None => rest,
-    };
-    if rest.starts_with('(') { None } else { Some(rest) }
-}
-
-fn strip_keyword<'a>(text: &'a str, keyword: &str) -> Option<&'a str> {
-    let head = text.get(..keyword.len())?;
-    let rest = &text[keyword.len()..];
-    let boundary = rest.chars().next().is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
-    (head.eq_ignore_ascii_case(keyword) && boundary).then_some(rest)
-}
-
-fn skip_space_and_comments(mut text: &str) -> &str {
-    loop {
-        text = text.trim_start();
-        if let Some(rest) = text.strip_prefix("--") {
-            text = rest.find('\n').map_or("", |i| &rest[i + 1..]);
-        } else if let Some(rest) = text.strip_prefix("/*") {
-            text = rest.find("*/").map_or("", |i| &rest[i + 2..]);
-        } else {
-            return text;
-        }
-    }
-}
-
 /// `a, a, b, a` → `a, a_2, b, a_3` (suffixes skip names already taken).
 pub fn unique_names(names: Vec<String>) -> Vec<String> {
     let mut taken: std::collections::HashSet<String> = names.iter().cloned().collect();
@@ -284,25 +168,5 @@ mod tests {
         let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(unique_names(names(&["a", "a", "b", "a"])), names(&["a", "a_2", "b", "a_3"]));
         assert_eq!(unique_names(names(&["a", "a", "a_2"])), names(&["a", "a_3", "a_2"]));
-    }
-
-    /// Statements DuckDB cannot prepare are named by their first keyword; reads are not.
-    #[test]
-    fn leading_keywords() {
-        assert_eq!(leading_write_keyword("  /* x */ copy t TO 'f'"), Some("COPY"));
-        assert_eq!(leading_write_keyword("-- c\nEXPORT DATABASE 'd'"), Some("EXPORT"));
-        assert_eq!(leading_write_keyword("truncate t"), Some("DELETE"));
-        assert_eq!(leading_write_keyword("SELECT * FROM nowhere"), None);
-        assert_eq!(leading_write_keyword("WITH x AS (SELECT 1) SELECT * FROM y"), None);
-        assert_eq!(leading_write_keyword("COPYX"), None);
-    }
-
-    /// The EXPLAIN prefix is found through comments and case; options lists are refused.
-    #[test]
-    fn explain_prefix() {
-        assert_eq!(explained_statement("  /* c */ explain -- x\n SELECT 1"), Some("SELECT 1"));
-        assert_eq!(explained_statement("EXPLAIN ANALYZE SELECT 1"), Some("SELECT 1"));
-        assert_eq!(explained_statement("EXPLAIN (FORMAT json) SELECT 1"), None);
-        assert_eq!(explained_statement("EXPLAINX SELECT 1"), None);
     }
 }

@@ -139,6 +139,13 @@ impl RemoteAccess {
                 anyhow::bail!("{} needs the {name} extension: {text}", remote.uri);
             }
         }
+        // The SQL dialect where the local engine runs user SQL (Quack's server runs it there).
+        if remote.kind != RemoteKind::Quack {
+            for file in extensions.dialect() {
+                conn.execute_batch(&format!("LOAD '{}'", file.display().to_string().replace('\'', "''")))
+                    .with_context(|| format!("cannot load {}", file.display()))?;
+            }
+        }
         let backend = match remote.kind {
             RemoteKind::Quack => Backend::Quack(Server { uri: remote.uri.clone(), token: remote.token.clone() }),
             _ => {

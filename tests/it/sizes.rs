@@ -76,3 +76,26 @@ async fn text_is_compact_unless_pretty_is_asked_for() {
     assert!(text_of(&failed).starts_with("{\n  \"error\""), "{}", text_of(&failed));
     server.stop().await;
 }
+
+/// What every turn pays: the tools array stays within the 15,351 characters of December
+/// 2026 (the Python server's ten tools are 17,574), and the descriptions teach the
+/// workflow: summary before load, batches through add_entities, which table holds what,
+/// a query to copy.
+#[tokio::test(flavor = "multi_thread")]
+async fn tools_list_is_small_and_teaches_the_workflow() {
+    let (_dir, db) = temp_db();
+    let server = Server::start(&db).await;
+    let tools = server.client.list_all_tools().await.unwrap();
+    let size = serde_json::to_string(&tools).unwrap().chars().count();
+    assert!(size <= 15_351, "tools/list is {size} characters");
+    let description = |name: &str| {
+        tools.iter().find(|t| t.name == name).and_then(|t| t.description.clone()).unwrap_or_default().to_string()
+    };
+    assert!(description("healthsim_load_scenario").contains("healthsim_get_summary first"));
+    assert!(description("healthsim_save_scenario").contains("healthsim_add_entities"));
+    let query = description("healthsim_query");
+    for needle in ["patient_mrn", "member_id", "usubjid", "scenario_id", "Example: SELECT"] {
+        assert!(query.contains(needle), "{needle} in {query}");
+    }
+    server.stop().await;
+}

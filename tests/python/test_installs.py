@@ -86,6 +86,12 @@ async def test_bundle_validates_installs_and_serves(tmp_path):
             assert not saved.is_error, saved
             listed = await session.call_tool("healthsim_list_scenarios", {})
             assert json.loads(listed.content[0].text)[0]["name"] == "from-bundle"
+            # ICU rides in the bundle (server/extensions): time zones answer as in the CLI.
+            zoned = await session.call_tool(
+                "healthsim_query", {"sql": "SELECT TIMESTAMPTZ '2026-01-01 12:00:00+00' AT TIME ZONE 'Asia/Tokyo' AS t"}
+            )
+            assert not zoned.is_error, zoned
+            assert json.loads(zoned.content[0].text)["rows"] == [{"t": "2026-01-01 21:00:00"}]
     assert (tmp_path / "bundle.duckdb").exists()
     size = command.stat().st_size
     assert size < BIN_SIZE_LIMIT, f"the bundled binary is stripped ({size} bytes)"

@@ -1,7 +1,7 @@
 """The install for people without Rust: the Python wheel that carries the release binary
 (`scripts/wheel`). Built from the checkout, installed into a fresh venv with no index
 (it has no dependencies), its `healthsim-mcp` on the venv's PATH answers `--version` and a
-tool call; its platform tag is the one auditwheel finds the binary satisfies; and Claude
+tool call, with DuckDB's ICU extension (the wheel's data) loaded; its platform tag is the one auditwheel finds the binary satisfies; and Claude
 Code, told exactly what README tells users (`claude mcp add healthsim -- uvx --from WHEEL
 healthsim-mcp --db ...`), connects to it. uv comes from PyPI (`HEALTHSIM_TEST_UV`, which
 scripts/test installs)."""
@@ -64,6 +64,17 @@ def test_wheel_installs_without_a_compiler_and_serves(wheel, tmp_path):
     )
     assert called.returncode == 0, called.stderr
     assert json.loads(called.stdout)["total"] >= 24
+    # The wheel carries DuckDB's ICU extension: SQL with time zones answers as in the CLI.
+    engine = subprocess.run([str(command), "engine"], capture_output=True, text=True, timeout=60)
+    icu = next(line for line in engine.stdout.splitlines() if line.strip().startswith("icu"))
+    assert f"loaded from {venv}/share/healthsim-mcp/extensions/icu.duckdb_extension" in icu, engine.stdout
+    zoned = subprocess.run(
+        [str(command), "--db", str(tmp_path / "w.duckdb"), "call", "healthsim_query",
+         json.dumps({"sql": "SELECT TIMESTAMPTZ '2026-01-01 12:00:00+00' AT TIME ZONE 'America/New_York' AS ny, current_date AS d"})],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(tmp_path)},
+    )
+    assert zoned.returncode == 0, zoned.stdout + zoned.stderr
+    assert json.loads(zoned.stdout)["rows"][0]["ny"] == "2026-01-01 07:00:00"
 
 
 def test_wheel_tag_is_what_auditwheel_finds(wheel):

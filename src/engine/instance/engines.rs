@@ -99,12 +99,16 @@ fn take(slot: &Mutex<Option<Engine>>) -> Option<Engine> {
 /// A new engine for a read instance (hardened once the file is attached).
 fn read_engine(settings: &AccessSettings) -> anyhow::Result<Engine> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(4);
-    Engine::create(&[
+    let engine = Engine::create(&[
         ("autoload_known_extensions", "false".to_owned()),
         ("autoinstall_known_extensions", "false".to_owned()),
         ("threads", threads.to_string()),
         ("max_memory", settings.duckdb_memory.clone().unwrap_or_else(|| READ_MAX_MEMORY.to_owned())),
-    ])
+    ])?;
+    for file in &settings.dialect {
+        engine.load_extension(file)?;
+    }
+    Ok(engine)
 }
 
 /// The write engine's configuration.

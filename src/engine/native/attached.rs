@@ -43,6 +43,15 @@ impl Engine {
         }
     }
 
+    /// Loads the extension in `file` (signed extensions only: the engine's default).
+    pub fn load_extension(&self, file: &Path) -> anyhow::Result<()> {
+        let literal = file.to_str().ok_or_else(|| anyhow!("extension path {} is not UTF-8", file.display()))?;
+        // SAFETY: the engine's handle is live; the connection is dropped before we return.
+        let conn = unsafe { Connection::open_from_raw(self.raw) }?;
+        conn.execute_batch(&format!("LOAD '{}'", literal.replace('\'', "''")))
+            .map_err(|err| anyhow!("cannot load extension {}: {err}", file.display()))
+    }
+
     /// Hands the raw handle over (to an [`Instance`], which closes or returns it).
     fn into_raw(self) -> ffi::duckdb_database {
         let raw = self.raw;

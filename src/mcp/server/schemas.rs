@@ -30,11 +30,16 @@ const STANDARD_FORMATS: &[&str] = &[
 ];
 
 /// `schema` without non-standard `format` keywords; an unsigned one becomes `minimum: 0`
-/// (schemars writes that beside it already; kept explicit here).
+/// (schemars writes that beside it already; kept explicit here). Words a model pays for on
+/// every turn and no client needs are left out: `$schema` (2020-12 is MCP's default
+/// dialect) and `"default": null` (an absent optional argument).
 pub(super) fn standard_schema(mut schema: JsonObject) -> JsonObject {
     fn walk(value: &mut Value) {
         match value {
             Value::Object(object) => {
+                if object.get("default") == Some(&Value::Null) {
+                    object.remove("default");
+                }
                 if let Some(Value::String(format)) = object.get("format")
                     && !STANDARD_FORMATS.contains(&format.as_str())
                 {
@@ -50,6 +55,7 @@ pub(super) fn standard_schema(mut schema: JsonObject) -> JsonObject {
             _ => {}
         }
     }
+    schema.remove("$schema");
     schema.values_mut().for_each(walk);
     schema
 }
@@ -67,9 +73,6 @@ pub(super) fn standard_schema(mut schema: JsonObject) -> JsonObject {
 /// description carries each key's type and documentation for readers of the schema.
 pub(super) fn published_output_schema(detailed: JsonObject) -> JsonObject {
     let mut lean = JsonObject::new();
-    if let Some(dialect) = detailed.get("$schema") {
-        lean.insert("$schema".into(), dialect.clone());
-    }
     lean.insert("type".into(), "object".into());
     if let Some(required) = detailed.get("required") {
         lean.insert("required".into(), required.clone());
@@ -188,7 +191,7 @@ mod tests {
             let Some(schema) = route.attr.output_schema.as_deref() else { continue };
             let detailed = raw.map[name].attr.output_schema.as_deref().unwrap();
             for key in schema.keys() {
-                assert!(["$schema", "type", "required", "description"].contains(&key.as_str()), "{name}: {key}");
+                assert!(["type", "required", "description"].contains(&key.as_str()), "{name}: {key}");
             }
             assert_eq!(schema["type"], "object", "{name}");
             assert_eq!(schema.get("required"), detailed.get("required"), "{name}");
@@ -222,7 +225,6 @@ mod tests {
         assert_eq!(
             Value::Object(lean),
             json!({
-                "$schema": "https://json-schema.org/draft/2020-12/schema",
                 "type": "object",
                 "required": ["rows"],
                 "description": "A result. An object with the keys: rows (array of objects): One per row; \

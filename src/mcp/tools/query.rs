@@ -87,7 +87,7 @@ pub struct NoArgs {}
 impl HealthSim {
     #[tool(
         name = "healthsim_query",
-        description = "Run one read-only SQL statement (SELECT, WITH, VALUES, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN) over the whole database: canonical tables (patients, encounters, claims, members, ...), scenario tables, and population reference data. Rows are capped by limit; writes, file access and settings are refused.",
+        description = "Run one read-only DuckDB SQL statement over the whole database. Canonical tables, each row with scenario_id: patients (mrn) with encounters, diagnoses, medications, lab_results, vital_signs, procedures, allergies, immunizations, orders, clinical_notes by patient_mrn; members with claims by member_id, claim_lines by claim_id; prescriptions, pharmacy_claims by member_id; subjects, trial_visits, adverse_events, exposures by usubjid; scenarios (scenario_id, name); reference data (healthsim_tables lists all). Example: SELECT p.gender, count(*) FROM patients p JOIN scenarios s USING (scenario_id) WHERE s.name = 'x' GROUP BY ALL. Rows are capped by limit; writes, files and settings are refused.",
         output_schema = schema_for_output::<QueryResult>(),
         annotations(title = "Query HealthSim Database", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
@@ -112,9 +112,7 @@ impl HealthSim {
                 ),
                 Map::new(),
             ),
-            Ok(Err(QueryError::Failed(message))) => {
-                failure(format!("query failed: {message}; fix the SQL and try again"), Map::new())
-            }
+            Ok(Err(QueryError::Failed(message))) => failure(failed_query(&message), Map::new()),
             Err(err) => db_failure("healthsim_query", err),
         }
     }
@@ -197,4 +195,21 @@ pub(super) fn read_state(text: &str) -> Result<State, ArgError> {
 
 fn table_names() -> String {
     ReferenceTable::ALL.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
+}
+
+/// A failed query's message. DuckDB's advice for a function of a missing extension (run
+/// INSTALL and LOAD, which the read instance refuses) is replaced by what the user can do.
+fn failed_query(message: &str) -> String {
+    if let Some(at) = message.find(", but it exists in the ")
+        && let Some(name) = message[at + 23..].split_whitespace().next()
+    {
+        return format!(
+            "query failed: {} needs DuckDB's {name} extension, which this server has not loaded; ask the user to \
+             pip install duckdb-extension-{name}=={} and restart the server with --extension-dir set to that \
+             site-packages (healthsim-mcp engine shows what loads)",
+            message[..at].trim_end(),
+            crate::db::engine_version().trim_start_matches('v'),
+        );
+    }
+    format!("query failed: {message}; fix the SQL and try again")
 }

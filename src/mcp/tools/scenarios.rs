@@ -221,7 +221,7 @@ impl HealthSim {
 
     #[tool(
         name = "healthsim_load_scenario",
-        description = "Load a saved scenario by name or id: metadata, tags and every entity exactly as saved. Large scenarios are cut to the output limit; prefer healthsim_get_summary for an overview.",
+        description = "Load a saved scenario by name or id: metadata, tags and every entity exactly as saved. Call healthsim_get_summary first: a load is large and is cut to the output limit; for specific rows use healthsim_query.",
         output_schema = schema_for_output::<LoadOutput>(),
         annotations(title = "Load HealthSim Scenario", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
@@ -257,7 +257,7 @@ impl HealthSim {
 
     #[tool(
         name = "healthsim_get_summary",
-        description = "Summarise a scenario cheaply: entity counts, statistics (ages, genders, encounter dates and types, claim financials, top diagnoses, plans, drugs, study arms) and a few sample rows per table. Accepts an id, a name, or part of a name.",
+        description = "Start here to inspect a scenario (cheap, small): entity counts, statistics (ages, genders, encounter dates and types, claim financials, top diagnoses, plans, drugs, study arms) and a few sample rows per table. Accepts an id, a name, or part of a name.",
         output_schema = schema_for_output::<SummaryOutput>(),
         meta = crate::mcp::app::summary_tool_meta(),
         annotations(title = "Get Scenario Summary", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
@@ -298,7 +298,7 @@ impl HealthSim {
 
     #[tool(
         name = "healthsim_save_scenario",
-        description = "Save a scenario: entities by type (all-or-nothing, one transaction). Canonical types also become rows of the matching table (patients, encounters, claims, members, prescriptions, subjects, ...) for SQL analysis. An existing name needs overwrite=true, which replaces everything of that scenario.",
+        description = "Save a scenario: entities by type (all-or-nothing, one transaction). Canonical types also become rows of the matching table (patients, encounters, claims, members, prescriptions, subjects, ...) for SQL analysis. An existing name needs overwrite=true, which replaces everything of that scenario. More than a few hundred entities: send them in batches through healthsim_add_entities.",
         output_schema = schema_for_output::<SaveOutput>(),
         annotations(title = "Save HealthSim Scenario", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
     )]
