@@ -53,6 +53,8 @@ def test_nothing_is_loaded_from_anywhere_else(tmp_path):
     assert "duckdb-extension-quack==1.5.5" in status["quack"]
     assert "sqlite_scanner.duckdb_extension" in status["sqlite"]
     status = engine("--db", str(tmp_path / "x.duckdb"), home=tmp_path)
+    # ICU, the SQL dialect's, is looked for beside the binary and in ~/.duckdb too.
+    assert status.pop("icu").startswith("not available: extension icu was not found (pip install duckdb-extension-icu==1.5.5")
     assert all("no --extension-dir was given" in line for line in status.values()), status
     assert not (tmp_path / ".duckdb").exists(), "nothing may be installed into DuckDB's extension folder"
     assert list(empty.iterdir()) == []
