@@ -24,6 +24,8 @@ mod hostile;
 mod layout;
 #[path = "it/legacy.rs"]
 mod legacy;
+#[path = "it/profile.rs"]
+mod profile;
 #[path = "it/providers.rs"]
 mod providers;
 #[path = "it/query.rs"]

@@ -78,7 +78,11 @@ impl HealthSim {
 
     /// Every tool, with schemas in standard JSON Schema only.
     fn router() -> ToolRouter<HealthSim> {
-        let mut router = Self::scenario_tools() + Self::add_router() + Self::query_tools() + Self::provider_tools();
+        let mut router = Self::scenario_tools()
+            + Self::add_router()
+            + Self::profile_router()
+            + Self::query_tools()
+            + Self::provider_tools();
         for route in router.map.values_mut() {
             let tool = &mut route.attr;
             tool.input_schema = Arc::new(standard_schema(tool.input_schema.as_ref().clone()));

@@ -14,7 +14,7 @@ const ORGANIZATION_PER_MILLE: u32 = 230;
 
 /// First three ZIP digits each state's ZIP codes start with (lowest, highest).
 #[rustfmt::skip]
-const ZIP3: &[(&str, u16, u16)] = &[
+pub(super) const ZIP3: &[(&str, u16, u16)] = &[
     ("AL", 350, 369), ("AK", 995, 999), ("AZ", 850, 865), ("AR", 716, 729), ("CA", 900, 961),
     ("CO", 800, 816), ("CT", 60, 69), ("DE", 197, 199), ("DC", 200, 205), ("FL", 320, 349),
     ("GA", 300, 319), ("HI", 967, 968), ("ID", 832, 838), ("IL", 600, 629), ("IN", 460, 479),
@@ -29,7 +29,7 @@ const ZIP3: &[(&str, u16, u16)] = &[
 ];
 
 #[rustfmt::skip]
-const FEMALE_NAMES: &[&str] = &[
+pub(super) const FEMALE_NAMES: &[&str] = &[
     "Mary", "Patricia", "Jennifer", "Linda", "Elizabeth", "Barbara", "Susan", "Jessica", "Sarah", "Karen",
     "Lisa", "Nancy", "Betty", "Sandra", "Margaret", "Ashley", "Kimberly", "Emily", "Donna", "Michelle",
     "Carol", "Amanda", "Melissa", "Deborah", "Stephanie", "Rebecca", "Laura", "Sharon", "Cynthia", "Kathleen",
@@ -38,7 +38,7 @@ const FEMALE_NAMES: &[&str] = &[
     "Aisha", "Sofia", "Ana", "Lucia", "Grace", "Hannah", "Megan", "Lauren", "Rosa", "Yuki",
 ];
 #[rustfmt::skip]
-const MALE_NAMES: &[&str] = &[
+pub(super) const MALE_NAMES: &[&str] = &[
     "James", "Robert", "John", "Michael", "David", "William", "Richard", "Joseph", "Thomas", "Charles",
     "Christopher", "Daniel", "Matthew", "Anthony", "Mark", "Donald", "Steven", "Paul", "Andrew", "Joshua",
     "Kenneth", "Kevin", "Brian", "George", "Timothy", "Ronald", "Edward", "Jason", "Jeffrey", "Ryan",
@@ -47,7 +47,7 @@ const MALE_NAMES: &[&str] = &[
     "Luis", "Hiroshi", "Omar", "Arjun", "Samir", "Nathan", "Aaron", "Adam", "Peter", "Victor",
 ];
 #[rustfmt::skip]
-const LAST_NAMES: &[&str] = &[
+pub(super) const LAST_NAMES: &[&str] = &[
     "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
     "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin",
     "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson",
@@ -58,13 +58,13 @@ const LAST_NAMES: &[&str] = &[
     "Ward", "Cooper", "Peterson", "Bailey", "Reed", "Kelly", "Howard", "Cox", "Richardson", "Wood",
 ];
 #[rustfmt::skip]
-const STREETS: &[&str] = &[
+pub(super) const STREETS: &[&str] = &[
     "Main", "Oak", "Maple", "Cedar", "Pine", "Elm", "Washington", "Lake", "Hill", "Park", "Medical Center",
     "Church", "Market", "Spring", "River", "Highland", "Madison", "Jefferson", "College", "Hospital", "Center",
     "Sunset", "Franklin", "Lincoln", "Walnut", "Chestnut", "Broad", "Mill", "Union", "Meadow",
 ];
-const STREET_KINDS: &[&str] = &["St", "Ave", "Rd", "Blvd", "Dr", "Pkwy", "Ln", "Way"];
-const CITY_SUFFIXES: &[&str] = &["", "ville", " City", " Springs", "ton", " Heights", "burg", " Falls"];
+pub(super) const STREET_KINDS: &[&str] = &["St", "Ave", "Rd", "Blvd", "Dr", "Pkwy", "Ln", "Way"];
+pub(super) const CITY_SUFFIXES: &[&str] = &["", "ville", " City", " Springs", "ton", " Heights", "burg", " Falls"];
 const ORGANIZATION_SUFFIXES: &[&str] = &["LLC", "Inc", "PC", "PLLC", "PA", "LLP"];
 
 /// Quoted SQL list of `items`.

@@ -107,7 +107,7 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
     ("engine", &["model", "memory"]),
     ("db", &["engine", "model", "memory"]),
     ("synth", &["db", "model", "memory"]),
-    ("mcp", &["config", "db", "model", "memory"]),
+    ("mcp", &["config", "db", "synth", "model", "memory"]),
     ("config", &["db", "engine", "memory"]),
     ("client", &["config", "mcp", "memory"]),
     ("engine_info", &["config", "engine"]),

@@ -114,6 +114,7 @@ async fn server_metadata_and_tool_list() {
         [
             "healthsim_add_entities",
             "healthsim_delete_scenario",
+            "healthsim_execute_profile",
             "healthsim_get_summary",
             "healthsim_list_scenarios",
             "healthsim_load_scenario",

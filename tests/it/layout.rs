@@ -8,7 +8,7 @@ use crate::util::{Server, temp_db, unknown_layout_file};
 
 /// Builds a 1.2-layout database the way the Python tooling did: canonical tables keyed
 /// on their id column alone, a couple of rows, one with no scenario.
-fn build_legacy(path: &Path) {
+pub(crate) fn build_legacy(path: &Path) {
     let conn = duckdb::Connection::open(path).unwrap();
     conn.execute_batch(
         "CREATE SEQUENCE scenario_entities_seq START 1;

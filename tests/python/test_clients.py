@@ -38,7 +38,7 @@ async def test_every_tool_validates_against_its_output_schema(db_path):
     async with server(db_path) as s:
         tools = await s.session.list_tools()
         names = sorted(t.name for t in tools.tools)
-        assert len(names) == 10
+        assert len(names) == 11
         await s.ok("healthsim_save_scenario", {"name": "v", "entities": {**entities(3), "claims": [{"claim_id": "c"}]}, "tags": ["x"]})
         await s.ok("healthsim_list_scenarios", {})
         await s.ok("healthsim_load_scenario", {"name_or_id": "v"})
@@ -65,7 +65,7 @@ async def test_demo_database_every_tool_and_schema(tmp_path):
     subprocess.run([BIN, "--db", str(db), "demo", "--small"], check=True, capture_output=True, timeout=300)
     async with server(db) as s:
         tools = {t.name: t for t in (await s.session.list_tools()).tools}
-        assert len(tools) == 10
+        assert len(tools) == 11
         for tool in tools.values():
             Draft202012Validator.check_schema(tool.input_schema)
             assert tool.input_schema["type"] == "object"

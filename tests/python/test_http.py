@@ -100,7 +100,7 @@ async def test_eight_clients_share_one_server(http_server):
     async def client(index: int):
         async with http_session(http_server.url) as session:
             tools = await session.list_tools()
-            assert len(tools.tools) == 10
+            assert len(tools.tools) == 11
             for i in range(saves):
                 name = f"c{index}-s{i}"
                 saved = await call_ok(session, "healthsim_save_scenario", {"name": name, "entities": entities(3, name)})
@@ -348,6 +348,6 @@ def test_sdk_1_client(db_path, transport):
     assert run.returncode == 0, run.stderr
     seen = json.loads(run.stdout.strip().splitlines()[-1])
     assert seen["server"] == "healthsim-mcp" and seen["protocol"] in ("2025-06-18", "2025-11-25"), seen
-    assert len(seen["tools"]) == 10 and not seen["saved_error"], seen
+    assert len(seen["tools"]) == 11 and not seen["saved_error"], seen
     assert seen["rows"] == [{"n": 1}] and seen["structured_matches"], seen
     assert seen["warnings"] == [], seen["warnings"]

@@ -60,7 +60,7 @@ async def test_bundle_validates_installs_and_serves(tmp_path):
     manifest = json.loads((unpacked / "manifest.json").read_text())
     assert manifest["server"]["type"] == "binary"
     listed = {t["name"] for t in manifest["tools"]}
-    assert len(listed) == 10 and "healthsim_save_scenario" in listed
+    assert len(listed) == 11 and "healthsim_save_scenario" in listed
     assert {"db_path", "read_only", "write_timeout_ms"} <= set(manifest["user_config"])
     # Launch it as Claude Desktop does: substitute ${__dirname} and the user's answers.
     answers = {"db_path": str(tmp_path / "bundle.duckdb"), "read_only": "false", "write_timeout_ms": "5000", "max_output_chars": "100000"}

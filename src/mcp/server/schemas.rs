@@ -84,16 +84,14 @@ pub(super) fn published_output_schema(detailed: JsonObject) -> JsonObject {
         .into_iter()
         .flatten()
         .map(|(name, schema)| {
-            let words = shape_in_words(schema, defs, 0);
-            match schema.get("description").and_then(Value::as_str) {
-                Some(doc) => format!("{name} ({words}): {}", doc.replace('\n', " ").trim_end_matches('.')),
-                None => format!("{name} ({words})"),
-            }
+            // Each key's shape; what it means is the contract's and README's (the words
+            // would be paid on every turn).
+            format!("{name} ({})", shape_in_words(schema, defs, 0))
         })
         .collect();
     let mut text = detailed.get("description").and_then(Value::as_str).map(|d| format!("{d} ")).unwrap_or_default();
     if !keys.is_empty() {
-        text.push_str(&format!("An object with the keys: {}.", keys.join("; ")));
+        text.push_str(&format!("Keys: {}.", keys.join("; ")));
     }
     if !text.is_empty() {
         lean.insert("description".into(), text.into());
@@ -166,6 +164,7 @@ mod tests {
         assert!(unsigned_bounds >= 2, "unsigned arguments keep minimum 0 ({unsigned_bounds})");
         let raw = HealthSim::scenario_tools()
             + HealthSim::add_router()
+            + HealthSim::profile_router()
             + HealthSim::query_tools()
             + HealthSim::provider_tools();
         let before: usize = raw
@@ -183,6 +182,7 @@ mod tests {
     fn output_schemas_have_no_subschemas_and_name_every_key() {
         let raw = HealthSim::scenario_tools()
             + HealthSim::add_router()
+            + HealthSim::profile_router()
             + HealthSim::query_tools()
             + HealthSim::provider_tools();
         let published = HealthSim::router();
@@ -227,7 +227,7 @@ mod tests {
             json!({
                 "type": "object",
                 "required": ["rows"],
-                "description": "A result. An object with the keys: rows (array of objects): One per row; \
+                "description": "A result. Keys: rows (array of objects); \
                     note (string or null); inner (object or null); ids (array of (string or null)); anything (any value)."
             })
         );

@@ -21,7 +21,7 @@ fn default_provider_limit() -> u32 {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderArgs {
-    /// State: 2-letter abbreviation (e.g. 'CA', 'TX'; any case) or 2-digit FIPS code
+    /// State: 2-letter abbreviation or 2-digit FIPS code
     #[schemars(length(min = 2, max = 2))]
     pub state: String,
     /// City name or part of it (case-insensitive)
@@ -36,15 +36,15 @@ pub struct ProviderArgs {
     #[serde(default)]
     #[schemars(length(min = 1, max = 5))]
     pub zip_code: Option<String>,
-    /// Specialty keyword, e.g. 'Family Medicine', 'Cardiology', 'Pediatrics', 'Nurse Practitioner', 'Pharmacy' (ignored when taxonomy_code is given)
+    /// Specialty keyword, e.g. 'Cardiology', 'Pharmacy' (ignored with taxonomy_code)
     #[serde(default)]
     #[schemars(length(max = 100))]
     pub specialty: Option<String>,
-    /// NUCC taxonomy code, e.g. '207Q00000X' (Family Medicine); matches any of a provider's four taxonomies
+    /// NUCC taxonomy code, e.g. '207Q00000X'; matches any of a provider's taxonomies
     #[serde(default)]
     #[schemars(length(min = 10, max = 10))]
     pub taxonomy_code: Option<String>,
-    /// 'individual' (NPI type 1) or 'organization' (NPI type 2); both when absent
+    /// 'individual' (NPI type 1) or 'organization' (type 2); both when absent
     #[serde(default)]
     pub entity_type: Option<String>,
     /// Maximum providers to return
@@ -108,7 +108,7 @@ fn read(raw: Map<String, Value>) -> Result<ProviderSearch, ArgError> {
 impl HealthSim {
     #[tool(
         name = "healthsim_search_providers",
-        description = "Search the provider registry (network.providers, NPPES layout) by state (required), city, county FIPS, ZIP prefix, NUCC taxonomy code or specialty keyword, and individual or organization. Use it to pick existing providers (NPI, name, specialty, practice address) for generated scenarios instead of inventing them.",
+        description = "Search the provider registry (network.providers, NPPES layout) by state (required), city, county FIPS, ZIP prefix, NUCC taxonomy code or specialty keyword, and individual or organization. Use it to pick real-shaped providers for scenarios instead of inventing them.",
         output_schema = schema_for_output::<ProviderResult>(),
         annotations(title = "Search Providers", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]

@@ -87,7 +87,7 @@ pub struct NoArgs {}
 impl HealthSim {
     #[tool(
         name = "healthsim_query",
-        description = "Run one read-only DuckDB SQL statement over the whole database. Canonical tables, each row with scenario_id: patients (mrn) with encounters, diagnoses, medications, lab_results, vital_signs, procedures, allergies, immunizations, orders, clinical_notes by patient_mrn; members with claims by member_id, claim_lines by claim_id; prescriptions, pharmacy_claims by member_id; subjects, trial_visits, adverse_events, exposures by usubjid; scenarios (scenario_id, name); reference data (healthsim_tables lists all). Example: SELECT p.gender, count(*) FROM patients p JOIN scenarios s USING (scenario_id) WHERE s.name = 'x' GROUP BY ALL. Rows are capped by limit; writes, files and settings are refused.",
+        description = "Run one read-only DuckDB SQL statement over the database. Tables (rows carry scenario_id): patients (mrn) with encounters, diagnoses, medications, lab_results, vital_signs, procedures, allergies, immunizations, orders, clinical_notes by patient_mrn; members with claims by member_id, claim_lines by claim_id; prescriptions, pharmacy_claims by member_id; subjects, trial_visits, adverse_events, exposures by usubjid; scenarios (scenario_id, name); reference data (healthsim_tables lists all). Example: SELECT p.gender, count(*) FROM patients p JOIN scenarios s USING (scenario_id) WHERE s.name = 'x' GROUP BY ALL. Read-only; rows capped by limit.",
         output_schema = schema_for_output::<QueryResult>(),
         annotations(title = "Query HealthSim Database", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]

@@ -3,6 +3,7 @@
 
 mod add;
 mod load;
+mod profile;
 mod save;
 
 use std::collections::BTreeMap;
@@ -221,7 +222,7 @@ impl HealthSim {
 
     #[tool(
         name = "healthsim_load_scenario",
-        description = "Load a saved scenario by name or id: metadata, tags and every entity exactly as saved. Call healthsim_get_summary first: a load is large and is cut to the output limit; for specific rows use healthsim_query.",
+        description = "Load a saved scenario by name or id: metadata, tags and every entity exactly as saved. Call healthsim_get_summary first: a load is large and cut to the output limit; for rows use healthsim_query.",
         output_schema = schema_for_output::<LoadOutput>(),
         annotations(title = "Load HealthSim Scenario", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
@@ -257,7 +258,7 @@ impl HealthSim {
 
     #[tool(
         name = "healthsim_get_summary",
-        description = "Start here to inspect a scenario (cheap, small): entity counts, statistics (ages, genders, encounter dates and types, claim financials, top diagnoses, plans, drugs, study arms) and a few sample rows per table. Accepts an id, a name, or part of a name.",
+        description = "Start here to inspect a scenario (cheap, small): entity counts, statistics (ages, genders, visits, claims, diagnoses, plans, drugs, arms) and a few sample rows per table. Accepts an id, a name, or part of a name.",
         output_schema = schema_for_output::<SummaryOutput>(),
         meta = crate::mcp::app::summary_tool_meta(),
         annotations(title = "Get Scenario Summary", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)

@@ -88,7 +88,7 @@ pub struct AddOutput {
 impl HealthSim {
     #[tool(
         name = "healthsim_add_entities",
-        description = "Add entities to a scenario in batches: for large or growing scenarios (a model's output limit cuts off one huge save). First call: scenario_name (or nothing) creates the scenario and returns its scenario_id; later calls: scenario_id adds to it. An entity whose type and id the scenario already holds is replaced; nothing is deleted. Each call is one transaction. For a small, complete scenario use healthsim_save_scenario.",
+        description = "Add entities to a scenario in batches (one huge save would hit the output limit). First call: scenario_name (or nothing) creates the scenario and returns its scenario_id; later calls: scenario_id adds to it. An entity whose type and id the scenario already holds is replaced; nothing is deleted. Each call is one transaction. For a small, complete scenario use healthsim_save_scenario.",
         output_schema = schema_for_output::<AddOutput>(),
         annotations(title = "Add Entities to Scenario", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]

@@ -224,6 +224,22 @@ pub(super) fn progress_reporter(
     context: &RequestContext<RoleServer>,
     total: u64,
 ) -> Option<(crate::db::Progress, tokio::task::JoinHandle<()>)> {
+    let (sender, forwarder) = progress_channel(context, total)?;
+    let progress: crate::db::Progress = Box::new(move |done, message| {
+        let _ = sender.send((done, message.to_owned()));
+    });
+    Some((progress, forwarder))
+}
+
+/// Steps done and what is being done, for [`progress_channel`].
+pub(super) type ProgressSender = tokio::sync::mpsc::UnboundedSender<(u64, String)>;
+
+/// Progress notifications of `total` steps, when the client asked for them: what is sent
+/// into the channel is forwarded to the client in order.
+pub(super) fn progress_channel(
+    context: &RequestContext<RoleServer>,
+    total: u64,
+) -> Option<(ProgressSender, tokio::task::JoinHandle<()>)> {
     let token = context.meta.get_progress_token()?;
     let peer = context.peer.clone();
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<(u64, String)>();
@@ -237,10 +253,7 @@ pub(super) fn progress_reporter(
             }
         }
     });
-    let progress: crate::db::Progress = Box::new(move |done, message| {
-        let _ = sender.send((done, message.to_owned()));
-    });
-    Some((progress, forwarder))
+    Some((sender, forwarder))
 }
 
 /// Logs a save whose call was dropped before it answered (the client cancelled it or went

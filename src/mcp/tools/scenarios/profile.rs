@@ -1,0 +1,262 @@
+//! `healthsim_execute_profile`: a cohort generated on the server from a HealthSim profile
+//! (`synth::profile`) and saved as a scenario in one call, or previewed; the answer is
+//! the counts and the realised statistics beside the requested ones.
+
+use rmcp::RoleServer;
+use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::CallToolResult;
+use rmcp::service::RequestContext;
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::super::{ArgError, ArgReader, Parameters, db_failure, failure, success};
+use super::save::{cap_warnings, progress_channel, without_skipped};
+use crate::db::{SaveOutcome, SaveRequest};
+use crate::mcp::server::HealthSim;
+use crate::synth::profile::{Profile, Run, spec::Geography};
+
+/// The arguments' schema; they are read through `ArgReader` (envelope, bounds, names).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ProfileArgs {
+    /// HealthSim profile: {name, generation, demographics, clinical, coverage} or {template, profile}
+    #[schemars(with = "Map<String, Value>")]
+    pub profile: Value,
+    /// Scenario to save into (default: the profile's name)
+    #[serde(default)]
+    #[schemars(with = "String", length(max = 200))]
+    pub name: Option<String>,
+    /// Overrides generation.count (1-100000)
+    #[serde(default)]
+    pub count: Option<u64>,
+    /// Overrides generation.seed (same seed, same cohort)
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Return 5 patients, save nothing
+    #[serde(default)]
+    pub preview: bool,
+    /// Replace an existing scenario of that name
+    #[serde(default)]
+    pub overwrite: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ProfileOutput {
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenario_id: Option<String>,
+    pub name: String,
+    pub seed: u64,
+    pub patients: u64,
+    pub entity_counts: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canonical_rows: Option<Map<String, Value>>,
+    pub statistics: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entities: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<String>>,
+}
+
+/// The arguments as read.
+struct Read {
+    profile: Value,
+    name: Option<String>,
+    count: Option<u64>,
+    seed: Option<u64>,
+    preview: bool,
+    overwrite: bool,
+}
+
+/// Patients a preview shows.
+const PREVIEW_PATIENTS: u64 = 5;
+
+#[tool_router(router = profile_tools, vis = "pub(crate)")]
+impl HealthSim {
+    #[tool(
+        name = "healthsim_execute_profile",
+        description = "Generate a cohort from a HealthSim profile and save it as a scenario in one call (use it instead of writing many entities): patients, conditions, a year of visits, vitals, labs and medications (patientsim), members and claims (membersim), prescriptions and pharmacy fills (rxmembersim). Answers counts and realised statistics; preview=true returns 5 patients, saving nothing.",
+        output_schema = schema_for_output::<ProfileOutput>(),
+        annotations(title = "Generate Cohort from Profile", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn healthsim_execute_profile(
+        &self,
+        args: Parameters<ProfileArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let read = || -> Result<Read, ArgError> {
+            let mut a = ArgReader::new::<ProfileArgs>(args.raw)?;
+            let profile = a
+                .value("profile")
+                .ok_or_else(|| ArgError("profile is required (a HealthSim profile object)".into()))?;
+            let name = a.optional_string("name", 200)?;
+            let count = a.value("count").filter(|v| !v.is_null()).map(|v| {
+                v.as_u64()
+                    .filter(|n| (1..=crate::synth::profile::spec::MAX_COUNT).contains(n))
+                    .ok_or_else(|| ArgError(format!("count must be between 1 and 100000 (got {v})")))
+            });
+            let seed = a.value("seed").filter(|v| !v.is_null()).map(|v| {
+                v.as_u64().ok_or_else(|| ArgError(format!("seed must be a whole number of at least 0 (got {v})")))
+            });
+            Ok(Read {
+                profile,
+                name,
+                count: count.transpose()?,
+                seed: seed.transpose()?,
+                preview: a.boolean("preview", false)?,
+                overwrite: a.boolean("overwrite", false)?,
+            })
+        };
+        let Read { profile, name, count, seed, preview, overwrite } = match read() {
+            Ok(args) => args,
+            Err(err) => return err.into(),
+        };
+        let profile = match Profile::read(&profile) {
+            Ok(profile) => profile,
+            Err(err) => return failure(format!("{err}; fix the profile and call again"), Map::new()),
+        };
+        let seed = seed.or(profile.seed).unwrap_or_else(|| fastrand::u64(..u64::from(u32::MAX)));
+        let count = count.unwrap_or(profile.count);
+        let name = name.unwrap_or_else(|| profile.name.clone());
+        let places =
+            if profile.clinical.is_none() { self.places_prevalence(profile.geography.as_ref()).await } else { None };
+        let mut warnings = profile.warnings.clone();
+        if profile.clinical.is_none() && places.is_none() {
+            warnings.push("the profile has no clinical section and no PLACES data for its place (population.places_county): patients have no conditions".into());
+        }
+        let run = Run { profile, seed, count, as_of: chrono::Utc::now().date_naive(), places };
+        if preview {
+            let (entities, tally) = run.preview(PREVIEW_PATIENTS);
+            let counts = entities.iter().map(|(k, v)| (k.clone(), json!(v.as_array().map_or(0, Vec::len)))).collect();
+            return success(
+                &ProfileOutput {
+                    status: "preview".into(),
+                    scenario_id: None,
+                    name,
+                    seed,
+                    patients: count.min(PREVIEW_PATIENTS),
+                    entity_counts: counts,
+                    canonical_rows: None,
+                    statistics: run.statistics(&tally),
+                    entities: Some(entities),
+                    warnings: cap_warnings(&warnings),
+                },
+                true,
+            );
+        }
+        if let Err(reason) = self.db.writes_enabled().await {
+            return failure(reason, Map::new());
+        }
+        // Progress in two halves: patients generated (0..count), then rows written.
+        let (sender, forwarder) =
+            progress_channel(&context, 2 * count).map_or((None, None), |(s, f)| (Some(s), Some(f)));
+        let (ready, request) = std::sync::mpsc::sync_channel::<SaveRequest>(1);
+        let saving = self.db.save_when_ready(move || request.recv().ok());
+        let planning = async {
+            let run = std::sync::Arc::new(run);
+            let planner = std::sync::Arc::clone(&run);
+            let (cancelled, generated) = (context.ct.clone(), sender.clone());
+            let go_on = move |done: u64| {
+                if let Some(sender) = &generated {
+                    let _ = sender.send((done, format!("generated {done} of {count} patients")));
+                }
+                !cancelled.is_cancelled()
+            };
+            // Cancelled, the request is never sent: the write rolls back, nothing is saved.
+            let (plan, tally) =
+                tokio::task::spawn_blocking(move || planner.plan(crate::model::new_uuid, go_on)).await.ok()??;
+            let entity_counts: Map<String, Value> =
+                plan.entity_counts.iter().map(|(t, n)| (t.clone(), json!(n))).collect();
+            let canonical: Map<String, Value> =
+                plan.canonical_counts().into_iter().map(|(t, n)| (t.to_owned(), json!(n))).collect();
+            let total =
+                (plan.total_entities() as u64 + canonical.values().filter_map(Value::as_u64).sum::<u64>()).max(1);
+            let progress = sender.map(|sender| -> crate::db::Progress {
+                Box::new(move |done, message| {
+                    let _ = sender.send((count + done.min(total) * count / total, message.to_owned()));
+                })
+            });
+            let mut planned_warnings = plan.warnings.clone();
+            planned_warnings.truncate(5);
+            let description =
+                Some(format!("Generated from profile '{}' (seed {seed}, {count} patients)", run.profile.name));
+            let tags = vec!["generated".to_owned(), format!("profile:{}", run.profile.id)];
+            ready.send(SaveRequest { name: name.clone(), description, tags, overwrite, plan, progress }).ok()?;
+            Some((entity_counts, canonical, run.statistics(&tally), planned_warnings))
+        };
+        let (outcome, planned) = tokio::join!(saving, planning);
+        if context.ct.is_cancelled() {
+            tracing::warn!(%name, "a profile run was cancelled by the client; nothing was saved unless it had finished generating");
+        }
+        let Some((entity_counts, canonical_rows, statistics, planned_warnings)) = planned else {
+            return match outcome {
+                Err(err) => db_failure("healthsim_execute_profile", err),
+                Ok(_) => failure("internal error while generating the cohort; nothing was written", Map::new()),
+            };
+        };
+        if let Some(forwarder) = forwarder {
+            let _ = forwarder.await;
+        }
+        match outcome {
+            Ok(SaveOutcome::Saved { scenario_id, warnings: kept_as_json, skipped, .. }) => {
+                tracing::info!(%name, %scenario_id, count, seed, "cohort generated");
+                warnings.extend(kept_as_json);
+                warnings.extend(planned_warnings);
+                let output = ProfileOutput {
+                    status: "generated".into(),
+                    scenario_id: Some(scenario_id),
+                    name,
+                    seed,
+                    patients: count,
+                    entity_counts,
+                    canonical_rows: Some(without_skipped(canonical_rows, skipped)),
+                    statistics,
+                    entities: None,
+                    warnings: cap_warnings(&warnings),
+                };
+                success(&output, true)
+            }
+            Ok(SaveOutcome::NameTaken) => failure(
+                format!("scenario '{name}' already exists; pass overwrite=true to replace it, or another name"),
+                Map::new(),
+            ),
+            Err(err) => db_failure("healthsim_execute_profile", err),
+        }
+    }
+}
+
+impl HealthSim {
+    pub(crate) fn profile_router() -> ToolRouter<HealthSim> {
+        Self::profile_tools()
+    }
+
+    /// PLACES crude prevalences (0..1) of the place: its county, or the mean of its
+    /// state's counties; `None` without reference data or place.
+    async fn places_prevalence(&self, place: Option<&Geography>) -> Option<Vec<(String, f64)>> {
+        let filter = match place? {
+            // Both come from the profile reader: a state abbreviation or 5 digits.
+            Geography::State(state) => format!("stateabbr = '{state}'"),
+            Geography::States(states) => format!("stateabbr IN ('{}')", states.join("', '")),
+            Geography::County { fips, .. } => format!("countyfips = '{fips}'"),
+        };
+        let columns: Vec<&str> =
+            crate::synth::profile::clinical::CONDITIONS.iter().filter_map(|c| c.places_column).collect();
+        let select = columns.iter().map(|c| format!("avg({c}) AS {c}")).collect::<Vec<_>>().join(", ");
+        let sql = format!("SELECT {select} FROM population.places_county WHERE {filter}");
+        let result = self.db.query(sql, 1, 100_000, tokio_util::sync::CancellationToken::new()).await.ok()?.ok()?;
+        let row = result.rows.first()?;
+        let found: Vec<(String, f64)> = columns
+            .iter()
+            .filter_map(|c| {
+                row.get(*c)
+                    .and_then(|v| v.as_f64().or_else(|| v.as_str()?.parse().ok()))
+                    .map(|p| ((*c).to_owned(), p / 100.0))
+            })
+            .collect();
+        (!found.is_empty()).then_some(found)
+    }
+}

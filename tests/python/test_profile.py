@@ -1,0 +1,51 @@
+"""A cohort generated from a HealthSim profile, as a HealthSim user meets it: through the
+MCP Python SDK (progress notifications while it runs), then read by Python duckdb from
+the same file the way a pytest suite or a notebook does."""
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import server
+
+pytestmark = pytest.mark.anyio
+
+PROFILES = Path(__file__).resolve().parents[2] / "fixtures" / "profiles"
+
+
+async def test_generation_reports_progress_and_the_file_holds_the_cohort(db_path):
+    profile = json.loads((PROFILES / "flat_georgia_hypertension.json").read_text())
+    updates = []
+
+    async def on_progress(progress, total, message):
+        updates.append((progress, total, message))
+
+    async with server(db_path) as s:
+        result = await s.session.call_tool(
+            "healthsim_execute_profile",
+            {"profile": profile, "name": "ga", "count": 3_000, "seed": 8},
+            progress_callback=on_progress,
+        )
+        assert not result.is_error, result.content[0].text
+        answer = json.loads(result.content[0].text)
+        assert answer["canonical_rows"]["patients"] == 3_000
+    progress = [p for p, _, _ in updates]
+    assert progress == sorted(progress), progress
+    assert progress[-1] == updates[-1][1] == 6_000.0
+    assert any("generated 3000 of 3000 patients" in (m or "") for _, _, m in updates)
+    # The notebook's view: the same file, another process.
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        (patients, diagnosed, in_georgia) = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM diagnoses d WHERE d.patient_mrn = p.mrn "
+            "AND d.scenario_id = p.scenario_id AND d.code = 'I10')), count(*) FILTER (WHERE state = 'GA') FROM patients p"
+        ).fetchone()
+        assert patients == diagnosed == in_georgia == 3_000
+        orphans = con.execute(
+            "SELECT count(*) FROM claim_lines l ANTI JOIN claims c ON c.claim_id = l.claim_id AND c.scenario_id = l.scenario_id"
+        ).fetchone()[0]
+        assert orphans == 0
+    finally:
+        con.close()
