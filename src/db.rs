@@ -31,7 +31,7 @@ pub use providers::{
 };
 pub use reference::{ReferenceResult, ReferenceTable, State, TableInventory, parse_state, states};
 pub use scenarios::{
-    AddOutcome, AddRequest, AddTarget, ListFilter, Progress, Removed, Resolution, SaveOutcome, SaveRequest,
+    AddOutcome, AddRequest, AddTarget, ListFilter, More, Progress, Removed, Resolution, SaveOutcome, SaveRequest,
     ScenarioListing, ScenarioRow,
 };
 pub use schema::OUR_LABEL;
@@ -186,6 +186,11 @@ impl Db {
     }
 
     /// Refuses what works on a local file only.
+    /// Whether the database is on a server (Quack, DuckLake, MotherDuck) rather than a file.
+    pub fn is_remote(&self) -> bool {
+        self.remote.is_some()
+    }
+
     fn local_only(&self, what: &str) -> Result<(), DbError> {
         match &self.remote {
             Some(_) => Err(DbError::Other(anyhow::anyhow!(

@@ -46,7 +46,15 @@ pub struct SaveRequest {
     pub plan: SavePlan,
     /// Called about every 10% of rows written, when the client asked for progress.
     pub progress: Option<Progress>,
+    /// Further parts of the same scenario, written after `plan` in the same transaction
+    /// until it answers `None` (a generated cohort, chunk by chunk: its memory stays that of
+    /// one chunk). Local files only: a write on a server may run twice.
+    pub more: Option<More>,
 }
+
+/// The next part of a scenario saved in parts (see [`SaveRequest::more`]).
+/// An error rolls the whole save back (a cancelled generation).
+pub type More = Box<dyn FnMut() -> anyhow::Result<Option<crate::model::SavePlan>> + Send>;
 
 /// Outcome of a save; `NameTaken` is the error the tool reports.
 #[derive(Debug)]

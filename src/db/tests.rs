@@ -17,8 +17,15 @@ async fn an_abandoned_save_writes_nothing() {
             .unwrap(),
         crate::model::new_uuid,
     );
-    let request =
-        SaveRequest { name: "s".into(), description: None, tags: vec![], overwrite: false, plan, progress: None };
+    let request = SaveRequest {
+        name: "s".into(),
+        description: None,
+        tags: vec![],
+        overwrite: false,
+        plan,
+        progress: None,
+        more: None,
+    };
     let (ready, waiting) = std::sync::mpsc::sync_channel(1);
     let saving = db.save_when_ready(move || waiting.recv().ok());
     ready.send(request).unwrap();

@@ -76,6 +76,7 @@ async fn fill(db: &Db, scale: Scale) -> anyhow::Result<DemoReport> {
             overwrite: false,
             plan,
             progress: None,
+            more: None,
         };
         match db.save(request).await {
             Ok(SaveOutcome::Saved { .. }) => report.saved.push((*name).to_owned()),

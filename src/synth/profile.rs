@@ -18,7 +18,7 @@ use crate::model::{SavePlan, plan_save};
 pub use spec::{Profile, SpecError};
 
 /// Patients mapped into the plan at a time (their JSON trees are freed chunk by chunk).
-const CHUNK: u64 = 1_000;
+pub const CHUNK: u64 = 1_000;
 
 /// A run: the profile, its seed and count (overrides applied), and the care window's end.
 pub struct Run {
@@ -52,6 +52,22 @@ impl Run {
         let mut tally = Tally { conditions: vec![0; plan.conditions.len()], ..Tally::default() };
         let patients: Vec<_> = (0..n.min(self.count)).map(|i| tally.add(cohort::generate(&plan, i))).collect();
         (cohort::group(patients), tally)
+    }
+
+    /// The save plan of patients `start..` (one chunk), counted into `tally`; `None` past
+    /// the last patient.
+    pub fn chunk(&self, start: u64, tally: &mut Tally, new_id: impl FnMut() -> String) -> Option<SavePlan> {
+        if start >= self.count {
+            return None;
+        }
+        let plan =
+            cohort::Plan { profile: &self.profile, seed: self.seed, as_of: self.as_of, conditions: self.conditions() };
+        if tally.conditions.is_empty() {
+            tally.conditions = vec![0; plan.conditions.len()];
+        }
+        let end = (start + CHUNK).min(self.count);
+        let patients: Vec<_> = (start..end).map(|i| tally.add(cohort::generate(&plan, i))).collect();
+        Some(plan_save(cohort::group(patients), new_id))
     }
 
     /// Every patient, mapped into one save plan chunk by chunk; `new_id` as for a save.

@@ -33,7 +33,7 @@ async def test_generation_reports_progress_and_the_file_holds_the_cohort(db_path
         assert answer["canonical_rows"]["patients"] == 3_000
     progress = [p for p, _, _ in updates]
     assert progress == sorted(progress), progress
-    assert progress[-1] == updates[-1][1] == 6_000.0
+    assert progress[-1] == updates[-1][1] == 3_000.0 and len(progress) >= 3, updates
     assert any("generated 3000 of 3000 patients" in (m or "") for _, _, m in updates)
     # The notebook's view: the same file, another process.
     con = duckdb.connect(str(db_path), read_only=True)

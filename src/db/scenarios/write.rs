@@ -98,6 +98,24 @@ pub fn save(conn: &Sql<'_>, layout: &Layout, request: &mut SaveRequest) -> anyho
     insert_entities(conn, layout, &scenario_id, &request.plan, &stamp, &mut reporter)?;
     let mut skipped = Skipped::default();
     insert_canonical_rows(conn, layout, &scenario_id, &request.plan, &stamp, &mut reporter, &mut skipped)?;
+    if let Some(more) = request.more.as_mut() {
+        let mut counts = request.plan.entity_counts.clone();
+        while let Some(part) = more()? {
+            insert_entities(conn, layout, &scenario_id, &part, &stamp, &mut reporter)?;
+            insert_canonical_rows(conn, layout, &scenario_id, &part, &stamp, &mut reporter, &mut skipped)?;
+            for (kind, n) in part.entity_counts {
+                match counts.iter_mut().find(|(k, _)| *k == kind) {
+                    Some((_, total)) => *total += n,
+                    None => counts.push((kind, n)),
+                }
+            }
+        }
+        conn.execute(
+            &format!("UPDATE {table} SET metadata = ? WHERE {key} = ?"),
+            params![metadata_of(&counts), scenario_id],
+        )
+        .context("cannot record the scenario's entity counts")?;
+    }
     Ok(SaveOutcome::Saved {
         scenario_id,
         warnings: skipped.warnings(layout),

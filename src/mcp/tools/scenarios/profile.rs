@@ -2,6 +2,8 @@
 //! (`synth::profile`) and saved as a scenario in one call, or previewed; the answer is
 //! the counts and the realised statistics beside the requested ones.
 
+use std::sync::{Arc, Mutex};
+
 use rmcp::RoleServer;
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -16,7 +18,7 @@ use super::super::{ArgError, ArgReader, Parameters, db_failure, failure, success
 use super::save::{cap_warnings, progress_channel, without_skipped};
 use crate::db::{SaveOutcome, SaveRequest};
 use crate::mcp::server::HealthSim;
-use crate::synth::profile::{Profile, Run, spec::Geography};
+use crate::synth::profile::{CHUNK, Profile, Run, Tally, spec::Geography};
 
 /// The arguments' schema; they are read through `ArgReader` (envelope, bounds, names).
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -70,6 +72,31 @@ struct Read {
     seed: Option<u64>,
     preview: bool,
     overwrite: bool,
+}
+
+/// What the chunks of a run added up to, for the answer.
+#[derive(Default)]
+struct Collected {
+    tally: Tally,
+    entity_counts: Vec<(String, usize)>,
+    canonical: std::collections::BTreeMap<&'static str, usize>,
+    /// The first few warnings of the mapping.
+    warnings: Vec<String>,
+}
+
+impl Collected {
+    fn note(&mut self, plan: &crate::model::SavePlan) {
+        for (kind, n) in &plan.entity_counts {
+            match self.entity_counts.iter_mut().find(|(k, _)| k == kind) {
+                Some((_, total)) => *total += n,
+                None => self.entity_counts.push((kind.clone(), *n)),
+            }
+        }
+        for (table, n) in plan.canonical_counts() {
+            *self.canonical.entry(table).or_default() += n;
+        }
+        self.warnings.extend(plan.warnings.iter().take(5usize.saturating_sub(self.warnings.len())).cloned());
+    }
 }
 
 /// Patients a preview shows.
@@ -151,53 +178,78 @@ impl HealthSim {
         if let Err(reason) = self.db.writes_enabled().await {
             return failure(reason, Map::new());
         }
-        // Progress in two halves: patients generated (0..count), then rows written.
-        let (sender, forwarder) =
-            progress_channel(&context, 2 * count).map_or((None, None), |(s, f)| (Some(s), Some(f)));
+        // Patients are generated and written chunk by chunk in one transaction (a local
+        // file: memory stays that of a chunk); on a server, whose write may run twice, the
+        // whole cohort is one plan. Progress counts patients generated and written.
+        let (sender, forwarder) = progress_channel(&context, count).map_or((None, None), |(s, f)| (Some(s), Some(f)));
+        let streamed = !self.db.is_remote();
+        let collected = Arc::new(Mutex::new(Collected::default()));
         let (ready, request) = std::sync::mpsc::sync_channel::<SaveRequest>(1);
         let saving = self.db.save_when_ready(move || request.recv().ok());
         let planning = async {
-            let run = std::sync::Arc::new(run);
-            let planner = std::sync::Arc::clone(&run);
-            let (cancelled, generated) = (context.ct.clone(), sender.clone());
-            let go_on = move |done: u64| {
-                if let Some(sender) = &generated {
-                    let _ = sender.send((done, format!("generated {done} of {count} patients")));
-                }
-                !cancelled.is_cancelled()
-            };
-            // Cancelled, the request is never sent: the write rolls back, nothing is saved.
-            let (plan, tally) =
-                tokio::task::spawn_blocking(move || planner.plan(crate::model::new_uuid, go_on)).await.ok()??;
-            let entity_counts: Map<String, Value> =
-                plan.entity_counts.iter().map(|(t, n)| (t.clone(), json!(n))).collect();
-            let canonical: Map<String, Value> =
-                plan.canonical_counts().into_iter().map(|(t, n)| (t.to_owned(), json!(n))).collect();
-            let total =
-                (plan.total_entities() as u64 + canonical.values().filter_map(Value::as_u64).sum::<u64>()).max(1);
-            let progress = sender.map(|sender| -> crate::db::Progress {
-                Box::new(move |done, message| {
-                    let _ = sender.send((count + done.min(total) * count / total, message.to_owned()));
-                })
+            let run = Arc::new(run);
+            let (first_run, first_collected) = (Arc::clone(&run), Arc::clone(&collected));
+            let first = tokio::task::spawn_blocking(move || {
+                let mut c = first_collected.lock().unwrap_or_else(|e| e.into_inner());
+                let plan = if streamed {
+                    first_run.chunk(0, &mut c.tally, crate::model::new_uuid)?
+                } else {
+                    let (plan, tally) = first_run.plan(crate::model::new_uuid, |_| true)?;
+                    c.tally = tally;
+                    plan
+                };
+                c.note(&plan);
+                Some(plan)
+            })
+            .await
+            .ok()??;
+            if let Some(sender) = &sender {
+                let done = if streamed { count.min(CHUNK) } else { count };
+                let _ = sender.send((done, format!("generated {done} of {count} patients")));
+            }
+            let more: Option<crate::db::More> = streamed.then(|| {
+                let (run, collected, cancelled, sender) =
+                    (Arc::clone(&run), Arc::clone(&collected), context.ct.clone(), sender.clone());
+                let mut start = CHUNK;
+                Box::new(move || {
+                    if cancelled.is_cancelled() {
+                        anyhow::bail!("the call was cancelled; nothing was saved");
+                    }
+                    let mut c = collected.lock().unwrap_or_else(|e| e.into_inner());
+                    let Some(plan) = run.chunk(start, &mut c.tally, crate::model::new_uuid) else { return Ok(None) };
+                    c.note(&plan);
+                    start += CHUNK;
+                    if let Some(sender) = &sender {
+                        let done = start.min(count);
+                        let _ = sender.send((done, format!("generated {done} of {count} patients")));
+                    }
+                    Ok(Some(plan))
+                }) as crate::db::More
             });
-            let mut planned_warnings = plan.warnings.clone();
-            planned_warnings.truncate(5);
             let description =
                 Some(format!("Generated from profile '{}' (seed {seed}, {count} patients)", run.profile.name));
             let tags = vec!["generated".to_owned(), format!("profile:{}", run.profile.id)];
-            ready.send(SaveRequest { name: name.clone(), description, tags, overwrite, plan, progress }).ok()?;
-            Some((entity_counts, canonical, run.statistics(&tally), planned_warnings))
+            let request =
+                SaveRequest { name: name.clone(), description, tags, overwrite, plan: first, progress: None, more };
+            ready.send(request).ok()?;
+            Some(run)
         };
         let (outcome, planned) = tokio::join!(saving, planning);
+        drop(sender);
         if context.ct.is_cancelled() {
-            tracing::warn!(%name, "a profile run was cancelled by the client; nothing was saved unless it had finished generating");
+            tracing::warn!(%name, "a profile run was cancelled by the client; it was rolled back unless it had finished");
         }
-        let Some((entity_counts, canonical_rows, statistics, planned_warnings)) = planned else {
+        let Some(run) = planned else {
             return match outcome {
                 Err(err) => db_failure("healthsim_execute_profile", err),
                 Ok(_) => failure("internal error while generating the cohort; nothing was written", Map::new()),
             };
         };
+        let Collected { tally, entity_counts, canonical, warnings: planned_warnings } =
+            std::mem::take(&mut *collected.lock().unwrap_or_else(|e| e.into_inner()));
+        let statistics = run.statistics(&tally);
+        let entity_counts: Map<String, Value> = entity_counts.into_iter().map(|(t, n)| (t, json!(n))).collect();
+        let canonical_rows: Map<String, Value> = canonical.into_iter().map(|(t, n)| (t.to_owned(), json!(n))).collect();
         if let Some(forwarder) = forwarder {
             let _ = forwarder.await;
         }
