@@ -220,5 +220,19 @@ pub fn db_failure(tool: &str, err: DbError) -> CallToolResult {
         DbError::Other(_) => tracing::error!(tool, "tool failed: {err}"),
         _ => tracing::warn!(tool, "tool failed: {err}"),
     }
-    failure(err.to_string(), Map::new())
+    let text = err.to_string();
+    // DuckDB's own advice (SET memory_limit...) is not the user's to follow: the server's
+    // budget is.
+    if ["failed to pin block", "failed to allocate data", "Out of Memory Error", "could not allocate block"]
+        .iter()
+        .any(|m| text.contains(m))
+    {
+        return failure(
+            "the database engine ran out of its share of the server's memory (a third of --max-memory) during this \
+             call; nothing was written; restart the server with a larger --max-memory (HEALTHSIM_MAX_MEMORY_MB) or \
+             do the work in smaller parts (a smaller count, fewer entities per save)",
+            Map::new(),
+        );
+    }
+    failure(text, Map::new())
 }

@@ -175,3 +175,31 @@ async fn generated_into_a_tooling_layout() {
     assert_eq!(n, 25);
     server.stop().await;
 }
+
+/// With the population reference tables, a profile that leaves age and conditions open
+/// gets the place's age bands from SVI and its conditions from PLACES (adults only).
+#[tokio::test(flavor = "multi_thread")]
+async fn open_profiles_take_the_place_from_reference_data() {
+    let (_dir, db) = temp_db();
+    let demo =
+        std::process::Command::new(crate::util::BIN).arg("--db").arg(&db).args(["demo", "--small"]).output().unwrap();
+    assert!(demo.status.success(), "{}", String::from_utf8_lossy(&demo.stderr));
+    let server = Server::start(&db).await;
+    let profile = json!({"name": "Rhode Island", "generation": {"count": 400, "seed": 2},
+                         "demographics": {"geography": {"type": "state", "state": "RI"}}});
+    let answer = server.ok("healthsim_execute_profile", json!({"profile": profile, "name": "ri"})).await;
+    assert_eq!(answer["statistics"]["age"]["requested_bounds"], json!([0.0, 95.0]), "SVI's age bands: {answer}");
+    let codes: Vec<&str> =
+        answer["statistics"]["conditions"].as_array().unwrap().iter().map(|c| c["code"].as_str().unwrap()).collect();
+    for code in ["E11.9", "I10", "J45.909", "F32.A"] {
+        assert!(codes.contains(&code), "PLACES conditions: {codes:?}");
+    }
+    let children_with_diabetes = count(
+        &server,
+        "SELECT count(*) FROM patients p JOIN diagnoses d USING (scenario_id) \
+        WHERE d.patient_mrn = p.mrn AND d.code = 'E11.9' AND p.birth_date > DATE '2008-12-31' + INTERVAL 1 YEAR",
+    )
+    .await;
+    assert_eq!(children_with_diabetes, 0);
+    server.stop().await;
+}

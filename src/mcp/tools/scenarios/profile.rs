@@ -18,6 +18,7 @@ use super::super::{ArgError, ArgReader, Parameters, db_failure, failure, success
 use super::save::{cap_warnings, progress_channel, without_skipped};
 use crate::db::{SaveOutcome, SaveRequest};
 use crate::mcp::server::HealthSim;
+use crate::synth::profile::distribution::Distribution;
 use crate::synth::profile::{CHUNK, Profile, Run, Tally, spec::Geography};
 
 /// The arguments' schema; they are read through `ArgReader` (envelope, bounds, names).
@@ -142,7 +143,7 @@ impl HealthSim {
             Ok(args) => args,
             Err(err) => return err.into(),
         };
-        let profile = match Profile::read(&profile) {
+        let mut profile = match Profile::read(&profile) {
             Ok(profile) => profile,
             Err(err) => return failure(format!("{err}; fix the profile and call again"), Map::new()),
         };
@@ -151,6 +152,10 @@ impl HealthSim {
         let name = name.unwrap_or_else(|| profile.name.clone());
         let places =
             if profile.clinical.is_none() { self.places_prevalence(profile.geography.as_ref()).await } else { None };
+        if profile.age.is_none() {
+            // As HealthSim's reference profiles do: the place's age structure from SVI.
+            profile.age = self.svi_age_bands(profile.geography.as_ref()).await;
+        }
         let mut warnings = profile.warnings.clone();
         if profile.clinical.is_none() && places.is_none() {
             warnings.push("the profile has no clinical section and no PLACES data for its place (population.places_county): patients have no conditions".into());
@@ -284,6 +289,27 @@ impl HealthSim {
 impl HealthSim {
     pub(crate) fn profile_router() -> ToolRouter<HealthSim> {
         Self::profile_tools()
+    }
+
+    /// The place's age bands from SVI (`ep_age17`, `ep_age65`: percent of the population,
+    /// population-weighted over a state's counties); `None` without reference data or place.
+    async fn svi_age_bands(&self, place: Option<&Geography>) -> Option<Distribution> {
+        let filter = match place? {
+            Geography::State(state) => format!("st_abbr = '{state}'"),
+            Geography::States(states) => format!("st_abbr IN ('{}')", states.join("', '")),
+            Geography::County { fips, .. } => format!("stcnty = '{fips}'"),
+        };
+        let sql = format!(
+            "SELECT sum(ep_age17 * e_totpop) / sum(e_totpop) AS young, sum(ep_age65 * e_totpop) / sum(e_totpop) AS old \
+             FROM population.svi_county WHERE {filter} AND ep_age17 >= 0 AND ep_age65 >= 0"
+        );
+        let result = self.db.query(sql, 1, 10_000, tokio_util::sync::CancellationToken::new()).await.ok()?.ok()?;
+        let row = result.rows.first()?;
+        let share =
+            |key: &str| row.get(key).and_then(|v| v.as_f64().or_else(|| v.as_str()?.parse().ok())).map(|p| p / 100.0);
+        let (young, old) = (share("young")?, share("old")?);
+        (young + old < 1.0)
+            .then(|| Distribution::AgeBands(vec![(0, 17, young), (18, 64, 1.0 - young - old), (65, 95, old)]))
     }
 
     /// PLACES crude prevalences (0..1) of the place: its county, or the mean of its
