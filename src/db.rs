@@ -31,8 +31,8 @@ pub use providers::{
 };
 pub use reference::{ReferenceResult, ReferenceTable, State, TableInventory, parse_state, states};
 pub use scenarios::{
-    AddOutcome, AddRequest, AddTarget, ListFilter, More, Progress, Removed, Resolution, SaveOutcome, SaveRequest,
-    ScenarioListing, ScenarioRow,
+    AddOutcome, AddRequest, AddTarget, Execution, ListFilter, More, Progress, Removed, Resolution, SaveOutcome,
+    SaveRequest, ScenarioListing, ScenarioRow,
 };
 pub use schema::OUR_LABEL;
 pub use summary::summarize;

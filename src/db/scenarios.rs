@@ -50,6 +50,20 @@ pub struct SaveRequest {
     /// until it answers `None` (a generated cohort, chunk by chunk: its memory stays that of
     /// one chunk). Local files only: a write on a server may run twice.
     pub more: Option<More>,
+    /// A generated cohort's profile run, recorded in `profile_executions` where the layout
+    /// has that table (the tooling's 1.6 and 1.7 layouts).
+    pub execution: Option<Execution>,
+}
+
+/// What `profile_executions` records of a generated cohort.
+pub struct Execution {
+    pub profile_id: String,
+    pub profile_name: String,
+    /// The profile as given (JSON text).
+    pub spec: String,
+    pub products: String,
+    pub seed: u64,
+    pub started: std::time::Instant,
 }
 
 /// The next part of a scenario saved in parts (see [`SaveRequest::more`]).

@@ -25,6 +25,7 @@ async fn an_abandoned_save_writes_nothing() {
         plan,
         progress: None,
         more: None,
+        execution: None,
     };
     let (ready, waiting) = std::sync::mpsc::sync_channel(1);
     let saving = db.save_when_ready(move || waiting.recv().ok());

@@ -77,6 +77,7 @@ async fn fill(db: &Db, scale: Scale) -> anyhow::Result<DemoReport> {
             plan,
             progress: None,
             more: None,
+            execution: None,
         };
         match db.save(request).await {
             Ok(SaveOutcome::Saved { .. }) => report.saved.push((*name).to_owned()),

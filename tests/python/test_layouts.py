@@ -190,3 +190,19 @@ async def test_a_delete_cut_between_its_two_transactions_is_finished(fixtures, t
         await s.ok("healthsim_save_scenario", {"name": "next", "entities": {}})
         rows = await s.ok("healthsim_query", {"sql": "SELECT name FROM cohorts ORDER BY name"})
         assert rows["rows"] == [{"name": "commercial-members"}, {"name": "next"}]
+
+
+@pytest.mark.anyio
+async def test_a_generated_cohort_is_recorded_where_the_tooling_records_runs(fixtures, tmp_path):
+    """In the 1.7 layout (cohorts, profiles, profile_executions) a generated cohort gets the
+    row HealthSim's profile manager writes: the profile, and a completed execution naming
+    the cohort, its seed and entity count."""
+    db = tmp_path / "run.duckdb"
+    shutil.copy(fixtures / "1.7.duckdb", db)
+    profile = json.loads((HERE.parents[2] / "fixtures" / "profiles" / "flat_georgia_hypertension.json").read_text())
+    async with server(db) as s:
+        answer = await s.ok("healthsim_execute_profile", {"profile": profile, "name": "ga-run", "count": 12, "seed": 5})
+        rows = await s.ok("healthsim_query", {"sql": "SELECT p.name, e.cohort_id, e.seed, e.count, e.status FROM profile_executions e "
+                                                     "JOIN profiles p ON p.id = e.profile_id"})
+    assert rows["rows"] == [{"name": profile["name"], "cohort_id": answer["scenario_id"], "seed": 5,
+                             "count": sum(answer["entity_counts"].values()), "status": "completed"}], rows

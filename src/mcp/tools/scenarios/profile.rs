@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use super::super::{ArgError, ArgReader, Parameters, db_failure, failure, success};
 use super::save::{cap_warnings, progress_channel, without_skipped};
-use crate::db::{SaveOutcome, SaveRequest};
+use crate::db::{Execution, SaveOutcome, SaveRequest};
 use crate::mcp::server::HealthSim;
 use crate::synth::profile::distribution::Distribution;
 use crate::synth::profile::{CHUNK, Profile, Run, Tally, spec::Geography};
@@ -143,11 +143,14 @@ impl HealthSim {
             Ok(args) => args,
             Err(err) => return err.into(),
         };
+        let started = std::time::Instant::now();
+        let spec_text = profile.to_string();
         let mut profile = match Profile::read(&profile) {
             Ok(profile) => profile,
             Err(err) => return failure(format!("{err}; fix the profile and call again"), Map::new()),
         };
-        let seed = seed.or(profile.seed).unwrap_or_else(|| fastrand::u64(..u64::from(u32::MAX)));
+        // A seed of our choosing fits the tooling's INTEGER column (profile_executions.seed).
+        let seed = seed.or(profile.seed).unwrap_or_else(|| fastrand::u64(1..i32::MAX as u64));
         let count = count.unwrap_or(profile.count);
         let name = name.unwrap_or_else(|| profile.name.clone());
         let places =
@@ -234,8 +237,26 @@ impl HealthSim {
             let description =
                 Some(format!("Generated from profile '{}' (seed {seed}, {count} patients)", run.profile.name));
             let tags = vec!["generated".to_owned(), format!("profile:{}", run.profile.id)];
-            let request =
-                SaveRequest { name: name.clone(), description, tags, overwrite, plan: first, progress: None, more };
+            let products: Vec<String> =
+                run.profile.products.iter().map(|p| format!("{p:?}").to_ascii_lowercase()).collect();
+            let execution = Some(Execution {
+                profile_id: run.profile.id.clone(),
+                profile_name: run.profile.name.clone(),
+                spec: spec_text,
+                products: products.join(","),
+                seed,
+                started,
+            });
+            let request = SaveRequest {
+                name: name.clone(),
+                description,
+                tags,
+                overwrite,
+                plan: first,
+                progress: None,
+                more,
+                execution,
+            };
             ready.send(request).ok()?;
             Some(run)
         };

@@ -58,7 +58,16 @@ impl HealthSim {
                 Some((progress, forwarder)) => (Some(progress), Some(forwarder)),
                 None => (None, None),
             };
-            let request = SaveRequest { name: name.clone(), description, tags, overwrite, plan, progress, more: None };
+            let request = SaveRequest {
+                name: name.clone(),
+                description,
+                tags,
+                overwrite,
+                plan,
+                progress,
+                more: None,
+                execution: None,
+            };
             ready.send(request).ok()?;
             Some((entity_counts, canonical_rows, total_entities, warnings, forwarder))
         };
