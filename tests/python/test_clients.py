@@ -82,6 +82,8 @@ async def test_demo_database_every_tool_and_schema(tmp_path):
             "healthsim_save_scenario": {"name": "mine", "entities": {"patient": [{"id": "x", "given_name": "A", "family_name": "B", "birth_date": "1990-01-01", "gender": "F"}]}},
             "healthsim_add_entities": {"scenario_name": "mine", "entities": {"patient": [{"id": "y", "given_name": "C", "family_name": "D", "birth_date": "1991-01-01", "gender": "M"}]}, "batch_number": 2, "total_batches": 2},
             "healthsim_delete_scenario": {"name_or_id": "mine", "confirm": True},
+            # An open profile in a place of the demo's reference data: SVI ages, PLACES conditions.
+            "healthsim_execute_profile": {"name": "hi", "profile": {"name": "Hawaii", "generation": {"count": 50, "seed": 1, "products": ["patientsim", "membersim"]}, "demographics": {"geography": {"type": "state", "state": "HI"}}}},
         }
         assert set(calls) == set(tools)
         for name, args in calls.items():

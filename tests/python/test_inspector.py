@@ -45,6 +45,7 @@ def test_inspector_lists_tools_strictly(demo_db):
     assert sorted(t["name"] for t in tools) == [
         "healthsim_add_entities",
         "healthsim_delete_scenario",
+        "healthsim_execute_profile",
         "healthsim_get_summary",
         "healthsim_list_scenarios",
         "healthsim_load_scenario",
