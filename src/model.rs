@@ -47,7 +47,27 @@ pub struct SavePlan {
     pub warnings: Vec<String>,
 }
 
+/// Adds `from`'s counts per entity type into `into` (types in first-seen order).
+pub fn add_counts(into: &mut Vec<(String, usize)>, from: impl IntoIterator<Item = (String, usize)>) {
+    for (kind, n) in from {
+        match into.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, total)) => *total += n,
+            None => into.push((kind, n)),
+        }
+    }
+}
+
 impl SavePlan {
+    /// Appends `part` (a later part of the same scenario, e.g. a generated chunk).
+    pub fn absorb(&mut self, part: SavePlan) {
+        self.entities.extend(part.entities);
+        for (table, rows) in part.rows {
+            self.rows.entry(table).or_default().extend(rows);
+        }
+        add_counts(&mut self.entity_counts, part.entity_counts);
+        self.warnings.extend(part.warnings);
+    }
+
     pub fn total_entities(&self) -> usize {
         self.entities.len()
     }

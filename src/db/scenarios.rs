@@ -4,6 +4,7 @@
 //! inside whatever the caller set up (the write dispatcher's transaction for save and
 //! delete, a pooled read connection otherwise).
 
+mod executions;
 mod write;
 
 pub use write::{add, delete, finish_deletions, save};

@@ -78,18 +78,13 @@ impl Run {
         mut new_id: impl FnMut() -> String,
         mut go_on: impl FnMut(u64) -> bool,
     ) -> Option<(SavePlan, Tally)> {
-        let plan =
-            cohort::Plan { profile: &self.profile, seed: self.seed, as_of: self.as_of, conditions: self.conditions() };
-        let mut tally = Tally { conditions: vec![0; plan.conditions.len()], ..Tally::default() };
+        let mut tally = Tally::default();
         let mut whole = SavePlan::default();
         let mut start = 0;
-        while start < self.count {
-            let end = (start + CHUNK).min(self.count);
-            let patients: Vec<_> = (start..end).map(|i| tally.add(cohort::generate(&plan, i))).collect();
-            let grouped = cohort::group(patients);
-            merge(&mut whole, plan_save(grouped, &mut new_id));
-            start = end;
-            if !go_on(end) {
+        while let Some(part) = self.chunk(start, &mut tally, &mut new_id) {
+            whole.absorb(part);
+            start = (start + CHUNK).min(self.count);
+            if !go_on(start) {
                 return None;
             }
         }
@@ -143,21 +138,6 @@ impl Tally {
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
-}
-
-/// Appends `part` (a later chunk) to `whole`.
-fn merge(whole: &mut SavePlan, part: SavePlan) {
-    whole.entities.extend(part.entities);
-    for (table, rows) in part.rows {
-        whole.rows.entry(table).or_default().extend(rows);
-    }
-    for (kind, n) in part.entity_counts {
-        match whole.entity_counts.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, total)) => *total += n,
-            None => whole.entity_counts.push((kind, n)),
-        }
-    }
-    whole.warnings.extend(part.warnings);
 }
 
 #[cfg(test)]

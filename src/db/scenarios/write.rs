@@ -103,12 +103,7 @@ pub fn save(conn: &Sql<'_>, layout: &Layout, request: &mut SaveRequest) -> anyho
         while let Some(part) = more()? {
             insert_entities(conn, layout, &scenario_id, &part, &stamp, &mut reporter)?;
             insert_canonical_rows(conn, layout, &scenario_id, &part, &stamp, &mut reporter, &mut skipped)?;
-            for (kind, n) in part.entity_counts {
-                match counts.iter_mut().find(|(k, _)| *k == kind) {
-                    Some((_, total)) => *total += n,
-                    None => counts.push((kind, n)),
-                }
-            }
+            crate::model::add_counts(&mut counts, part.entity_counts);
         }
         conn.execute(
             &format!("UPDATE {table} SET metadata = ? WHERE {key} = ?"),
@@ -117,10 +112,10 @@ pub fn save(conn: &Sql<'_>, layout: &Layout, request: &mut SaveRequest) -> anyho
         .context("cannot record the scenario's entity counts")?;
         if let Some(execution) = &request.execution {
             let total: usize = counts.iter().map(|(_, n)| n).sum();
-            record_execution(conn, layout, &scenario_id, execution, total, &now)?;
+            super::executions::record(conn, layout, &scenario_id, execution, total, &now)?;
         }
     } else if let Some(execution) = &request.execution {
-        record_execution(conn, layout, &scenario_id, execution, request.plan.total_entities(), &now)?;
+        super::executions::record(conn, layout, &scenario_id, execution, request.plan.total_entities(), &now)?;
     }
     Ok(SaveOutcome::Saved {
         scenario_id,
@@ -236,60 +231,6 @@ pub fn add(conn: &Sql<'_>, layout: &Layout, request: &mut AddRequest) -> anyhow:
 }
 
 /// A new scenario row (a fresh UUID, both times `now`); returns its id.
-/// A `profile_executions` row (and the `profiles` row it references) for a generated
-/// cohort, in the tooling's layouts that have those tables next to `cohorts`; nothing in
-/// others (ours has none).
-fn record_execution(
-    conn: &Sql<'_>,
-    layout: &Layout,
-    scenario_id: &str,
-    execution: &super::Execution,
-    entities: usize,
-    now: &str,
-) -> anyhow::Result<()> {
-    let present: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' \
-             AND table_name IN ('profiles', 'profile_executions')",
-            [],
-            |r| r.get(0),
-        )
-        .context("cannot look for profile_executions")?;
-    if present != 2 || layout.scenarios != "cohorts" {
-        return Ok(());
-    }
-    let existing: Option<String> = conn
-        .query_row(
-            "SELECT id FROM profiles WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1",
-            params![execution.profile_id, execution.profile_name, execution.profile_id],
-            |r| r.get(0),
-        )
-        .optional()
-        .context("cannot look up the profile")?;
-    let profile_id = match existing {
-        Some(id) => id,
-        None => {
-            conn.execute(
-                "INSERT INTO profiles (id, name, profile_spec, product, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP))",
-                params![execution.profile_id, execution.profile_name, execution.spec, execution.products, now, now],
-            )
-            .context("cannot record the profile")?;
-            execution.profile_id.clone()
-        }
-    };
-    let seed = i32::try_from(execution.seed).ok();
-    let duration = i32::try_from(execution.started.elapsed().as_millis()).unwrap_or(i32::MAX);
-    let metadata = serde_json::json!({"seed": execution.seed, "generated_by": "healthsim-mcp"}).to_string();
-    conn.execute(
-        "INSERT INTO profile_executions (profile_id, cohort_id, executed_at, seed, count, duration_ms, status, metadata) \
-         VALUES (?, ?, CAST(? AS TIMESTAMP), ?, ?, ?, 'completed', ?)",
-        params![profile_id, scenario_id, now, seed, i64::try_from(entities).unwrap_or(i64::MAX), duration, metadata],
-    )
-    .context("cannot record the profile execution")?;
-    Ok(())
-}
-
 fn insert_scenario(
     conn: &Sql<'_>,
     layout: &Layout,

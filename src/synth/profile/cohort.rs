@@ -32,6 +32,8 @@ pub struct Drawn {
     pub prevalence: f64,
     pub table: Option<&'static Condition>,
     pub primary: bool,
+    /// From PLACES, whose prevalences are of adults: never drawn below 18.
+    pub adults_only: bool,
 }
 
 impl Drawn {
@@ -43,7 +45,7 @@ impl Drawn {
             _ => spec.code.to_ascii_uppercase(),
         };
         let description = spec.description.clone().or(table.map(|t| t.description.to_owned())).unwrap_or_default();
-        Drawn { code, description, prevalence: spec.prevalence, table, primary }
+        Drawn { code, description, prevalence: spec.prevalence, table, primary, adults_only: false }
     }
 }
 
@@ -116,10 +118,7 @@ pub fn generate(plan: &Plan<'_>, index: u64) -> Patient {
     // stream stays aligned whatever the outcome).
     let mut has = Vec::new();
     for (i, condition) in plan.conditions.iter().enumerate() {
-        // PLACES measures are of adults: none below 18 from reference data.
-        let eligible =
-            !(condition.table.is_some() && !condition.primary && age < 18 && plan.profile.clinical.is_none());
-        if rng.f64() < condition.prevalence && eligible {
+        if rng.f64() < condition.prevalence && !(condition.adults_only && age < 18) {
             has.push(i);
             context.conditions.push(condition.code.clone());
         }
@@ -346,6 +345,7 @@ pub fn conditions_of(profile: &Profile, places: Option<&[(String, f64)]>) -> Vec
                     prevalence: *prevalence,
                     table: Some(table),
                     primary: false,
+                    adults_only: true,
                 })
             })
             .collect(),

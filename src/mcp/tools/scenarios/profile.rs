@@ -87,12 +87,7 @@ struct Collected {
 
 impl Collected {
     fn note(&mut self, plan: &crate::model::SavePlan) {
-        for (kind, n) in &plan.entity_counts {
-            match self.entity_counts.iter_mut().find(|(k, _)| k == kind) {
-                Some((_, total)) => *total += n,
-                None => self.entity_counts.push((kind.clone(), *n)),
-            }
-        }
+        crate::model::add_counts(&mut self.entity_counts, plan.entity_counts.iter().cloned());
         for (table, n) in plan.canonical_counts() {
             *self.canonical.entry(table).or_default() += n;
         }
