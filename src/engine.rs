@@ -16,7 +16,7 @@ pub mod values;
 
 pub use error::DbError;
 pub use extensions::{DIALECT, ExtensionSource, Origin as ExtensionOrigin, platform as extension_platform};
-pub use instance::{Access, AccessSettings, Committed, NEW_FILE_STORAGE, regular_file};
+pub use instance::{Access, AccessSettings, Committed, NEW_FILE_STORAGE, regular_file, wal_path};
 pub use native::{
     FileHeader, Instance, InstanceConnection, Mode, OpenError, StatementKind, library_version, open_instances,
 };

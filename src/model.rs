@@ -352,11 +352,26 @@ fn map_in_parallel<T: Send, R: Send>(mut items: Vec<T>, work: impl Fn(T) -> R + 
     })
 }
 
-/// A random UUID v4 in canonical text form, for scenario ids and entities without one.
+/// A random UUID v4 in canonical text form, for entities without an id.
 pub fn new_uuid() -> String {
     let mut bytes = [0u8; 16];
     fastrand::fill(&mut bytes);
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+/// A time-ordered UUID (version 7: 48 bits of Unix milliseconds, then random bits), for
+/// scenario ids: the rows of a scenario are appended together, so with ids that grow with
+/// time DuckDB's zone maps (each row group's smallest and largest value) skip the row
+/// groups of other scenarios when a read filters by scenario, as an index would.
+pub fn new_scenario_uuid() -> String {
+    let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let mut bytes = [0u8; 16];
+    fastrand::fill(&mut bytes);
+    bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
+    bytes[6] = (bytes[6] & 0x0f) | 0x70;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
@@ -380,6 +395,20 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// Scenario ids are UUIDs that sort by the time they were made (zone maps rely on it).
+    #[test]
+    fn scenario_ids_are_time_ordered_uuids() {
+        let first = new_scenario_uuid();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let second = new_scenario_uuid();
+        for id in [&first, &second] {
+            assert!(is_uuid_shaped(id), "{id}");
+            assert_eq!(&id[14..15], "7", "version 7: {id}");
+            assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "variant: {id}");
+        }
+        assert!(first < second, "{first} then {second}");
+    }
 
     /// The work spread over threads comes back in input order.
     #[test]

@@ -283,9 +283,9 @@ pub fn detect(conn: &Sql<'_>) -> anyhow::Result<Detected> {
     layout.lake = conn.is_lake()?;
     for spec in canonical_tables() {
         if let Some(columns) = tables.get(spec.name) {
-            // A DuckLake has no keys: in our layout rows are keyed per scenario by our writes.
-            let keyed_per_scenario =
-                keys.get(spec.name).is_some_and(|k| k.len() == 2) || (layout.lake && layout.family == Family::Ours);
+            // Our layout has no keys since December 2026 (nor has a DuckLake): its rows are
+            // kept unique per scenario by our writes.
+            let keyed_per_scenario = keys.get(spec.name).is_some_and(|k| k.len() == 2) || layout.family == Family::Ours;
             layout.canonical.insert(spec.name, TableShape { columns: columns.clone(), keyed_per_scenario });
         }
     }

@@ -53,10 +53,15 @@ pub fn convert_file(path: &Path) -> anyhow::Result<Converted> {
         // Closing checkpoints: the file alone holds everything for the backup.
     };
     let from = layout.as_ref().map_or("no HealthSim tables".to_owned(), |l| l.description.clone());
+    let keyed_ours = layout.as_ref().is_some_and(|l| l.family == Family::Ours) && {
+        let instance = open()?;
+        let handle = instance.connect()?;
+        has_keys(handle.conn())?
+    };
     let convert_from = layout.filter(|l| l.family != Family::Ours);
-    let backup = match &convert_from {
-        Some(_) => Some(backup(path)?),
-        None => None,
+    let backup = match convert_from.is_some() || keyed_ours {
+        true => Some(backup(path)?),
+        false => None,
     };
     let stamp = file_stamp(path)?;
     let instance = open()?;
@@ -74,6 +79,7 @@ pub fn convert_file(path: &Path) -> anyhow::Result<Converted> {
     conn.execute_batch("BEGIN TRANSACTION")?;
     let converted = match convert_from.as_deref() {
         Some(layout) => convert(conn, layout),
+        None if keyed_ours => unkey(conn),
         None => prepare_ours(&Sql::local(conn)),
     };
     let steps = match converted {
@@ -212,13 +218,12 @@ pub fn convert(conn: &Connection, layout: &Layout) -> anyhow::Result<Vec<String>
         copy_into(conn, &staged, ours)?;
         conn.execute_batch(&format!("DROP TABLE temp.{}", quote(&staged)))?;
     }
-    conn.execute_batch(schema::STATE_INDEXES).context("cannot index the state tables")?;
     let tables = schema::main_tables(&Sql::local(conn))?;
     for spec in canonical_tables() {
         let Some(old) = tables.get(spec.name) else { continue };
-        rekey_table(conn, spec, old, layout.canonical_owner)
-            .with_context(|| format!("cannot key table {} per scenario", spec.name))?;
-        steps.push(format!("key {} by (scenario_id, {})", spec.name, spec.id_column));
+        rebuild_table(conn, spec, old, layout.canonical_owner)
+            .with_context(|| format!("cannot rebuild table {}", spec.name))?;
+        steps.push(format!("rebuild {} owned by scenario_id, without keys", spec.name));
     }
     if table_exists(conn, "scenarios_new")? {
         let n: i64 = conn.query_row("SELECT count(*) FROM main.scenarios_new", [], |r| r.get(0))?;
@@ -229,6 +234,65 @@ pub fn convert(conn: &Connection, layout: &Layout) -> anyhow::Result<Vec<String>
     }
     steps.extend(prepare_ours(&Sql::local(conn))?.into_iter().filter(|s| !s.starts_with("record layout label")));
     steps.push(format!("record layout label {}", schema::OUR_LABEL));
+    Ok(steps)
+}
+
+/// Whether a file of ours still has the keys and indexes our layout had before December
+/// 2026 (on its scenario and canonical tables; `schema_migrations` keeps its key).
+fn has_keys(conn: &Connection) -> anyhow::Result<bool> {
+    let ours: Vec<String> = ["scenarios", "scenario_entities", "scenario_tags"]
+        .into_iter()
+        .chain(canonical_tables().iter().map(|t| t.name))
+        .map(|name| format!("'{name}'"))
+        .collect();
+    let ours = ours.join(", ");
+    let n: i64 = conn.query_row(
+        &format!(
+            "SELECT (SELECT count(*) FROM duckdb_constraints()
+                     WHERE database_name = current_database() AND schema_name = 'main'
+                       AND constraint_type IN ('PRIMARY KEY', 'UNIQUE') AND table_name IN ({ours}))
+                  + (SELECT count(*) FROM duckdb_indexes()
+                     WHERE database_name = current_database() AND schema_name = 'main' AND table_name IN ({ours}))"
+        ),
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
+}
+
+/// Rebuilds a file of ours made before December 2026 without its keys and indexes
+/// (inside the caller's transaction), keeping every row, column and id; returns the steps.
+fn unkey(conn: &Connection) -> anyhow::Result<Vec<String>> {
+    let state = ["scenarios", "scenario_entities", "scenario_tags"];
+    for table in state {
+        conn.execute_batch(&format!(
+            "CREATE TEMP TABLE {} AS SELECT * FROM main.{};",
+            quote(&format!("hs_{table}")),
+            quote(table)
+        ))
+        .with_context(|| format!("cannot stage table {table}"))?;
+    }
+    for table in state.iter().rev() {
+        conn.execute_batch(&format!("DROP TABLE main.{}", quote(table)))
+            .with_context(|| format!("cannot replace table {table}"))?;
+    }
+    conn.execute_batch(schema::STATE_DDL).context("cannot create the state tables")?;
+    for (table, ddl) in CHILD_TABLES {
+        conn.execute_batch(&ddl(table)).with_context(|| format!("cannot create table {table}"))?;
+    }
+    for table in state {
+        let staged = format!("hs_{table}");
+        copy_into(conn, &staged, table)?;
+        conn.execute_batch(&format!("DROP TABLE temp.{}", quote(&staged)))?;
+    }
+    let mut steps = vec!["rebuild scenarios, scenario_entities and scenario_tags without keys or indexes".to_owned()];
+    let tables = schema::main_tables(&Sql::local(conn))?;
+    for spec in canonical_tables() {
+        let Some(old) = tables.get(spec.name) else { continue };
+        rebuild_table(conn, spec, old, "scenario_id").with_context(|| format!("cannot rebuild table {}", spec.name))?;
+    }
+    steps.push("rebuild the canonical tables without keys or indexes".to_owned());
+    steps.extend(prepare_ours(&Sql::local(conn))?);
     Ok(steps)
 }
 
@@ -259,10 +323,10 @@ fn copy_into(conn: &Connection, staged: &str, table: &str) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Rebuilds a canonical table keyed by id alone with the per-scenario key, keeping every
-/// row and every column (the owner column becomes `scenario_id`; a `cohort_id` column
-/// stays beside it).
-fn rekey_table(
+/// Rebuilds a canonical table in our shape (owned by `scenario_id`, no key or index),
+/// keeping every row and every column (the owner column becomes `scenario_id`; a
+/// `cohort_id` column stays beside it).
+fn rebuild_table(
     conn: &Connection,
     spec: &crate::model::TableSpec,
     old_columns: &BTreeMap<String, String>,

@@ -21,13 +21,13 @@ pub(super) const STATE_DDL: &str = "
 CREATE SEQUENCE IF NOT EXISTS scenario_entities_seq START 1;
 CREATE SEQUENCE IF NOT EXISTS scenario_tags_seq START 1;
 CREATE TABLE IF NOT EXISTS schema_migrations (
-    version VARCHAR NOT NULL PRIMARY KEY,
+    version VARCHAR NOT NULL,
     description VARCHAR,
     applied_at TIMESTAMP DEFAULT current_timestamp
 );
 CREATE TABLE IF NOT EXISTS scenarios (
-    scenario_id VARCHAR NOT NULL PRIMARY KEY,
-    name VARCHAR NOT NULL UNIQUE,
+    scenario_id VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
     description VARCHAR,
     created_at TIMESTAMP,
     updated_at TIMESTAMP,
@@ -40,54 +40,39 @@ type ChildDdl = fn(&str) -> String;
 
 /// The two tables that belong to a scenario, by name and DDL (under a given name).
 ///
-/// Unlike the Python tooling's 1.2 layout they carry no `REFERENCES scenarios`: DuckDB
-/// refuses to delete a referenced row in the transaction that deleted the rows referencing
-/// it (its documented foreign-key limitation), so with the foreign keys a scenario could
-/// not be deleted in one transaction. Every write goes through the server's write
-/// transaction, which removes a scenario's rows together with the scenario.
+/// Our layout has no keys, unique constraints or indexes (December 2026 contract): a
+/// DuckDB checkpoint rewrites every ART index of a touched table in full
+/// (duckdb/duckdb#24848), so with them a save cost what the file held. The server is the
+/// only writer of our layout, under its single write permit, and keeps what the keys
+/// kept inside each transaction: a scenario's name is looked up before it is taken, a
+/// save's entities and rows are deduplicated by its plan, an upsert deletes the rows it
+/// replaces before inserting. Reads by scenario find its rows by DuckDB's zone maps: a
+/// scenario's rows are appended together, and its id is time-ordered
+/// (`model::new_scenario_uuid`). Unlike the Python tooling's 1.2 layout the tables carry no
+/// `REFERENCES scenarios` either (see ARCHITECTURE.md, "Deliberate deviations").
 pub(super) const CHILD_TABLES: [(&str, ChildDdl); 2] = [
     ("scenario_entities", |name| {
         format!(
             "CREATE TABLE IF NOT EXISTS {name} (
-    id INTEGER NOT NULL DEFAULT nextval('scenario_entities_seq') PRIMARY KEY,
-    scenario_id VARCHAR NOT NULL{KEY},
-    entity_type VARCHAR NOT NULL{KEY},
-    entity_id VARCHAR NOT NULL{KEY},
+    id INTEGER NOT NULL DEFAULT nextval('scenario_entities_seq'),
+    scenario_id VARCHAR NOT NULL,
+    entity_type VARCHAR NOT NULL,
+    entity_id VARCHAR NOT NULL,
     entity_data JSON,
-    created_at TIMESTAMP,
-    UNIQUE (scenario_id, entity_type, entity_id)
+    created_at TIMESTAMP
 );"
         )
     }),
     ("scenario_tags", |name| {
         format!(
             "CREATE TABLE IF NOT EXISTS {name} (
-    id INTEGER NOT NULL DEFAULT nextval('scenario_tags_seq') PRIMARY KEY,
-    scenario_id VARCHAR NOT NULL{KEY},
-    tag VARCHAR NOT NULL{KEY},
-    UNIQUE (scenario_id, tag)
+    id INTEGER NOT NULL DEFAULT nextval('scenario_tags_seq'),
+    scenario_id VARCHAR NOT NULL,
+    tag VARCHAR NOT NULL
 );"
         )
     }),
 ];
-
-/// Storage of the indexed text columns of our tables: uncompressed.
-///
-/// Deleting rows (a scenario's delete or overwrite) removes their keys from every index at
-/// commit, and DuckDB 2.0 fetches the indexed values of each deleted row one at a time; a
-/// row of a dictionary/FSST-compressed segment costs a decode of much of its segment, so a
-/// 100,000-entity scenario took 10.7 s to delete (12.7 s to overwrite) with the file
-/// locked all along. Uncompressed, 0.8 s (2.3 s). The file grows ~20% with the bench's
-/// small entities (ids are much of their data); the JSON and other columns stay
-/// compressed. Types and constraints are as specified; only storage differs.
-const KEY: &str = " USING COMPRESSION uncompressed";
-
-pub(super) const STATE_INDEXES: &str = "
-CREATE INDEX IF NOT EXISTS idx_scenario_entities_type ON scenario_entities (entity_type);
-CREATE INDEX IF NOT EXISTS idx_scenario_entities_scenario ON scenario_entities (scenario_id);
-CREATE INDEX IF NOT EXISTS idx_scenario_tags_scenario ON scenario_tags (scenario_id);
-CREATE INDEX IF NOT EXISTS idx_scenario_tags_tag ON scenario_tags (tag);
-";
 
 /// Prepares our layout inside the caller's transaction: creates what a new file lacks,
 /// restores a table or column another program dropped, and records [`OUR_LABEL`].
@@ -112,7 +97,6 @@ pub fn prepare_ours(conn: &Sql<'_>) -> anyhow::Result<Vec<String>> {
         }
         ddl(&child(table)).with_context(|| format!("cannot create table {table}"))?;
     }
-    ddl(STATE_INDEXES).context("cannot index the state tables")?;
     add_missing_state_columns(conn)?;
     let tables = main_tables(conn)?;
     for spec in canonical_tables() {
@@ -127,7 +111,6 @@ pub fn prepare_ours(conn: &Sql<'_>) -> anyhow::Result<Vec<String>> {
                 .and_then(|()| relax_not_null(conn, spec, &mut steps)),
         }
         .with_context(|| format!("cannot prepare table {}", spec.name))?;
-        ddl(&index_sql(spec)).with_context(|| format!("cannot index table {}", spec.name))?;
     }
     if new_file {
         steps.insert(0, "create the healthsim-mcp layout".to_owned());
@@ -204,22 +187,18 @@ fn recorded_current_remote(conn: &Sql<'_>) -> anyhow::Result<bool> {
     Ok(labelled > 0)
 }
 
-/// Our DDL as a DuckLake takes it: no sequences, indexes, keys or expression defaults
-/// (DuckLake has none of them), storage left to it. Works on the statements written here.
+/// Our DDL as a DuckLake takes it: no sequences or expression defaults (DuckLake has
+/// neither). Works on the statements written here.
 fn for_lake(ddl: &str) -> String {
     let mut out = Vec::new();
     for statement in ddl.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-        if statement.starts_with("CREATE SEQUENCE") || statement.starts_with("CREATE INDEX") {
+        if statement.starts_with("CREATE SEQUENCE") {
             continue;
         }
         let lines: Vec<String> = statement
             .lines()
-            .filter(|line| {
-                !line.trim_start().starts_with("PRIMARY KEY (") && !line.trim_start().starts_with("UNIQUE (")
-            })
             .map(|line| {
-                let mut line = line.replace(" PRIMARY KEY", "").replace(" UNIQUE", "").replace(KEY, "");
-                line = line.replace(" DEFAULT current_timestamp", "");
+                let mut line = line.replace(" DEFAULT current_timestamp", "");
                 if let Some(at) = line.find(" DEFAULT nextval(") {
                     let end = line[at..].find(')').map_or(line.len(), |e| at + e + 1);
                     line.replace_range(at..end, "");
@@ -227,12 +206,13 @@ fn for_lake(ddl: &str) -> String {
                 line
             })
             .collect();
-        out.push(lines.join("\n").replace(",\n)", "\n)"));
+        out.push(lines.join("\n"));
     }
     out.iter().map(|s| format!("{s};")).collect::<Vec<_>>().join("\n")
 }
 
-/// `CREATE TABLE` for a canonical table under `name`, keyed per scenario.
+/// `CREATE TABLE` for a canonical table under `name`: no key (see [`CHILD_TABLES`]); the
+/// server keeps its rows unique per (scenario_id, id column).
 pub fn create_table_sql(spec: &TableSpec, name: &str) -> String {
     let mut columns: Vec<String> = spec
         .columns
@@ -241,9 +221,6 @@ pub fn create_table_sql(spec: &TableSpec, name: &str) -> String {
             let mut text = format!("{} {}", quote(c.name), c.ty.sql());
             if c.not_null {
                 text.push_str(" NOT NULL");
-            }
-            if c.ty == ColumnType::Varchar && (c.name == spec.id_column || spec.indexes.contains(&c.name)) {
-                text.push_str(KEY);
             }
             if let Some(default) = c.default {
                 let literal = match c.ty {
@@ -256,27 +233,9 @@ pub fn create_table_sql(spec: &TableSpec, name: &str) -> String {
         })
         .collect();
     columns.extend(PROVENANCE.iter().map(|(name, ty)| {
-        if *name == "scenario_id" { format!("{name} VARCHAR NOT NULL{KEY}") } else { format!("{name} {ty}") }
+        if *name == "scenario_id" { format!("{name} VARCHAR NOT NULL") } else { format!("{name} {ty}") }
     }));
-    columns.push(format!("PRIMARY KEY (scenario_id, {})", quote(spec.id_column)));
     format!("CREATE TABLE {} (\n    {}\n);", quote(name), columns.join(",\n    "))
-}
-
-fn index_sql(spec: &TableSpec) -> String {
-    spec.indexes
-        .iter()
-        .copied()
-        .chain(std::iter::once("scenario_id"))
-        .map(|column| {
-            format!(
-                "CREATE INDEX IF NOT EXISTS {} ON {} ({});",
-                quote(&format!("idx_{}_{}", spec.name, column)),
-                quote(spec.name),
-                quote(column)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Every column name of a canonical table, data then provenance.
@@ -406,32 +365,29 @@ mod tests {
         }
     }
 
-    /// Our DDL for a DuckLake keeps every table and column and nothing DuckLake lacks.
+    /// Our DDL, locally and for a DuckLake, has no key, unique constraint or index (a
+    /// checkpoint would rewrite each in full); the DuckLake's also no sequence or default.
     #[test]
-    fn lake_ddl_has_no_keys_sequences_or_indexes() {
+    fn our_ddl_has_no_keys_or_indexes() {
         let mut all = String::from(STATE_DDL);
         all.extend(CHILD_TABLES.iter().map(|(name, ddl)| ddl(name)));
-        all.push_str(STATE_INDEXES);
-        all.extend(canonical_tables().iter().map(|spec| create_table_sql(spec, spec.name) + &index_sql(spec)));
+        all.extend(canonical_tables().iter().map(|spec| create_table_sql(spec, spec.name)));
+        for absent in ["PRIMARY KEY", "UNIQUE", "INDEX", "COMPRESSION"] {
+            assert!(!all.contains(absent), "{absent} in:\n{all}");
+        }
         let lake = for_lake(&all);
-        for absent in
-            ["PRIMARY KEY", "UNIQUE", "SEQUENCE", "INDEX", "nextval", "current_timestamp", "COMPRESSION", ",\n)"]
-        {
+        for absent in ["SEQUENCE", "nextval", "current_timestamp"] {
             assert!(!lake.contains(absent), "{absent} left in:\n{lake}");
         }
-        let raw = memory();
-        Sql::local(&raw).execute_batch(&lake).unwrap();
-        let tables: i64 =
-            raw.query_row("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main'", [], |r| r.get(0)).unwrap();
-        assert_eq!(tables, 4 + 20);
-        let keys: i64 = raw
-            .query_row(
-                "SELECT count(*) FROM duckdb_constraints() WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE')",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(keys, 0);
+        for ddl in [&all, &lake] {
+            let raw = memory();
+            Sql::local(&raw).execute_batch(ddl).unwrap();
+            let count = |sql: &str| -> i64 { raw.query_row(sql, [], |r| r.get(0)).unwrap() };
+            assert_eq!(count("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main'"), 4 + 20);
+            let keys = "SELECT count(*) FROM duckdb_constraints() WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE')";
+            assert_eq!(count(keys), 0);
+            assert_eq!(count("SELECT count(*) FROM duckdb_indexes()"), 0);
+        }
     }
 
     /// A new database gets every table and our label, is then ours, and preparing again
@@ -483,6 +439,11 @@ mod tests {
         let raw = memory();
         let conn = Sql::local(&raw);
         prepare_ours(&conn).unwrap();
+        // That build keyed canonical rows per scenario.
+        for spec in canonical_tables() {
+            let key = format!("ALTER TABLE {} ADD PRIMARY KEY (scenario_id, {})", spec.name, quote(spec.id_column));
+            conn.execute_batch(&key).unwrap();
+        }
         conn.execute_batch("DELETE FROM schema_migrations; INSERT INTO schema_migrations (version) VALUES ('1.3')")
             .unwrap();
         assert_eq!(family(&conn), Some(Family::Ours));

@@ -24,8 +24,10 @@ use super::error::DbError;
 use super::native::{Engine, EngineSlot, Instance, InstanceConnection, LockHolder, Mode, OpenError};
 
 mod engines;
+mod fold;
 mod write;
 use engines::Engines;
+pub use fold::wal_path;
 pub use write::Committed;
 
 /// Largest pause between two attempts to open a locked file. Small enough that a write
@@ -238,8 +240,15 @@ impl Access {
         let gate = tokio::time::timeout(grace, self.inner.gate.clone().write_owned()).await;
         match gate {
             Ok(_gate) => {
+                // Closes the read instance; the WAL goes into the file, which then holds
+                // everything on its own (unless the write in progress still runs).
                 let inner = Arc::clone(&self.inner);
-                let _ = tokio::task::spawn_blocking(move || inner.close_read()).await;
+                let folding = permit.is_ok();
+                let _ = tokio::task::spawn_blocking(move || match folding {
+                    true => drop(inner.fold_wal()),
+                    false => inner.close_read(),
+                })
+                .await;
             }
             Err(_) => tracing::warn!("reads still running at shutdown; the instance closes when they end"),
         }
@@ -405,10 +414,15 @@ async fn idle_release_loop(inner: Weak<Inner>, idle: Duration) {
         let is_open = inner.slot.lock().unwrap_or_else(|e| e.into_inner()).is_some();
         let release = is_open && last_used.elapsed() >= idle;
         let trim = quiet_since.elapsed() >= idle && trimmed_for != Some(quiet_since);
-        if !release && !trim {
+        // The WAL goes into the file once no read or write came for the idle period (and
+        // no other process was seen holding the file lately: it may be waiting for it).
+        let fold = last_used.elapsed() >= idle && !inner.recently_contended() && inner.wal_pending();
+        if !release && !trim && !fold {
             continue;
         }
         // Only when no read or write is in flight; otherwise try again next tick.
+        let permit = if fold { inner.write_permit.try_lock().ok() } else { None };
+        let folding = permit.is_some();
         if let Ok(gate) = inner.gate.clone().try_write_owned() {
             let closer = Arc::clone(&inner);
             let _ = tokio::task::spawn_blocking(move || {
@@ -416,6 +430,9 @@ async fn idle_release_loop(inner: Weak<Inner>, idle: Duration) {
                 if release {
                     closer.close_read();
                     tracing::debug!("read instance released after idle period");
+                }
+                if folding {
+                    let _ = closer.fold_wal();
                 }
                 // Also after writes that did not reopen (a loop of saves): the engines
                 // kept for the next open are memory an idle server gives back.
@@ -523,7 +540,14 @@ mod tests {
             assert_eq!(before, i);
             access.write(move |conn| Ok(conn.execute("INSERT INTO t VALUES (?)", [i])?)).await.unwrap();
         }
-        assert!(!path.with_extension("duckdb.wal").exists(), "writes end with a checkpoint");
+        // Writes leave their changes in the WAL, which a checkpoint folds into the file.
+        assert!(access.wal_pending(), "writes commit to the WAL");
+        assert!(access.fold_wal().await.unwrap());
+        assert!(!access.wal_pending() && !wal_path(&path).exists(), "the WAL is folded into the file");
+        assert!(!access.fold_wal().await.unwrap(), "nothing left to fold");
+        let n: i64 =
+            access.read(|conn| Ok(conn.conn().query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)).await.unwrap();
+        assert_eq!(n, 5);
     }
 
     /// A failing write rolls back and leaves the instance usable.

@@ -1,4 +1,4 @@
-//! The 20 canonical entity tables: columns, keys, defaults and indexes, as pure data.
+//! The 20 canonical entity tables: columns, ids, links, dates and defaults, as pure data.
 //!
 //! The column lists are written in the same compact notation as `spec/schema.md`
 //! (`name [TYPE] [NN] [=default]`), so a reviewer can diff them against the spec by eye.
@@ -80,8 +80,6 @@ pub struct TableSpec {
     pub product: Product,
     /// Data columns in DDL order (provenance columns follow, see [`PROVENANCE`]).
     pub columns: Vec<Column>,
-    /// Secondary indexes kept from the Python tooling (single columns).
-    pub indexes: &'static [&'static str],
     /// The column that links a row to its person, claim or subject (`patient_mrn`,
     /// `member_id`, `claim_id`, `usubjid`); `None` for the person tables themselves.
     pub link_column: Option<&'static str>,
@@ -116,7 +114,6 @@ struct RawSpec {
     id_keys: &'static [&'static str],
     product: Product,
     columns: &'static str,
-    indexes: &'static [&'static str],
     link: Option<&'static str>,
     date: Option<&'static str>,
     inherits_date: bool,
@@ -133,7 +130,6 @@ const RAW: &[RawSpec] = &[
                   birth_date DATE, gender, race, ethnicity, language ='en', street_address, \
                   street_address_2, city, state, postal_code, country ='US', phone, phone_mobile, \
                   email, deceased BOOLEAN =false, death_date DATE",
-        indexes: &["mrn", "ssn"],
         link: None,
         date: None,
         inherits_date: false,
@@ -147,7 +143,6 @@ const RAW: &[RawSpec] = &[
         columns: "encounter_id NN, patient_mrn, class_code, status, admission_time TIMESTAMP, \
                   discharge_time TIMESTAMP, facility, department, room, bed, chief_complaint, \
                   admitting_diagnosis, discharge_disposition, attending_physician, admitting_physician",
-        indexes: &["patient_mrn", "admission_time"],
         link: Some("patient_mrn"),
         date: Some("admission_time"),
         inherits_date: false,
@@ -160,7 +155,6 @@ const RAW: &[RawSpec] = &[
         product: Product::PatientSim,
         columns: "id NN, code, description, type ='final', patient_mrn, encounter_id, \
                   diagnosed_date DATE, resolved_date DATE",
-        indexes: &["code", "patient_mrn"],
         link: Some("patient_mrn"),
         date: Some("diagnosed_date"),
         inherits_date: true,
@@ -173,7 +167,6 @@ const RAW: &[RawSpec] = &[
         product: Product::PatientSim,
         columns: "id NN, name, code, dose, route, frequency, patient_mrn, encounter_id, \
                   start_date TIMESTAMP, end_date TIMESTAMP, status ='active', prescriber, indication",
-        indexes: &["patient_mrn"],
         link: Some("patient_mrn"),
         date: Some("start_date"),
         inherits_date: true,
@@ -187,7 +180,6 @@ const RAW: &[RawSpec] = &[
         columns: "id NN, test_name, loinc_code, value, unit, reference_range, abnormal_flag, \
                   patient_mrn, encounter_id, collected_time TIMESTAMP, resulted_time TIMESTAMP, \
                   performing_lab, ordering_provider",
-        indexes: &["loinc_code", "patient_mrn"],
         link: Some("patient_mrn"),
         date: Some("collected_time"),
         inherits_date: true,
@@ -202,7 +194,6 @@ const RAW: &[RawSpec] = &[
                   temperature DECIMAL(5,2), heart_rate INTEGER, respiratory_rate INTEGER, \
                   systolic_bp INTEGER, diastolic_bp INTEGER, spo2 INTEGER, height_cm DECIMAL(5,2), \
                   weight_kg DECIMAL(6,2)",
-        indexes: &[],
         link: Some("patient_mrn"),
         date: Some("observation_time"),
         inherits_date: true,
@@ -217,7 +208,6 @@ const RAW: &[RawSpec] = &[
                   description, priority ='routine', status ='new', ordered_datetime TIMESTAMP, \
                   scheduled_datetime TIMESTAMP, collected_datetime TIMESTAMP, resulted_datetime TIMESTAMP, \
                   ordering_provider_npi, ordering_provider_name, clinical_indication, specimen_type",
-        indexes: &[],
         link: Some("patient_mrn"),
         date: Some("ordered_datetime"),
         inherits_date: true,
@@ -229,7 +219,6 @@ const RAW: &[RawSpec] = &[
         id_keys: &["note_id", "clinical_note_id"],
         product: Product::PatientSim,
         columns: "id NN, patient_mrn, encounter_id, note_type, note_datetime TIMESTAMP, author, content",
-        indexes: &[],
         link: Some("patient_mrn"),
         date: Some("note_datetime"),
         inherits_date: true,
@@ -244,7 +233,6 @@ const RAW: &[RawSpec] = &[
                   middle_name, family_name, birth_date DATE, gender, street_address, city, \
                   state, postal_code, phone, email, group_id, plan_code, coverage_start DATE, \
                   coverage_end DATE, pcp_npi",
-        indexes: &["ssn", "subscriber_id"],
         link: None,
         date: None,
         inherits_date: false,
@@ -260,7 +248,6 @@ const RAW: &[RawSpec] = &[
                   principal_diagnosis, other_diagnoses JSON, authorization_number, \
                   total_charge DECIMAL(12,2), total_allowed DECIMAL(12,2), total_paid DECIMAL(12,2), \
                   member_responsibility DECIMAL(12,2)",
-        indexes: &["member_id", "service_date"],
         link: Some("member_id"),
         date: Some("service_date"),
         inherits_date: true,
@@ -275,7 +262,6 @@ const RAW: &[RawSpec] = &[
                   service_date DATE, units DECIMAL(6,2) =1, charge_amount DECIMAL(12,2), \
                   allowed_amount DECIMAL(12,2), paid_amount DECIMAL(12,2), diagnosis_pointers JSON, \
                   revenue_code, ndc_code, place_of_service ='11'",
-        indexes: &["claim_id"],
         link: Some("claim_id"),
         date: Some("service_date"),
         inherits_date: true,
@@ -290,7 +276,6 @@ const RAW: &[RawSpec] = &[
                   quantity_prescribed DECIMAL(10,2), days_supply INTEGER, refills_authorized INTEGER =0, \
                   refills_remaining INTEGER =0, prescriber_npi, prescriber_name, prescriber_dea, \
                   written_date DATE, expiration_date DATE, daw_code ='0', directions",
-        indexes: &["member_id", "patient_mrn"],
         link: Some("member_id"),
         date: Some("written_date"),
         inherits_date: false,
@@ -307,7 +292,6 @@ const RAW: &[RawSpec] = &[
                   days_supply INTEGER, daw_code, prescriber_npi, ingredient_cost_submitted DECIMAL(12,2), \
                   dispensing_fee_submitted DECIMAL(12,2), usual_customary_charge DECIMAL(12,2), \
                   gross_amount_due DECIMAL(12,2), patient_pay_amount DECIMAL(12,2)",
-        indexes: &["member_id", "ndc"],
         link: Some("member_id"),
         date: Some("service_date"),
         inherits_date: true,
@@ -322,7 +306,6 @@ const RAW: &[RawSpec] = &[
                   family_name, birth_date DATE, gender, race, ethnicity, screening_id, \
                   screening_date DATE, informed_consent_date DATE, randomization_date DATE, \
                   treatment_arm, status",
-        indexes: &["site_id", "ssn", "study_id"],
         link: Some("study_id"),
         date: None,
         inherits_date: false,
@@ -335,7 +318,6 @@ const RAW: &[RawSpec] = &[
         product: Product::TrialSim,
         columns: "id NN, usubjid, visit_num DECIMAL(5,1), visit_name, visit_date DATE, \
                   study_day INTEGER, visit_status, window_deviation_days INTEGER =0",
-        indexes: &["usubjid"],
         link: Some("usubjid"),
         date: Some("visit_date"),
         inherits_date: false,
@@ -348,7 +330,6 @@ const RAW: &[RawSpec] = &[
         product: Product::TrialSim,
         columns: "id NN, usubjid, aeseq INTEGER, aeterm, aedecod, aebodsys, aestdtc DATE, \
                   aeendtc DATE, aesev, aetoxgr, aeser, aerel, aeacn, aeout",
-        indexes: &["usubjid"],
         link: Some("usubjid"),
         date: Some("aestdtc"),
         inherits_date: false,
@@ -361,7 +342,6 @@ const RAW: &[RawSpec] = &[
         product: Product::TrialSim,
         columns: "id NN, usubjid, exseq INTEGER, extrt, exdose DECIMAL(12,4), exdosu, exdosfrq, \
                   exroute, exstdtc DATE, exendtc DATE, exadj, dose_modification",
-        indexes: &[],
         link: Some("usubjid"),
         date: Some("exstdtc"),
         inherits_date: false,
@@ -374,7 +354,6 @@ const RAW: &[RawSpec] = &[
         product: Product::PatientSim,
         columns: "id NN, code, code_system, description, patient_mrn, encounter_id, performed_datetime TIMESTAMP, \
                   performer, status",
-        indexes: &[],
         link: Some("patient_mrn"),
         date: Some("performed_datetime"),
         inherits_date: true,
@@ -386,7 +365,6 @@ const RAW: &[RawSpec] = &[
         id_keys: &["allergy_id"],
         product: Product::PatientSim,
         columns: "id NN, substance, code, code_system, reaction, severity, status, onset_date DATE, patient_mrn",
-        indexes: &[],
         link: Some("patient_mrn"),
         date: None,
         inherits_date: false,
@@ -399,7 +377,6 @@ const RAW: &[RawSpec] = &[
         product: Product::PatientSim,
         columns: "id NN, cvx_code, vaccine, administered_date DATE, patient_mrn, encounter_id, lot_number, route, \
                   status",
-        indexes: &[],
         link: Some("patient_mrn"),
         date: Some("administered_date"),
         inherits_date: true,
@@ -417,7 +394,6 @@ pub fn canonical_tables() -> &'static [TableSpec] {
                 id_keys: raw.id_keys,
                 product: raw.product,
                 columns: parse_columns(raw.columns),
-                indexes: raw.indexes,
                 link_column: raw.link,
                 date_column: raw.date,
                 inherits_date: raw.inherits_date,
@@ -563,9 +539,6 @@ mod tests {
             assert_eq!(required, vec![table.id_column], "{}", table.name);
             for column in table.link_column.iter().chain(&table.date_column) {
                 assert!(table.column(column).is_some(), "{}.{column} link/date column exists", table.name);
-            }
-            for index in table.indexes {
-                assert!(table.column(index).is_some(), "{}.{index} indexed column exists", table.name);
             }
         }
     }

@@ -74,7 +74,7 @@ async fn python_layout_is_adopted_and_converted_on_request() {
     let report = String::from_utf8_lossy(&migrated.stdout);
     assert!(migrated.status.success(), "{report} {}", String::from_utf8_lossy(&migrated.stderr));
     assert!(report.contains("was the HealthSim 1.2 scenario layout"), "{report}");
-    assert!(report.contains("- key patients by (scenario_id, id)"), "{report}");
+    assert!(report.contains("- rebuild patients owned by scenario_id, without keys"), "{report}");
     let backup = db.with_file_name("healthsim.duckdb.before-migrate-1.duckdb");
     assert!(report.contains(&format!("backup: {}", backup.display())), "{report}");
     {
@@ -95,7 +95,8 @@ async fn python_layout_is_adopted_and_converted_on_request() {
         json!([{"id": "orphan", "scenario_id": "", "notebook_flag": null, "language": "en"},
                {"id": "p1", "scenario_id": "11111111-1111-4111-8111-111111111111", "notebook_flag": true, "language": "en"}])
     );
-    assert_eq!(server.ok("healthsim_query", json!({"sql": key})).await["rows"][0]["k"], json!(["scenario_id", "id"]));
+    // Our layout has no keys: the server keeps rows unique per scenario.
+    assert_eq!(server.ok("healthsim_query", json!({"sql": key})).await["rows"], json!([]));
     assert_eq!(
         server.ok("healthsim_query", versions).await["rows"],
         json!([{"version": "1.0"}, {"version": "1.2"}, {"version": "healthsim-mcp-1"}])
@@ -217,36 +218,23 @@ async fn bootstrap_creates_directory_and_layout() {
     server.stop().await;
 }
 
-/// Indexed text columns of our tables are stored uncompressed (deleting a large scenario
-/// fetches them row by row at commit; see `schema::KEY`), every other column is left to
-/// DuckDB's choice; the layout is otherwise the specified one.
+/// Our layout has no key, unique constraint or index (a DuckDB checkpoint rewrites each in
+/// full, so saves cost what the file held), and its columns are stored as DuckDB chooses.
 #[tokio::test(flavor = "multi_thread")]
-async fn indexed_text_columns_are_stored_uncompressed() {
+async fn our_tables_have_no_keys_or_indexes() {
     let (_dir, db) = temp_db();
     let server = Server::start(&db).await;
     let entities = crate::util::fixture("patientsim_clinical");
     server.ok("healthsim_save_scenario", json!({"name": "clinical", "entities": entities})).await;
-    let storage = |table: &str| {
-        format!(
-            "SELECT column_name AS c, list_distinct(list(compression ORDER BY compression)) AS k
-             FROM pragma_storage_info('{table}') WHERE segment_type = 'VARCHAR' GROUP BY ALL ORDER BY c"
+    let shape = server
+        .ok(
+            "healthsim_query",
+            json!({"sql": "SELECT (SELECT count(*) FROM duckdb_constraints() WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE')) AS keys,
+                                  (SELECT count(*) FROM duckdb_indexes()) AS indexes,
+                                  (SELECT count(*) FROM duckdb_tables() WHERE sql LIKE '%COMPRESSION%') AS storage"}),
         )
-    };
-    let compression = |rows: &serde_json::Value, column: &str| -> Vec<String> {
-        let row = rows.as_array().unwrap().iter().find(|r| r["c"] == column);
-        let row = row.unwrap_or_else(|| panic!("no stored VARCHAR column {column}: {rows}"));
-        row["k"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_owned()).collect()
-    };
-    let patients = server.ok("healthsim_query", json!({"sql": storage("patients")})).await["rows"].clone();
-    for key in ["id", "scenario_id", "mrn"] {
-        assert_eq!(compression(&patients, key), ["Uncompressed"], "patients.{key}: {patients}");
-    }
-    // A repetitive unindexed column is compressed as usual.
-    assert_ne!(compression(&patients, "source_system"), ["Uncompressed"], "{patients}");
-    let entities = server.ok("healthsim_query", json!({"sql": storage("scenario_entities")})).await["rows"].clone();
-    for key in ["scenario_id", "entity_type", "entity_id"] {
-        assert_eq!(compression(&entities, key), ["Uncompressed"], "scenario_entities.{key}: {entities}");
-    }
+        .await;
+    assert_eq!(shape["rows"], json!([{"keys": 0, "indexes": 0, "storage": 0}]));
     let columns = server
         .ok(
             "healthsim_query",
@@ -256,6 +244,71 @@ async fn indexed_text_columns_are_stored_uncompressed() {
         .await;
     // December 2026: only ids are NOT NULL; the MRN (generated when absent) may be NULL.
     assert_eq!(columns["rows"], json!([{"data_type": "VARCHAR", "is_nullable": "YES"}]));
+    server.stop().await;
+}
+
+/// A file of ours made before December 2026 (keys and indexes on every table) is served as
+/// it is; `migrate` backs it up and rebuilds its tables without keys or indexes, keeping
+/// every row and id; a second run changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_drops_the_keys_of_a_file_of_ours_from_before() {
+    let (_dir, db) = temp_db();
+    let server = Server::start(&db).await;
+    let entities = crate::util::fixture("patientsim_clinical");
+    server.ok("healthsim_save_scenario", json!({"name": "clinical", "entities": entities, "tags": ["t"]})).await;
+    server.stop().await;
+    let snapshot = |conn: &duckdb::Connection| -> String {
+        conn.query_row(
+            "SELECT (SELECT string_agg(id || scenario_id || entity_id, ',' ORDER BY id) FROM scenario_entities)
+                 || (SELECT string_agg(id || mrn, ',' ORDER BY id) FROM patients)
+                 || (SELECT string_agg(tag, ',') FROM scenario_tags) || (SELECT string_agg(name, ',') FROM scenarios)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let before = {
+        // As that build made them: keys and indexes.
+        let conn = duckdb::Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "ALTER TABLE scenarios ADD PRIMARY KEY (scenario_id);
+             ALTER TABLE scenario_entities ADD PRIMARY KEY (id);
+             CREATE UNIQUE INDEX u ON scenario_entities (scenario_id, entity_type, entity_id);
+             CREATE INDEX idx_scenario_entities_type ON scenario_entities (entity_type);
+             ALTER TABLE patients ADD PRIMARY KEY (scenario_id, id);
+             CREATE INDEX idx_patients_mrn ON patients (mrn);",
+        )
+        .unwrap();
+        snapshot(&conn)
+    };
+    let server = Server::start(&db).await;
+    let listed = server.ok("healthsim_list_scenarios", json!({})).await;
+    assert_eq!(listed[0]["name"], "clinical", "served as it is");
+    server.stop().await;
+    let migrate =
+        || std::process::Command::new(crate::util::BIN).args(["--db"]).arg(&db).arg("migrate").output().unwrap();
+    let first = migrate();
+    let report = String::from_utf8_lossy(&first.stdout);
+    assert!(first.status.success(), "{report} {}", String::from_utf8_lossy(&first.stderr));
+    assert!(report.contains("- rebuild the canonical tables without keys or indexes"), "{report}");
+    assert!(report.contains("backup: "), "{report}");
+    let conn = duckdb::Connection::open(&db).unwrap();
+    assert_eq!(snapshot(&conn), before, "every row and id kept");
+    let keys: i64 = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM duckdb_constraints() WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE') AND table_name <> 'schema_migrations')
+                  + (SELECT count(*) FROM duckdb_indexes())",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(keys, 0);
+    drop(conn);
+    let again = migrate();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to change"));
+    let server = Server::start(&db).await;
+    let loaded = server.ok("healthsim_load_scenario", json!({"name_or_id": "clinical"})).await;
+    assert_eq!(loaded["tags"], json!(["t"]));
     server.stop().await;
 }
 

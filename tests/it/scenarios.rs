@@ -218,14 +218,15 @@ async fn overwrite_replaces_everything() {
     server.stop().await;
 }
 
-/// Every kind of write ends with the file checkpointed: no WAL is left for readers to replay
-/// on every open (a save, an overwrite with deletes, a delete), and a reader opened right
-/// after each answer sees the write.
+/// Every kind of write (a save, an overwrite with deletes, a delete) is seen by a reader
+/// opened right after its answer, whether it is still in the WAL or not; once the server has
+/// been idle for its idle-release period the WAL is folded into the file, which then holds
+/// everything alone.
 #[tokio::test(flavor = "multi_thread")]
-async fn writes_leave_no_wal_behind() {
+async fn acknowledged_writes_are_seen_and_folded_into_the_file_when_idle() {
     let (_dir, db) = temp_db();
-    let wal = db.with_extension("duckdb.wal");
-    let server = Server::start(&db).await;
+    let wal = healthsim_mcp::engine::wal_path(&db);
+    let server = Server::start_with(&db, &["--idle-release-ms", "300"], &[]).await;
     let count = || {
         let conn = duckdb::Connection::open_with_flags(
             &db,
@@ -237,17 +238,39 @@ async fn writes_leave_no_wal_behind() {
     };
     let entities = fixture("patientsim_clinical");
     server.ok("healthsim_save_scenario", json!({"name": "s", "entities": entities})).await;
-    assert!(!wal.exists(), "after a save");
+    assert!(wal.exists(), "a save commits to the WAL");
     let saved = count();
     assert!(saved > 1);
     let one = json!({"patient": [{"id": "only", "given_name": "A", "family_name": "B", "birth_date": "2000-01-01", "gender": "F"}]});
     server.ok("healthsim_save_scenario", json!({"name": "s", "overwrite": true, "entities": one})).await;
-    assert!(!wal.exists(), "after an overwrite");
     assert_eq!(count(), 1);
     server.ok("healthsim_delete_scenario", json!({"name_or_id": "s", "confirm": true})).await;
-    assert!(!wal.exists(), "after a delete");
     assert_eq!(count(), 0);
+    server.ok("healthsim_save_scenario", json!({"name": "kept", "entities": one})).await;
+    // Idle: the server folds the WAL into the file on its own (polled, with a deadline).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while wal.exists() {
+        assert!(std::time::Instant::now() < deadline, "the WAL was not folded into the file while idle");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(count(), 1, "the file alone holds the last save");
     server.stop().await;
+}
+
+/// A server that never idles (`--idle-release-ms 0`) folds the WAL into the file when it
+/// exits: the file alone holds every write.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_wal_is_folded_into_the_file_at_exit() {
+    let (_dir, db) = temp_db();
+    let wal = healthsim_mcp::engine::wal_path(&db);
+    let server = Server::start_with(&db, &["--idle-release-ms", "0"], &[]).await;
+    server.ok("healthsim_save_scenario", json!({"name": "s", "entities": fixture("patientsim_clinical")})).await;
+    assert!(wal.exists(), "a save commits to the WAL");
+    server.stop().await;
+    assert!(!wal.exists(), "the WAL is folded into the file at exit");
+    let conn = duckdb::Connection::open(&db).unwrap();
+    let n: i64 = conn.query_row("SELECT count(*) FROM scenarios WHERE name = 's'", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 1);
 }
 
 /// The same entity ids in two scenarios give independent rows; deleting one keeps the other.

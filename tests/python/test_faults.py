@@ -1,9 +1,10 @@
-"""Real faults under the real binary: an fsync that fails while a commit checkpoints (an
-LD_PRELOAD shim built here with the system C compiler), and a full disk while the server
-creates its file (a small tmpfs; needs the privilege to mount, else skipped)."""
+"""Real faults under the real binary: an fsync that fails while a commit writes the WAL or
+checkpoints (an LD_PRELOAD shim built here with the system C compiler), and a full disk
+(a small tmpfs; needs the privilege to mount, else skipped)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -38,23 +39,22 @@ def faulty(shim: Path, db: Path, armed: Path, fsync: int) -> dict[str, str]:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("fsync,held", [(1, False), (2, True)])
-async def test_a_failed_commit_answers_what_the_file_holds(shim, tmp_path, fsync, held):
-    """The first fsync of a commit failing leaves the file as it was; the second failing
-    (after the header that makes the commit live was written) leaves it committed. Either
-    way the answer matches the file, for a save, an overwrite and a delete, and the server
-    keeps serving and writing."""
+async def test_a_failed_commit_answers_what_the_file_holds(shim, tmp_path):
+    """A commit appends to the WAL and fsyncs it: that fsync failing leaves the file and
+    its WAL as they were (DuckDB cuts the WAL back), and the answer says nothing was
+    changed, for a save, an overwrite and a delete; the server keeps serving and writing,
+    and a fresh server agrees with every answer."""
     db, armed = tmp_path / "h.duckdb", tmp_path / "armed"
     async with server(db) as s:
         await s.ok("healthsim_save_scenario", {"name": "kept", "entities": {"patients": [PATIENT]}})
         await s.ok("healthsim_save_scenario", {"name": "doomed", "entities": {}})
     for action in ("save", "overwrite", "delete"):
         armed.unlink(missing_ok=True)
-        async with server(db, env=faulty(shim, db, armed, fsync)) as s:
+        async with server(db, env=faulty(shim, Path(f"{db}.wal"), armed, 1)) as s:
             await s.ok("healthsim_list_scenarios")
             armed.touch()
             if action == "save":
-                failed, answer = await s.call("healthsim_save_scenario", {"name": f"new-{fsync}", "entities": {}})
+                failed, answer = await s.call("healthsim_save_scenario", {"name": "new", "entities": {}})
             elif action == "overwrite":
                 changed = dict(PATIENT, given_name="Changed")
                 failed, answer = await s.call(
@@ -62,29 +62,73 @@ async def test_a_failed_commit_answers_what_the_file_holds(shim, tmp_path, fsync
                 )
             else:
                 failed, answer = await s.call("healthsim_delete_scenario", {"name_or_id": "doomed", "confirm": True})
-            if held:
-                assert not failed, answer
-                warning = answer["warnings"][0] if action != "delete" else answer["removed"]["warning"]
-                assert "the disk reported an error while this write was committed" in warning, answer
-                assert "but the file holds it" in warning
-            else:
-                assert failed, answer
-                assert "the commit failed and the file does not hold the write; nothing was changed" in answer["error"]
+            assert failed, answer
+            assert "the commit failed and the file does not hold the write; nothing was changed" in answer["error"]
             armed.unlink()
             names = [x["name"] for x in await s.ok("healthsim_list_scenarios")]
             # And writes again: a failed write's engine is not used again.
             await s.ok("healthsim_save_scenario", {"name": f"after-{action}", "entities": {}})
-        # What a fresh server (and the file) say agrees with the answer.
         async with server(db) as s:
             names_after = [x["name"] for x in await s.ok("healthsim_list_scenarios")]
             kept = await s.ok("healthsim_load_scenario", {"name_or_id": "kept"})
         assert sorted(names + [f"after-{action}"]) == sorted(names_after)
-        if action == "save":
-            assert (f"new-{fsync}" in names_after) == held
-        elif action == "overwrite":
-            assert (kept["entities"]["patients"][0]["given_name"] == "Changed") == held
+        assert "new" not in names_after and "doomed" in names_after
+        assert kept["entities"]["patients"][0]["given_name"] == "Ana"
+
+
+def big_cohort(n: int) -> dict:
+    """`n` patients with an encounter each: past the WAL size at which a commit checkpoints."""
+    return {
+        "patients": [dict(PATIENT, id=f"p{i}", mrn=f"M{i}", family_name=f"Lee{i}" * 8) for i in range(n)],
+        "encounters": [
+            {"encounter_id": f"e{i}", "patient_mrn": f"M{i}", "class_code": "O", "admission_time": "2024-01-05T10:00:00Z",
+             "chief_complaint": "follow-up " * 20}
+            for i in range(n)
+        ],
+    }
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fsync,held", [(1, False), (2, True)])
+async def test_a_failed_checkpointing_commit_answers_what_the_file_holds(shim, tmp_path, fsync, held):
+    """A save large enough to checkpoint in its commit writes straight into the file: the
+    file's first fsync failing leaves it as it was, the second (after the header that makes
+    the commit live) leaves it committed; the answer matches the file either way."""
+    db, armed = tmp_path / "h.duckdb", tmp_path / "armed"
+    async with server(db) as s:
+        await s.ok("healthsim_save_scenario", {"name": "kept", "entities": {"patients": [PATIENT]}})
+    async with server(db, env=faulty(shim, db, armed, fsync)) as s:
+        await s.ok("healthsim_list_scenarios")
+        armed.touch()
+        failed, answer = await s.call("healthsim_save_scenario", {"name": "big", "entities": big_cohort(8000)})
+        armed.unlink()
+        if held:
+            assert not failed, answer
+            assert "the disk reported an error while this write was committed" in answer["warnings"][0], answer
         else:
-            assert ("doomed" not in names_after) == held
+            assert failed, answer
+            assert "the commit failed and the file does not hold the write; nothing was changed" in answer["error"]
+        await s.ok("healthsim_save_scenario", {"name": "after", "entities": {}})
+    async with server(db) as s:
+        names = [x["name"] for x in await s.ok("healthsim_list_scenarios")]
+    assert ("big" in names) == held and "kept" in names and "after" in names
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fsync", [1, 2])
+async def test_a_failed_checkpoint_at_exit_loses_nothing(shim, tmp_path, fsync):
+    """The checkpoint that folds the WAL into the file at exit failing (its first or second
+    fsync) loses no acknowledged write: the WAL keeps them, and the next server sees all."""
+    db, armed = tmp_path / "h.duckdb", tmp_path / "armed"
+    async with server(db, "--idle-release-ms", "0", env=faulty(shim, db, armed, fsync)) as s:
+        for i in range(3):
+            await s.ok("healthsim_save_scenario", {"name": f"s{i}", "entities": {"patients": [PATIENT]}})
+        armed.touch()
+    async with server(db) as s:
+        names = sorted(x["name"] for x in await s.ok("healthsim_list_scenarios"))
+        loaded = await s.ok("healthsim_load_scenario", {"name_or_id": "s2"})
+    assert names == ["s0", "s1", "s2"]
+    assert loaded["entities"]["patients"][0]["id"] == "p1"
 
 
 @pytest.fixture
@@ -118,6 +162,33 @@ async def test_a_full_disk_while_creating_leaves_no_file(small_disk, left_kib):
         saved = await s.ok("healthsim_save_scenario", {"name": "x", "entities": {}})
         assert saved["status"] == "saved"
     assert db.exists()
+
+
+@pytest.mark.anyio
+async def test_a_small_save_needs_at_most_a_mebibyte_of_free_disk(small_disk):
+    """With 1 MiB left on the disk holding a grown file, saves of a few KB of JSON land (a
+    commit appends them to the WAL); once space is freed, the next server sees them all."""
+    db = small_disk / "h.duckdb"
+    async with server(db, "--idle-release-ms", "0") as s:
+        await s.ok("healthsim_save_scenario", {"name": "grown", "entities": big_cohort(3000)})
+    stats = os.statvfs(small_disk)
+    free = stats.f_bavail * stats.f_frsize
+    filler = small_disk / "filler"
+    filler.write_bytes(b"\0" * (free - 1024 * 1024))
+    stats = os.statvfs(small_disk)
+    assert stats.f_bavail * stats.f_frsize <= 1024 * 1024
+    async with server(db, "--idle-release-ms", "0") as s:
+        for i in range(5):
+            few = {"patients": [dict(PATIENT, id=f"small{i}-{k}") for k in range(10)]}
+            assert len(json.dumps(few)) < 4096
+            saved = await s.ok("healthsim_save_scenario", {"name": f"small-{i}", "entities": few})
+            assert saved["status"] == "saved"
+        listed = await s.ok("healthsim_list_scenarios")
+        assert len(listed) == 6
+    filler.unlink()
+    async with server(db) as s:
+        names = sorted(x["name"] for x in await s.ok("healthsim_list_scenarios"))
+    assert names == ["grown"] + [f"small-{i}" for i in range(5)]
 
 
 def memory_cgroup(limit: int) -> Path | None:

@@ -230,7 +230,7 @@ pub fn add(conn: &Sql<'_>, layout: &Layout, request: &mut AddRequest) -> anyhow:
     })
 }
 
-/// A new scenario row (a fresh UUID, both times `now`); returns its id.
+/// A new scenario row (a fresh time-ordered UUID, both times `now`); returns its id.
 fn insert_scenario(
     conn: &Sql<'_>,
     layout: &Layout,
@@ -239,7 +239,7 @@ fn insert_scenario(
     now: &str,
     metadata: &str,
 ) -> anyhow::Result<String> {
-    let scenario_id = crate::model::new_uuid();
+    let scenario_id = crate::model::new_scenario_uuid();
     conn.execute(
         &format!(
             "INSERT INTO {} ({}, name, description, created_at, updated_at, metadata)

@@ -111,19 +111,25 @@ fn read_engine(settings: &AccessSettings) -> anyhow::Result<Engine> {
     Ok(engine)
 }
 
+/// The WAL size past which a commit checkpoints (DuckDB's `checkpoint_threshold`): what a
+/// read-only open replays stays bounded (each MiB of WAL adds ~5 ms to an open; see
+/// `examples/commit_growth.py`).
+pub(super) const WAL_CHECKPOINT: &str = "4MiB";
+
 /// The write engine's configuration.
 pub(super) fn write_settings(settings: &AccessSettings) -> Vec<(&'static str, String)> {
-    // Every commit checkpoints at once, writing its rows straight into the file instead of
-    // first to the WAL and then again into the file (a 10,000-entity save: ~35 ms less).
-    // A crash during that checkpoint leaves the file as it was: the header that makes
-    // the new blocks live is written last. One thread: a save appends on one thread
-    // anyway, and a second DuckDB thread only contends with the planning threads
-    // (appends of a 10,000-entity save 83 -> 65 ms, a 100,000-entity save 2.0 -> 1.8 s, A/B).
+    // A commit appends to the WAL and fsyncs it (a 1-entity save: ~1 ms), instead of
+    // checkpointing, which rewrote the touched tables' last blocks (and, with the keys our
+    // layout had, every index in full); the WAL is folded into the file when the server is
+    // idle or exits (`fold.rs`), or by DuckDB at a commit past `WAL_CHECKPOINT` (a large
+    // save then skips the WAL and writes its rows straight into the file). One thread: a
+    // save appends on one thread anyway, and a second DuckDB thread only contends with the
+    // planning threads (appends of a 10,000-entity save 83 -> 65 ms, a 100,000-entity
+    // save 2.0 -> 1.8 s, A/B).
     let mut write = vec![
         ("autoload_known_extensions", "false".to_owned()),
         ("autoinstall_known_extensions", "false".to_owned()),
-        ("checkpoint_threshold", "0b".to_owned()),
-        ("auto_checkpoint_skip_wal_threshold", "0".to_owned()),
+        ("checkpoint_threshold", WAL_CHECKPOINT.to_owned()),
         ("threads", "1".to_owned()),
     ];
     if let Some(limit) = &settings.duckdb_memory {

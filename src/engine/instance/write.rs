@@ -1,6 +1,6 @@
 //! The write path of `Access`: one write at a time (the FIFO permit), reads drained, the
 //! read instance swapped for a read-write one (retried with backoff while another process
-//! holds the file), one transaction, commit (which checkpoints), close.
+//! holds the file), one transaction, commit (to the WAL; see `fold.rs`), close.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -21,7 +21,7 @@ const WRITES_IN_A_ROW: Duration = Duration::from_secs(1);
 impl Access {
     /// Runs `work` inside one read-write transaction, holding the write permit: drains
     /// reads, swaps the read instance for a read-write one (waiting for other processes
-    /// up to the write timeout), commits, checkpoints and closes.
+    /// up to the write timeout), commits and closes.
     pub async fn write<T, F>(&self, work: F) -> Result<T, DbError>
     where
         T: Send + 'static,
@@ -166,8 +166,8 @@ impl Inner {
         let (work, check) = work;
         let result = run_transaction(&instance, work);
         let committed = started.elapsed();
-        // Dropping the last connection and the instance detaches the file (the commit has
-        // checkpointed) and gives the engine back.
+        // Dropping the last connection and the instance detaches the file (the commit is in
+        // the WAL or, past its limit, checkpointed) and gives the engine back.
         drop(instance);
         if result.is_err() {
             self.engines.forget_write();
@@ -186,7 +186,7 @@ impl Inner {
         tracing::debug!(
             close_read_ms = closed_read.as_secs_f64() * 1e3,
             open_ms = (opened - closed_read).as_secs_f64() * 1e3,
-            work_commit_checkpoint_ms = (committed - opened).as_secs_f64() * 1e3,
+            work_commit_ms = (committed - opened).as_secs_f64() * 1e3,
             close_ms = (closed - committed).as_secs_f64() * 1e3,
             reopen_ms = (started.elapsed() - closed).as_secs_f64() * 1e3,
             reopened,
@@ -271,10 +271,7 @@ impl Inner {
     /// no one else could open it while our instance held it.
     fn forget_created(&self, err: anyhow::Error) -> anyhow::Error {
         let path = &self.settings.path;
-        let wal = path.with_extension(match path.extension().and_then(|e| e.to_str()) {
-            Some(ext) => format!("{ext}.wal"),
-            None => "wal".to_owned(),
-        });
+        let wal = super::wal_path(path);
         let removed = [path.as_path(), wal.as_path()].iter().filter(|p| std::fs::remove_file(p).is_ok()).count();
         if removed > 0 {
             tracing::warn!(path = %path.display(), "the database file could not be created; the partial file was removed");
@@ -297,7 +294,7 @@ fn explain_full_disk(err: anyhow::Error, path: &std::path::Path) -> anyhow::Erro
     }
     let free = free.map_or_else(String::new, |f| format!(" ({} KiB free)", f / 1024));
     err.context(format!(
-        "the disk holding {} is full{free}; free space there (a save needs a few MiB beyond its data) and retry",
+        "the disk holding {} is full{free}; free space there (a save needs room for its data, the checkpoint that folds it into the file a few MiB more) and retry",
         dir.display()
     ))
 }
@@ -324,8 +321,8 @@ fn run_transaction<T>(
     let before = |err: anyhow::Error| (None, err);
     let mut handle = instance.connect().map_err(before)?;
     let conn = handle.conn_mut();
-    // A commit whose checkpoint failed after it skipped the WAL is committed only in
-    // memory and reported as failed: closing must not write it after all.
+    // A commit that failed (its WAL append, or the checkpoint of a commit that skipped
+    // the WAL) is reported as failed: closing must not write it after all.
     conn.execute_batch("PRAGMA disable_checkpoint_on_shutdown")
         .context("cannot configure the write")
         .map_err(before)?;
@@ -338,16 +335,9 @@ fn run_transaction<T>(
         return Err((Some(value), anyhow::Error::from(err).context("cannot commit the write")));
     }
     let committed = started.elapsed();
-    // The commit has checkpointed, unless DuckDB chose to log it to the WAL instead; then
-    // this checkpoint folds the WAL into the file (readers would replay it on every open).
-    // Should that fail, the write is still durable in the WAL.
-    if let Err(err) = conn.execute_batch("CHECKPOINT") {
-        tracing::warn!("the write is committed but the checkpoint after it failed (the WAL keeps it): {err}");
-    }
     tracing::debug!(
         work_ms = worked.as_secs_f64() * 1e3,
         commit_ms = (committed - worked).as_secs_f64() * 1e3,
-        checkpoint_ms = (started.elapsed() - committed).as_secs_f64() * 1e3,
         "write transaction"
     );
     Ok(value)
