@@ -166,6 +166,60 @@ async def test_a_newer_storage_version_is_refused_in_one_line(db_path):
         await s.ok("healthsim_save_scenario", {"name": "converted", "entities": entities(1)})
 
 
+def rpc_server(db_path, *args):
+    """The server as a bare process speaking JSON-RPC lines (so the test can kill it)."""
+    proc = subprocess.Popen(
+        [BIN, "--db", str(db_path), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    ids = iter(range(1, 1_000_000))
+
+    def request(method: str, params: dict) -> dict:
+        rid = next(ids)
+        proc.stdin.write((json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}) + "\n").encode())
+        proc.stdin.flush()
+        while True:
+            message = json.loads(proc.stdout.readline())
+            if message.get("id") == rid:
+                return message
+
+    request("initialize", {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}})
+    proc.stdin.write(b'{"jsonrpc": "2.0", "method": "notifications/initialized"}\n')
+    proc.stdin.flush()
+    return proc, request
+
+
+async def test_acknowledged_writes_are_seen_and_survive_kill_9(db_path):
+    """Each save the server acknowledged (committed to the WAL beside the file) is seen by
+    this DuckDB opening the file read-only while the server runs, and survives `kill -9` of
+    the server: this DuckDB then reads every one, and writing folds the WAL into the file."""
+    proc, request = rpc_server(db_path, "--idle-release-ms", "0")
+    try:
+        for i in range(4):
+            answer = request("tools/call", {"name": "healthsim_save_scenario", "arguments": {"name": f"s{i}", "entities": entities(3, f"k{i}")}})
+            assert not answer["result"].get("isError"), answer
+            con = duckdb.connect(str(db_path), read_only=True)
+            try:
+                assert con.execute("SELECT count(*) FROM scenarios").fetchone()[0] == i + 1
+            finally:
+                con.close()
+        answer = request("tools/call", {"name": "healthsim_delete_scenario", "arguments": {"name_or_id": "s0", "confirm": True}})
+        assert not answer["result"].get("isError"), answer
+        assert os.path.exists(f"{db_path}.wal"), "the writes are in the WAL"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    con = duckdb.connect(str(db_path))
+    try:
+        names = sorted(r[0] for r in con.execute("SELECT name FROM scenarios").fetchall())
+        assert names == ["s1", "s2", "s3"]
+        assert con.execute("SELECT count(*) FROM patients").fetchone()[0] == 9
+    finally:
+        con.close()
+    assert not os.path.exists(f"{db_path}.wal"), "this DuckDB's close folded the WAL into the file"
+    async with server(db_path) as s:
+        assert sorted(x["name"] for x in await s.ok("healthsim_list_scenarios")) == ["s1", "s2", "s3"]
+
+
 async def test_the_wal_of_a_killed_writer_is_replayed(db_path):
     """This DuckDB writes to the server's file and is killed before checkpointing (its
     WAL left behind): the server's reads see the committed rows, its next save folds them
