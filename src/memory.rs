@@ -18,8 +18,14 @@ pub const MAX_MESSAGE_BYTES: usize = 256 << 20;
 /// since; kept, so that what is refused under a limit would certainly not have fit).
 pub const BYTES_PER_REQUEST_BYTE: u64 = 28;
 
-/// What the idle server and DuckDB's buffers take before a request arrives.
+/// What the idle server and DuckDB's buffers take before a request arrives: resident
+/// memory (`--max-memory`, a cgroup), and address space (`RLIMIT_AS`), which also counts
+/// what is reserved and not used (thread stacks, allocator arenas): the idle server's
+/// `VmSize` under `prlimit --as=450MiB` is 276-293 MiB, its start-up peak 321 MiB, so the
+/// 160 MiB of resident memory left too little room: a 10.8 MB save was accepted, and an
+/// allocation then failed (or aborted the process) under the limit.
 pub const BASELINE_BYTES: u64 = 160 << 20;
+pub const BASELINE_ADDRESS_SPACE: u64 = 330 << 20;
 
 /// The memory the server may use and where the figure came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +33,8 @@ pub struct Budget {
     pub bytes: u64,
     /// `--max-memory`, `RLIMIT_AS` or `cgroup memory.max`.
     pub source: String,
+    /// The budget bounds address space (`RLIMIT_AS`), not resident memory.
+    pub address_space: bool,
 }
 
 impl Budget {
@@ -35,20 +43,25 @@ impl Budget {
     pub fn detect(max_memory_mib: Option<u64>) -> Option<Budget> {
         let mut candidates: Vec<Budget> = Vec::new();
         if let Some(mib) = max_memory_mib {
-            candidates.push(Budget { bytes: mib << 20, source: "--max-memory".into() });
+            candidates.push(Budget { bytes: mib << 20, source: "--max-memory".into(), address_space: false });
         }
         if let Some(bytes) = address_space_limit() {
-            candidates.push(Budget { bytes, source: "the process's address-space limit (RLIMIT_AS)".into() });
+            candidates.push(Budget {
+                bytes,
+                source: "the process's address-space limit (RLIMIT_AS)".into(),
+                address_space: true,
+            });
         }
         if let Some(bytes) = cgroup_limit() {
-            candidates.push(Budget { bytes, source: "the cgroup's memory limit".into() });
+            candidates.push(Budget { bytes, source: "the cgroup's memory limit".into(), address_space: false });
         }
         candidates.into_iter().min_by_key(|b| b.bytes)
     }
 
     /// The largest message that can be processed within the budget (at least 64 KiB).
     pub fn max_message_bytes(&self) -> usize {
-        (self.bytes.saturating_sub(BASELINE_BYTES) / BYTES_PER_REQUEST_BYTE).max(64 << 10) as usize
+        let baseline = if self.address_space { BASELINE_ADDRESS_SPACE } else { BASELINE_BYTES };
+        (self.bytes.saturating_sub(baseline) / BYTES_PER_REQUEST_BYTE).max(64 << 10) as usize
     }
 
     /// DuckDB's `memory_limit` for one instance: a third of the budget, at least 64 MiB.
@@ -158,13 +171,17 @@ mod tests {
         }
     }
 
-    /// A 450 MiB budget takes a 3 MB save and refuses a 15 MB one; a tiny one still takes
-    /// small messages.
+    /// A 450 MiB budget takes a 3 MB save and refuses a 15 MB one (as address space, a
+    /// smaller one); a tiny one still takes small messages.
     #[test]
     fn budgets_bound_messages() {
-        let budget = Budget { bytes: 450 << 20, source: "test".into() };
+        let budget = Budget { bytes: 450 << 20, source: "test".into(), address_space: false };
         assert!(budget.max_message_bytes() > 3_100_000 && budget.max_message_bytes() < 15_400_000);
-        assert_eq!(Budget { bytes: 100 << 20, source: "test".into() }.max_message_bytes(), 64 << 10);
+        let tiny = Budget { bytes: 100 << 20, source: "test".into(), address_space: false };
+        assert_eq!(tiny.max_message_bytes(), 64 << 10);
+        // Address space counts reservations too: less room for the same figure.
+        let space = Budget { address_space: true, ..budget.clone() };
+        assert!(space.max_message_bytes() > 3_100_000 && space.max_message_bytes() < budget.max_message_bytes());
         assert_eq!(budget.duckdb_limit(), "150MB");
         assert_eq!(Budget::detect(Some(300)).map(|b| b.bytes <= 300 << 20), Some(true));
     }

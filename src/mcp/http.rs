@@ -67,6 +67,7 @@ pub async fn serve(
     let router = axum::Router::new()
         .nest_service("/mcp", service)
         .layer(middleware::from_fn(session_end_is_ok))
+        .layer(middleware::from_fn_with_state(config.max_message_bytes, oversize_names_the_limit))
         .layer(middleware::from_fn_with_state(Arc::clone(&token), authorize));
     tracing::info!(address = %bound, auth = token.is_some(), "listening on http://{bound}/mcp");
     ready(bound);
@@ -116,6 +117,33 @@ async fn session_end_is_ok(request: Request, next: Next) -> Response {
         *response.status_mut() = StatusCode::OK;
     }
     response
+}
+
+/// A request body larger than the server reads is answered 413 with a JSON-RPC error
+/// saying so in the words of the stdio transport (naming `--max-memory`), not rmcp's bare
+/// "Payload Too Large". Nothing of it was processed.
+async fn oversize_names_the_limit(State(max_bytes): State<usize>, request: Request, next: Next) -> Response {
+    let declared =
+        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max_bytes as u64) {
+        // Read and drop the body first (a chunk at a time): a client still sending when
+        // the answer comes sees a broken pipe instead of the answer.
+        use http_body_util::BodyExt;
+        let mut body = request.into_body();
+        while let Some(Ok(_)) = body.frame().await {}
+    } else {
+        let response = next.run(request).await;
+        if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
+            return response;
+        }
+    }
+    tracing::error!(max_bytes, "an HTTP request body exceeded the maximum size and was dropped");
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {"code": -32700, "message": crate::mcp::stdio::oversize_message(max_bytes)},
+    });
+    (StatusCode::PAYLOAD_TOO_LARGE, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
 /// Compares without an early exit, so the time taken does not reveal how many leading

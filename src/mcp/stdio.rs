@@ -199,10 +199,7 @@ where
                         max_bytes = self.max_line_bytes,
                         "a message exceeded the maximum size and was dropped"
                     );
-                    let message = format!(
-                        "the message is larger than the {} this server reads (its size limit, lower under a memory limit: see --max-memory) and was not processed; send fewer entities per call",
-                        human_bytes(self.max_line_bytes)
-                    );
+                    let message = oversize_message(self.max_line_bytes);
                     let id = self.oversized_id.take();
                     self.reply_error(ErrorData::parse_error(message, None), id);
                     continue;
@@ -266,6 +263,14 @@ where
 }
 
 /// `256 MiB`, `10.4 MB`-style size for messages.
+/// What a client is told of a message larger than the server reads (stdio and HTTP).
+pub(crate) fn oversize_message(max_bytes: usize) -> String {
+    format!(
+        "the message is larger than the {} this server reads (its size limit, lower under a memory limit: see --max-memory) and was not processed; send fewer entities per call",
+        human_bytes(max_bytes)
+    )
+}
+
 fn human_bytes(bytes: usize) -> String {
     if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
         format!("{} MiB", bytes >> 20)

@@ -234,5 +234,15 @@ pub fn db_failure(tool: &str, err: DbError) -> CallToolResult {
             Map::new(),
         );
     }
+    // The process's own limit (`--max-memory`, an address-space or cgroup limit) refused an
+    // allocation: the transaction was rolled back.
+    if ["Allocation failure", "std::bad_alloc"].iter().any(|m| text.contains(m)) {
+        return failure(
+            "the server ran out of memory under its limit (--max-memory, or the process's address-space or cgroup \
+             limit) during this call; nothing was written; restart the server with more memory (HEALTHSIM_MAX_MEMORY_MB) \
+             or do the work in smaller parts (fewer entities per save, a smaller count)",
+            Map::new(),
+        );
+    }
     failure(text, Map::new())
 }

@@ -275,6 +275,76 @@ def test_a_memory_limit_refuses_what_would_not_fit(tmp_path, limit):
     assert proc.returncode == 0
 
 
+def test_over_http_a_memory_limit_refuses_what_would_not_fit(tmp_path):
+    """The same limit over HTTP: under `prlimit --as=450MiB` a 100,000-entity save of
+    patients, encounters and diagnoses is answered within the write timeout, refused in one
+    line naming --max-memory (413 when it is larger than the server reads, else a tool error
+    with nothing written), and the server keeps serving: a 30,000-entity save then lands.
+    (Before the address-space baseline was raised the 100,000-entity save, 10.8 MB, was
+    accepted, and an allocation failed while saving: one run in three aborted the process.)"""
+    import http.client
+    import json
+    import re
+    import time
+
+    from conftest import BIN
+
+    prlimit = shutil.which("prlimit")
+    if not prlimit:
+        pytest.skip("no prlimit")
+    proc = subprocess.Popen(
+        [prlimit, f"--as={450 << 20}", BIN, "--db", str(tmp_path / "h.duckdb"), "--transport", "http", "--listen", "127.0.0.1:0"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        port = next(int(m.group(1)) for line in proc.stderr if (m := re.search(r"listening on http://127.0.0.1:([0-9]+)/mcp", line)))
+        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+
+        def post(message: dict) -> tuple[int, str]:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.request("POST", "/mcp", json.dumps(message), headers)
+            response = conn.getresponse()
+            if sid := response.getheader("mcp-session-id"):
+                headers["mcp-session-id"] = sid
+            return response.status, response.read().decode()
+
+        post({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+        post({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+        def mixed(n: int) -> dict:
+            third = n // 3
+            return {
+                "patients": [dict(PATIENT, id=f"p{i}", mrn=f"M{i}") for i in range(third)],
+                "encounters": [{"encounter_id": f"e{i}", "patient_mrn": f"M{i}", "class_code": "O",
+                                "admission_time": "2024-01-05T10:00:00Z"} for i in range(third)],
+                "diagnoses": [{"id": f"d{i}", "code": "E11.9", "patient_mrn": f"M{i}", "diagnosed_date": "2024-01-05"}
+                              for i in range(n - 2 * third)],
+            }
+
+        for n, fits in ((100_000, False), (30_000, True)):
+            started = time.monotonic()
+            status, body = post({"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": {
+                "name": "healthsim_save_scenario", "arguments": {"name": f"s{n}", "entities": mixed(n)}}})
+            assert time.monotonic() - started < 30, "answered within the write timeout"
+            if fits:
+                assert status == 200, body
+                assert '\\"total_entities\\":30000' in body, body[:300]
+            elif status == 413:
+                message = json.loads(body)["error"]["message"]
+                assert "this server reads" in message and "--max-memory" in message, message
+            else:
+                # Read, then refused by the limit while saving: one line, nothing written.
+                reply = json.loads(next(line[6:] for line in body.splitlines() if line.startswith("data: {")))
+                text = json.loads(reply["result"]["content"][0]["text"])["error"]
+                assert reply["result"]["isError"] and "--max-memory" in text and "nothing was written" in text, text
+                assert "\n" not in text
+        assert proc.poll() is None, "the server is still running"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def test_a_large_save_peaks_at_a_bounded_multiple_of_its_request(tmp_path):
     """Without a limit, a 100,000-patient save (12 MB of JSON) peaks below 22 bytes of resident
     memory per byte of its request over the idle server (17-19 measured): the plan consumes
