@@ -218,6 +218,7 @@ pub fn convert(conn: &Connection, layout: &Layout) -> anyhow::Result<Vec<String>
         copy_into(conn, &staged, ours)?;
         conn.execute_batch(&format!("DROP TABLE temp.{}", quote(&staged)))?;
     }
+    advance_sequences(conn)?;
     let tables = schema::main_tables(&Sql::local(conn))?;
     for spec in canonical_tables() {
         let Some(old) = tables.get(spec.name) else { continue };
@@ -285,6 +286,7 @@ fn unkey(conn: &Connection) -> anyhow::Result<Vec<String>> {
         copy_into(conn, &staged, table)?;
         conn.execute_batch(&format!("DROP TABLE temp.{}", quote(&staged)))?;
     }
+    advance_sequences(conn)?;
     let mut steps = vec!["rebuild scenarios, scenario_entities and scenario_tags without keys or indexes".to_owned()];
     let tables = schema::main_tables(&Sql::local(conn))?;
     for spec in canonical_tables() {
@@ -294,6 +296,22 @@ fn unkey(conn: &Connection) -> anyhow::Result<Vec<String>> {
     steps.push("rebuild the canonical tables without keys or indexes".to_owned());
     steps.extend(prepare_ours(&Sql::local(conn))?);
     Ok(steps)
+}
+
+/// Moves the entity and tag sequences past every id their tables hold (rows copied with
+/// their ids): our writes number rows from the sequences alone.
+fn advance_sequences(conn: &Connection) -> anyhow::Result<()> {
+    for (table, sequence) in [("scenario_entities", "scenario_entities_seq"), ("scenario_tags", "scenario_tags_seq")] {
+        let highest: Option<i64> =
+            conn.query_row(&format!("SELECT max(id) FROM main.{}", quote(table)), [], |r| r.get(0))?;
+        let next: i64 = conn.query_row(&format!("SELECT nextval('{sequence}')"), [], |r| r.get(0))?;
+        if let Some(highest) = highest.filter(|h| *h >= next) {
+            conn.query_row(&format!("SELECT count(nextval('{sequence}')) FROM range(?)"), [highest - next], |r| {
+                r.get::<_, i64>(0)
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Inserts every row of temp table `staged` into `table`, adding its unknown columns first.

@@ -167,8 +167,14 @@ async def test_migrate_converts_every_layout(fixtures, tmp_path):
                         " + (SELECT count(*) FROM duckdb_indexes() WHERE table_name IN ('patients', 'scenarios', 'scenario_entities', 'scenario_tags')) AS n"},
             )
             assert keys["rows"][0]["n"] == 0, layout
-            saved = await s.ok("healthsim_save_scenario", {"name": "mine", "entities": {"patients": [PATIENT_TAKEN]}})
-            assert saved["canonical_rows"] == {"patients": 1}, layout
+            saved = await s.ok("healthsim_save_scenario", {"name": "mine", "entities": {"patients": [PATIENT_TAKEN], "encounters": [{"encounter_id": "e-mine"}]}, "tags": ["t1", "t2"]})
+            assert saved["canonical_rows"]["patients"] == 1, layout
+            # Rows copied with their ids, then ours numbered from the sequences: no id twice.
+            unique = await s.ok(
+                "healthsim_query",
+                {"sql": "SELECT (SELECT count(*) - count(DISTINCT id) FROM scenario_entities) + (SELECT count(*) - count(DISTINCT id) FROM scenario_tags) AS dup"},
+            )
+            assert unique["rows"][0]["dup"] == 0, layout
 
 
 @pytest.mark.anyio

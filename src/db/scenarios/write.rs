@@ -270,9 +270,9 @@ fn insert_tags<'a>(
     Ok(())
 }
 
-/// `n` fresh ids for `table` from its sequence, past every id the table holds: the
-/// tooling's 1.4 and 1.5 migrations copied rows with their ids into tables whose
-/// sequence starts at 1, and the tooling numbers its own rows from the same sequence
+/// `n` fresh ids for `table` from its sequence, past every id the table holds in the
+/// tooling's layouts: its 1.4 and 1.5 migrations copied rows with their ids into tables
+/// whose sequence starts at 1, and the tooling numbers its own rows from the same sequence
 /// (so the sequence must move past ours too).
 ///
 /// A DuckLake has no sequences; its writers are serialised (`remote.rs`), so the ids
@@ -288,10 +288,16 @@ fn reserve_ids(conn: &Sql<'_>, layout: &Layout, table: &str, sequence: &str, n: 
         return Ok((highest + 1..=highest + n as i64).collect());
     }
     let sequence = sequence.replace('\'', "''");
-    let highest: Option<i64> = conn
-        .prepare_volatile(&format!("SELECT max(id) FROM {}", quote(table)))?
-        .query_row([], |r| r.get(0))
-        .context("cannot number rows")?;
+    // Our layout numbers its rows from the sequence alone (every build of ours moved it
+    // past the ids it wrote, `migrate` past the rows it copies): reading the highest id
+    // scans the table, a cost that grew with the file.
+    let highest: Option<i64> = match layout.family {
+        Family::Ours => None,
+        _ => conn
+            .prepare_volatile(&format!("SELECT max(id) FROM {}", quote(table)))?
+            .query_row([], |r| r.get(0))
+            .context("cannot number rows")?,
+    };
     let first: i64 = conn.prepare_volatile(&format!("SELECT nextval('{sequence}')"))?.query_row([], |r| r.get(0))?;
     let mut ids = vec![first];
     if let Some(highest) = highest.filter(|h| *h >= first) {
