@@ -89,6 +89,8 @@ struct Inner {
     /// decide whether a write reopens the read instance (see `write.rs::reopen_after_write`).
     read_since_write: std::sync::atomic::AtomicBool,
     last_write_end: Mutex<Option<Instant>>,
+    /// Commits the WAL holds since it was last folded into the file (see `fold.rs`).
+    wal_commits: std::sync::atomic::AtomicU32,
 }
 
 /// The hardened read-only instance plus connections not currently lent out.
@@ -118,6 +120,7 @@ impl Access {
             engines: Engines::default(),
             read_since_write: std::sync::atomic::AtomicBool::new(false),
             last_write_end: Mutex::new(None),
+            wal_commits: std::sync::atomic::AtomicU32::new(0),
         });
         if let Some(idle) = inner.settings.idle_release {
             tokio::spawn(idle_release_loop(Arc::downgrade(&inner), idle));
@@ -548,6 +551,33 @@ mod tests {
         let n: i64 =
             access.read(|conn| Ok(conn.conn().query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)).await.unwrap();
         assert_eq!(n, 5);
+    }
+
+    /// The WAL never holds more than `WAL_COMMITS` commits (every DuckDB opening the file
+    /// replays it commit by commit): the write that would add one more folds it into the
+    /// file, and every row stays.
+    #[tokio::test]
+    async fn the_wal_holds_a_bounded_number_of_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bounded.duckdb");
+        let access = access_for(&path);
+        access.write(|conn| Ok(conn.execute_batch("CREATE TABLE t (x INTEGER)")?)).await.unwrap();
+        let mut folds = 0;
+        let mut previous = access.inner.wal_commits.load(std::sync::atomic::Ordering::Relaxed);
+        for i in 0..3 * fold::WAL_COMMITS as i64 {
+            access.write(move |conn| Ok(conn.execute("INSERT INTO t VALUES (?)", [i])?)).await.unwrap();
+            let held = access.inner.wal_commits.load(std::sync::atomic::Ordering::Relaxed);
+            assert!(held < fold::WAL_COMMITS, "{held} commits in the WAL");
+            assert_eq!(held == 0, !access.wal_pending());
+            if held < previous {
+                folds += 1;
+            }
+            previous = held;
+        }
+        assert!(folds >= 2, "folded {folds} times");
+        let n: i64 =
+            access.read(|conn| Ok(conn.conn().query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)).await.unwrap();
+        assert_eq!(n, 3 * fold::WAL_COMMITS as i64);
     }
 
     /// A failing write rolls back and leaves the instance usable.

@@ -164,7 +164,8 @@ impl Inner {
         let opened = started.elapsed();
         self.engines.tidy_in_background(&self.settings);
         let (work, check) = work;
-        let result = run_transaction(&instance, work);
+        let fold = self.wal_commits.load(Ordering::Relaxed) + 1 >= super::fold::WAL_COMMITS;
+        let result = run_transaction(&instance, work, fold);
         let committed = started.elapsed();
         // Dropping the last connection and the instance detaches the file (the commit is in
         // the WAL or, past its limit, checkpointed) and gives the engine back.
@@ -173,6 +174,9 @@ impl Inner {
             self.engines.forget_write();
         }
         let closed = started.elapsed();
+        if result.is_ok() {
+            self.count_wal_commit();
+        }
         let reopened = client && result.is_ok() && self.reopen_after_write();
         let result = match result {
             Ok(value) => Ok(Committed { value, disk_warning: None }),
@@ -317,6 +321,7 @@ fn free_bytes(dir: &std::path::Path) -> Option<u64> {
 fn run_transaction<T>(
     instance: &Arc<Instance>,
     work: impl FnOnce(&Connection) -> anyhow::Result<T>,
+    fold: bool,
 ) -> Result<T, (Option<T>, anyhow::Error)> {
     let before = |err: anyhow::Error| (None, err);
     let mut handle = instance.connect().map_err(before)?;
@@ -335,9 +340,16 @@ fn run_transaction<T>(
         return Err((Some(value), anyhow::Error::from(err).context("cannot commit the write")));
     }
     let committed = started.elapsed();
+    // Every so many commits the WAL goes into the file (see `fold::WAL_COMMITS`); the
+    // commit is durable already, so a failure here only leaves the WAL for later.
+    if fold && let Err(err) = conn.execute_batch("CHECKPOINT") {
+        tracing::warn!("the write is committed (in the WAL) but the checkpoint after it failed: {err}");
+    }
     tracing::debug!(
         work_ms = worked.as_secs_f64() * 1e3,
         commit_ms = (committed - worked).as_secs_f64() * 1e3,
+        fold,
+        checkpoint_ms = (started.elapsed() - committed).as_secs_f64() * 1e3,
         "write transaction"
     );
     Ok(value)
