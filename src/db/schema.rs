@@ -86,9 +86,11 @@ pub fn prepare_ours(conn: &Sql<'_>) -> anyhow::Result<Vec<String>> {
     let new_file = !tables.contains_key("scenarios");
     let mut steps = Vec::new();
     let lake = conn.is_lake()?;
-    let ddl = |text: &str| match lake {
-        true => conn.execute_batch(&for_lake(text)),
-        false => conn.execute_batch(text),
+    let shared = !lake && conn.is_shared()?;
+    let ddl = |text: &str| match (lake, shared) {
+        (true, _) => conn.execute_batch(&for_lake(text)),
+        (false, true) => conn.execute_batch(&with_keys(text)),
+        (false, false) => conn.execute_batch(text),
     };
     ddl(STATE_DDL).context("cannot create the state tables")?;
     for (table, child) in CHILD_TABLES {
@@ -207,6 +209,39 @@ fn for_lake(ddl: &str) -> String {
             })
             .collect();
         out.push(lines.join("\n"));
+    }
+    out.iter().map(|s| format!("{s};")).collect::<Vec<_>>().join("\n")
+}
+
+/// Our DDL with the keys of the layout before December 2026, for a database other
+/// servers write to at the same moment (Quack, MotherDuck: `Sql::is_shared`), where no
+/// single write permit keeps rows unique: two servers saving the same name each see it
+/// free, and only a key makes the second commit fail (and run again, see
+/// `RemoteAccess::write`). Works on the statements written here.
+fn with_keys(ddl: &str) -> String {
+    let key_of = |table: &str| -> Option<String> {
+        let key = match table {
+            "schema_migrations" => "PRIMARY KEY (version)".to_owned(),
+            "scenarios" => "PRIMARY KEY (scenario_id),\n    UNIQUE (name)".to_owned(),
+            "scenario_entities" => "PRIMARY KEY (id),\n    UNIQUE (scenario_id, entity_type, entity_id)".to_owned(),
+            "scenario_tags" => "PRIMARY KEY (id),\n    UNIQUE (scenario_id, tag)".to_owned(),
+            name => {
+                let spec = canonical_tables().iter().find(|t| quote(t.name) == name || t.name == name)?;
+                format!("PRIMARY KEY (scenario_id, {})", quote(spec.id_column))
+            }
+        };
+        Some(key)
+    };
+    let mut out = Vec::new();
+    for statement in ddl.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let table = statement
+            .strip_prefix("CREATE TABLE IF NOT EXISTS ")
+            .or_else(|| statement.strip_prefix("CREATE TABLE "))
+            .and_then(|rest| rest.split_whitespace().next());
+        match (table.and_then(key_of), statement.rfind("\n)")) {
+            (Some(key), Some(end)) => out.push(format!("{},\n    {key}{}", &statement[..end], &statement[end..])),
+            _ => out.push(statement.to_owned()),
+        }
     }
     out.iter().map(|s| format!("{s};")).collect::<Vec<_>>().join("\n")
 }
@@ -388,6 +423,25 @@ mod tests {
             assert_eq!(count(keys), 0);
             assert_eq!(count("SELECT count(*) FROM duckdb_indexes()"), 0);
         }
+    }
+
+    /// On a database other servers write to at once, our DDL keeps the keys that make a
+    /// raced name or id fail the later commit.
+    #[test]
+    fn shared_ddl_keeps_the_keys() {
+        let mut all = String::from(STATE_DDL);
+        all.extend(CHILD_TABLES.iter().map(|(name, ddl)| ddl(name)));
+        all.extend(canonical_tables().iter().map(|spec| create_table_sql(spec, spec.name)));
+        let raw = memory();
+        Sql::local(&raw).execute_batch(&with_keys(&all)).unwrap();
+        let keys = |kind: &str| -> i64 {
+            let sql = format!("SELECT count(*) FROM duckdb_constraints() WHERE constraint_type = '{kind}'");
+            raw.query_row(&sql, [], |r| r.get(0)).unwrap()
+        };
+        assert_eq!(keys("PRIMARY KEY"), 4 + 20);
+        assert_eq!(keys("UNIQUE"), 3);
+        raw.execute_batch("INSERT INTO scenarios (scenario_id, name) VALUES ('a', 'n')").unwrap();
+        assert!(raw.execute_batch("INSERT INTO scenarios (scenario_id, name) VALUES ('b', 'n')").is_err());
     }
 
     /// A new database gets every table and our label, is then ours, and preparing again

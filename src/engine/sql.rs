@@ -164,6 +164,19 @@ impl<'c> Sql<'c> {
         Ok(kind.as_deref() == Some("ducklake"))
     }
 
+    /// Whether other servers may write to this database at the same moment with no lock
+    /// between them (a Quack server, MotherDuck): our single write permit does not cover
+    /// them, so our layout keeps its keys there. (A DuckLake's writers are serialised.)
+    pub fn is_shared(&self) -> anyhow::Result<bool> {
+        if let Sql::Remote(_) = self {
+            return Ok(true);
+        }
+        let kind: Option<String> = self
+            .query_row("SELECT type FROM duckdb_databases() WHERE database_name = current_database()", [], |r| r.get(0))
+            .optional()?;
+        Ok(kind.as_deref() == Some("motherduck"))
+    }
+
     pub fn execute_batch(&self, sql: &str) -> duckdb::Result<()> {
         match self {
             Sql::Local(conn) => conn.execute_batch(sql),

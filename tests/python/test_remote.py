@@ -118,6 +118,13 @@ async def test_three_servers_save_at_once_and_each_sees_every_save(tmp_path):
             winner = await save_at_once({"a": a, "b": b, "c": c}, 25)
             counted = await a.ok("healthsim_query", {"sql": "SELECT count(*) AS n FROM patients"})
             assert counted["rows"] == [{"n": 12 * 25 + 10}]
+            # Servers write there at the same moment: our layout keeps its keys (a raced
+            # name fails the later commit), unlike in a file, where one server writes.
+            keys = await a.ok(
+                "healthsim_query",
+                {"sql": "SELECT count(*) AS n FROM duckdb_constraints() WHERE table_name = 'scenarios' AND constraint_type = 'UNIQUE'"},
+            )
+            assert keys["rows"] == [{"n": 1}]
             loaded = await c.ok("healthsim_load_scenario", {"name_or_id": "raced", "include_entities": True})
             assert {p["id"][:2] for p in loaded["entities"]["patients"]} == {f"r{winner}"}
 
