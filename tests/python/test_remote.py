@@ -130,6 +130,31 @@ async def test_three_servers_save_at_once_and_each_sees_every_save(tmp_path):
 
 
 @needs_wheels
+@pytest.mark.parametrize("kind", ["quack", "ducklake"])
+async def test_servers_started_together_on_an_empty_database_all_save(tmp_path, kind):
+    """Four servers started together on a new, empty database race to prepare the layout
+    (each startup does, in the background) while each saves four scenarios and races the
+    others for one name: every save lands, the raced name once, each server lists all.
+    Twice, each time on a fresh database."""
+    for round_ in range(2):
+        here = tmp_path / f"round{round_}"
+        here.mkdir()
+        with contextlib.ExitStack() as stack:
+            if kind == "quack":
+                address = stack.enter_context(quack_server(here / "shared.duckdb"))
+                args, env = remote_args(address)
+            else:
+                address, args = lake_args(here)
+                env = {}
+            async with contextlib.AsyncExitStack() as servers:
+                started = {
+                    label: await servers.enter_async_context(server(address, *args, env=env))  # type: ignore[arg-type]
+                    for label in "abcd"
+                }
+                await save_at_once(started, 5)
+
+
+@needs_wheels
 async def test_no_server_serves_a_stale_listing(tmp_path):
     """Other servers write at any time: a listing, a load and a summary always ask."""
     with quack_server(tmp_path / "shared.duckdb") as address:
