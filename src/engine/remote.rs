@@ -315,8 +315,21 @@ impl Inner {
     fn connection(&self) -> anyhow::Result<Connection> {
         let engine = self.engine.lock().unwrap_or_else(|e| e.into_inner());
         let conn = engine.try_clone().context("cannot open a local connection")?;
+        drop(engine);
         if let Backend::Attached { .. } = self.backend {
-            conn.execute_batch(&format!("USE {CATALOG}")).context("cannot use the attached database")?;
+            // `USE` reads a DuckLake's latest snapshot from its catalog: with SQLite's, while
+            // another server holds its lock that fails at once ("database is locked"), which
+            // is only that server's write in progress; tried again until the write timeout.
+            let deadline = Instant::now() + self.write_timeout;
+            loop {
+                match conn.execute_batch(&format!("USE {CATALOG}")) {
+                    Ok(()) => break,
+                    Err(err) if err.to_string().contains("database is locked") && Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(5 + fastrand::u64(0..20)));
+                    }
+                    Err(err) => return Err(anyhow::Error::from(err).context("cannot use the attached database")),
+                }
+            }
         }
         Ok(conn)
     }
