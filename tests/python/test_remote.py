@@ -145,7 +145,9 @@ async def test_servers_started_together_on_an_empty_database_all_save(tmp_path, 
                 args, env = remote_args(address)
             else:
                 address, args = lake_args(here)
-                env = {}
+                # SQLite's lock makes racing writers wait a second at a time (its busy
+                # wait): four servers' saves can queue past the default 10 s.
+                args, env = [*args, "--write-timeout-ms", "60000"], {}
             async with contextlib.AsyncExitStack() as servers:
                 started = {
                     label: await servers.enter_async_context(server(address, *args, env=env))  # type: ignore[arg-type]
