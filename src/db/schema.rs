@@ -89,7 +89,7 @@ pub fn prepare_ours(conn: &Sql<'_>) -> anyhow::Result<Vec<String>> {
     let shared = !lake && conn.is_shared()?;
     let ddl = |text: &str| match (lake, shared) {
         (true, _) => conn.execute_batch(&for_lake(text)),
-        (false, true) => conn.execute_batch(&with_keys(text)),
+        (false, true) => conn.execute_batch(&without_function_defaults(&with_keys(text))),
         (false, false) => conn.execute_batch(text),
     };
     ddl(STATE_DDL).context("cannot create the state tables")?;
@@ -244,6 +244,25 @@ fn with_keys(ddl: &str) -> String {
         }
     }
     out.iter().map(|s| format!("{s};")).collect::<Vec<_>>().join("\n")
+}
+
+/// Our DDL without defaults computed by a function (`nextval(...)`, `current_timestamp`,
+/// `now()`: the server supplies ids and timestamps in every write), for a Quack server:
+/// DuckDB 1.5.5 cannot ATTACH a Quack server whose database has them (the ATTACH returns and
+/// its catalog is missing), so without them notebooks, and later our reads, can attach it.
+/// Constant defaults stay. Works on the statements written here.
+fn without_function_defaults(ddl: &str) -> String {
+    ddl.lines()
+        .map(|line| {
+            let mut line = line.replace(" DEFAULT current_timestamp", "").replace(" DEFAULT now()", "");
+            if let Some(at) = line.find(" DEFAULT nextval(") {
+                let end = line[at..].find(')').map_or(line.len(), |e| at + e + 1);
+                line.replace_range(at..end, "");
+            }
+            line
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `CREATE TABLE` for a canonical table under `name`: no key (see [`CHILD_TABLES`]); the
@@ -440,6 +459,12 @@ mod tests {
         };
         assert_eq!(keys("PRIMARY KEY"), 4 + 20);
         assert_eq!(keys("UNIQUE"), 3);
+        let shared = without_function_defaults(&with_keys(&all));
+        for absent in ["nextval", "current_timestamp", "now()"] {
+            assert!(!shared.contains(absent), "{absent} left in:\n{shared}");
+        }
+        assert!(shared.contains("DEFAULT 'en'"), "constant defaults stay");
+        Sql::local(&memory()).execute_batch(&shared).unwrap();
         raw.execute_batch("INSERT INTO scenarios (scenario_id, name) VALUES ('a', 'n')").unwrap();
         assert!(raw.execute_batch("INSERT INTO scenarios (scenario_id, name) VALUES ('b', 'n')").is_err());
     }

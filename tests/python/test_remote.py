@@ -157,6 +157,33 @@ async def test_servers_started_together_on_an_empty_database_all_save(tmp_path, 
 
 
 @needs_wheels
+async def test_a_notebook_attaches_the_quack_database_our_servers_made(tmp_path):
+    """Our layout on a Quack server has no function defaults (the server supplies ids and
+    timestamps), which DuckDB 1.5.5 needs to ATTACH it: a notebook attaches the database
+    read-only and reads what a server saved, and sees the next save too."""
+    import duckdb
+
+    site = Path(WHEELS)
+
+    def wheel(name: str) -> str:
+        return str(sorted(site.glob(f"duckdb_extension_{name}/extensions/*/{name}.duckdb_extension"))[-1])
+
+    with quack_server(tmp_path / "shared.duckdb") as address:
+        async with remote_server(address) as s:
+            await s.ok("healthsim_save_scenario", {"name": "one", "entities": entities(3)})
+            con = duckdb.connect(config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"})
+            for name in ("httpfs", "quack"):
+                con.execute(f"LOAD '{wheel(name)}'")
+            con.execute(f"CREATE SECRET (TYPE quack, TOKEN '{TOKEN}')")
+            con.execute(f"ATTACH '{address}' AS hs (READ_ONLY)")
+            assert con.execute("SELECT count(*) FROM hs.patients").fetchone()[0] == 3
+            await s.ok("healthsim_save_scenario", {"name": "two", "entities": entities(2, prefix="t")})
+            names = sorted(r[0] for r in con.execute("SELECT name FROM hs.scenarios").fetchall())
+            assert names == ["one", "two"]
+            con.close()
+
+
+@needs_wheels
 async def test_no_server_serves_a_stale_listing(tmp_path):
     """Other servers write at any time: a listing, a load and a summary always ask."""
     with quack_server(tmp_path / "shared.duckdb") as address:
