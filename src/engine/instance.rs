@@ -12,7 +12,7 @@
 //!   continue while another process holds the file (reads never wait for a lock wait).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
@@ -25,6 +25,7 @@ use super::native::{Engine, EngineSlot, Instance, InstanceConnection, LockHolder
 
 mod engines;
 mod fold;
+mod idle;
 mod write;
 use engines::Engines;
 pub use fold::wal_path;
@@ -123,7 +124,7 @@ impl Access {
             wal_commits: std::sync::atomic::AtomicU32::new(0),
         });
         if let Some(idle) = inner.settings.idle_release {
-            tokio::spawn(idle_release_loop(Arc::downgrade(&inner), idle));
+            tokio::spawn(idle::idle_release_loop(Arc::downgrade(&inner), idle));
         }
         Access { inner }
     }
@@ -398,56 +399,6 @@ pub fn regular_file(path: &Path) -> Result<bool, DbError> {
         "database path {} is {what}, not a DuckDB database file; pass --db with a file path",
         path.display()
     )))
-}
-
-/// Closes the read instance after `idle` without reads, so other processes can write.
-async fn idle_release_loop(inner: Weak<Inner>, idle: Duration) {
-    let tick = (idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
-    // The quiet period (its start) whose memory was already trimmed.
-    let mut trimmed_for: Option<Instant> = None;
-    loop {
-        tokio::time::sleep(tick).await;
-        let Some(inner) = inner.upgrade() else { return };
-        if inner.closed.is_cancelled() {
-            return;
-        }
-        let last_used = *inner.last_used.lock().unwrap_or_else(|e| e.into_inner());
-        let last_activity = *inner.last_activity.lock().unwrap_or_else(|e| e.into_inner());
-        let quiet_since = last_used.max(last_activity);
-        let is_open = inner.slot.lock().unwrap_or_else(|e| e.into_inner()).is_some();
-        let release = is_open && last_used.elapsed() >= idle;
-        let trim = quiet_since.elapsed() >= idle && trimmed_for != Some(quiet_since);
-        // The WAL goes into the file once no read or write came for the idle period (and
-        // no other process was seen holding the file lately: it may be waiting for it).
-        let fold = last_used.elapsed() >= idle && !inner.recently_contended() && inner.wal_pending();
-        if !release && !trim && !fold {
-            continue;
-        }
-        // Only when no read or write is in flight; otherwise try again next tick.
-        let permit = if fold { inner.write_permit.try_lock().ok() } else { None };
-        let folding = permit.is_some();
-        if let Ok(gate) = inner.gate.clone().try_write_owned() {
-            let closer = Arc::clone(&inner);
-            let _ = tokio::task::spawn_blocking(move || {
-                let _gate = gate;
-                if release {
-                    closer.close_read();
-                    tracing::debug!("read instance released after idle period");
-                }
-                if folding {
-                    let _ = closer.fold_wal();
-                }
-                // Also after writes that did not reopen (a loop of saves): the engines
-                // kept for the next open are memory an idle server gives back.
-                closer.engines.drop_all();
-                crate::memory::release_freed();
-            })
-            .await;
-            if quiet_since.elapsed() >= idle {
-                trimmed_for = Some(quiet_since);
-            }
-        }
-    }
 }
 
 #[cfg(test)]
