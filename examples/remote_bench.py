@@ -1,12 +1,15 @@
 """Saves per second through a Quack server and a DuckLake: one, then three healthsim-mcp
-processes on `--db quack:...` (or `ducklake:sqlite:...`) saving at once (each save 10
-patients, through the MCP Python SDK), beside one process on a local file. Also a
-listing's and a query's latency on each.
+processes on `--db quack:...` (or `ducklake:sqlite:...`, `ducklake:postgres:...`) saving at
+once (each save 10 patients, through the MCP Python SDK), beside one process on a local
+file. Also the median latency of a listing, a load (10 patients) and a query on each,
+while no one writes.
 
     ~/.cache/healthsim-mcp/venv-duckdb-1.5.5/bin/python examples/remote_bench.py [SAVES]
 
-Needs the `duckdb-extension-{quack,httpfs,ducklake,sqlite}` 1.5.5 wheels in this Python's
-site-packages (scripts/test installs them) and `cargo build --release`.
+Needs the `duckdb-extension-{quack,httpfs,ducklake,sqlite,postgres}` 1.5.5 wheels in this
+Python's site-packages and Debian's postgresql (scripts/test installs them; PostgreSQL runs
+as a cluster of its own in a temporary folder, see tests/python/remote/postgres.py) and
+`cargo build --release`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from pathlib import Path
 
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
+from remote.postgres import cluster  # noqa: E402
 
 SAVES = int(sys.argv[1]) if len(sys.argv) > 1 else 60
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,11 +49,15 @@ def patients(n: int, prefix: str) -> dict:
     }
 
 
-async def open_server(stack: AsyncExitStack, db: str) -> ClientSession:
+async def open_server(stack: AsyncExitStack, db: str, data: str) -> ClientSession:
     params = StdioServerParameters(
         command=BIN,
         args=["--db", db, "--extension-dir", WHEELS],
-        env={"HEALTHSIM_QUACK_TOKEN": TOKEN, "RUST_LOG": os.environ.get("BENCH_LOG", "healthsim_mcp=warn")},
+        env={
+            "HEALTHSIM_QUACK_TOKEN": TOKEN,
+            "HEALTHSIM_DUCKLAKE_DATA_PATH": data,
+            "RUST_LOG": os.environ.get("BENCH_LOG", "healthsim_mcp=warn"),
+        },
     )
     read, write = await stack.enter_async_context(stdio_client(params))
     session = await stack.enter_async_context(ClientSession(read, write))
@@ -55,9 +65,9 @@ async def open_server(stack: AsyncExitStack, db: str) -> ClientSession:
     return session
 
 
-async def saves_per_second(db: str, servers: int, tag: str) -> tuple[float, float, float]:
+async def saves_per_second(db: str, servers: int, tag: str, data: str) -> tuple[float, float, float, float]:
     async with AsyncExitStack() as stack:
-        sessions = [await open_server(stack, db) for _ in range(servers)]
+        sessions = [await open_server(stack, db, data) for _ in range(servers)]
         await sessions[0].call_tool("healthsim_list_scenarios", {})
 
         async def run(k: int, session: ClientSession):
@@ -71,18 +81,23 @@ async def saves_per_second(db: str, servers: int, tag: str) -> tuple[float, floa
         await asyncio.gather(*(run(k, s) for k, s in enumerate(sessions)))
         rate = (SAVES // servers) * servers / (time.perf_counter() - started)
         timings = {}
-        for tool, args in (("healthsim_list_scenarios", {"limit": 20}), ("healthsim_query", {"sql": "SELECT count(*) FROM patients"})):
+        reads = (
+            ("healthsim_list_scenarios", {"limit": 20}),
+            ("healthsim_load_scenario", {"name_or_id": f"{tag}-0-0", "include_entities": True}),
+            ("healthsim_query", {"sql": "SELECT count(*) FROM patients"}),
+        )
+        for tool, args in reads:
             samples = []
             for _ in range(20):
                 t = time.perf_counter()
                 await sessions[0].call_tool(tool, args)
                 samples.append((time.perf_counter() - t) * 1000)
             timings[tool] = statistics.median(samples)
-        return rate, timings["healthsim_list_scenarios"], timings["healthsim_query"]
+        return rate, *(timings[tool] for tool, _ in reads)
 
 
 async def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, cluster() as postgres:
         port = 9700 + os.getpid() % 200
         serve = subprocess.Popen(
             [sys.executable, str(ROOT / "tests/python/remote/quack_server.py"), f"{tmp}/served.duckdb", str(port), TOKEN, WHEELS],
@@ -92,17 +107,23 @@ async def main() -> None:
         try:
             assert serve.stdout.readline().strip() == "serving"
             address = f"quack:127.0.0.1:{port}"
-            print(f"{SAVES} saves of 10 patients each, through the MCP Python SDK")
-            print(f"{'database':<38} {'saves/s':>8} {'list ms':>8} {'query ms':>9}")
+            lake = f"ducklake:postgres:{postgres.conninfo(postgres.new_database())}"
+            print(f"{SAVES} saves of 10 patients each, through the MCP Python SDK; reads: medians of 20")
+            print(f"{'database':<40} {'saves/s':>8} {'list ms':>8} {'load ms':>8} {'query ms':>9}")
             for label, db, servers in (
                 ("local file, 1 server", f"{tmp}/local.duckdb", 1),
                 ("Quack server, 1 server", address, 1),
                 ("Quack server, 3 servers at once", address, 3),
                 ("DuckLake (SQLite catalog), 1 server", f"ducklake:sqlite:{tmp}/lake.sqlite", 1),
                 ("DuckLake (SQLite catalog), 3 servers", f"ducklake:sqlite:{tmp}/lake.sqlite", 3),
+                ("DuckLake (PostgreSQL catalog), 1 server", lake, 1),
+                ("DuckLake (PostgreSQL catalog), 3 servers", lake, 3),
             ):
-                rate, listing, query = await saves_per_second(db, servers, f"s{servers}")
-                print(f"{label:<38} {rate:>8.1f} {listing:>8.2f} {query:>9.2f}")
+                try:
+                    rate, listing, load, query = await saves_per_second(db, servers, f"s{servers}", f"{tmp}/pg-lake-files")
+                    print(f"{label:<40} {rate:>8.1f} {listing:>8.2f} {load:>8.2f} {query:>9.2f}", flush=True)
+                except Exception as err:  # a failed case is reported, the others still run
+                    print(f"{label:<40} failed: {str(err).splitlines()[0][:200] if str(err) else type(err).__name__}", flush=True)
         finally:
             serve.kill()
 

@@ -61,7 +61,7 @@ fn main() -> ExitCode {
     if let (Some(remote), Command::Demo { .. } | Command::Migrate | Command::Engine) = (&config.remote, &command) {
         eprintln!(
             "healthsim-mcp: demo, migrate and engine work on a local database file, not on --db {}; pass --db PATH",
-            remote.uri
+            remote.shown()
         );
         return ExitCode::from(2);
     }

@@ -76,7 +76,31 @@ fn ducklake(db: &str, cwd: &Path) -> anyhow::Result<RemoteDb> {
     if data_path.as_ref().is_some_and(|p| p.to_string_lossy().contains('\'')) {
         bail!("HEALTHSIM_DUCKLAKE_DATA_PATH must not contain a single quote");
     }
-    Ok(RemoteDb { kind: RemoteKind::DuckLake, uri, token: String::new(), data_path })
+    // A password in the connection string is kept out of every message (libpq also reads
+    // PGPASSWORD and ~/.pgpass, which README recommends).
+    let token = match scheme {
+        Some("postgres") => conninfo_password(catalog).unwrap_or_default(),
+        _ => String::new(),
+    };
+    Ok(RemoteDb { kind: RemoteKind::DuckLake, uri, token, data_path })
+}
+
+/// The password of a libpq connection string: `password=...` (quoted or not) or the
+/// `user:password@` of a `postgresql://` URI.
+fn conninfo_password(conninfo: &str) -> Option<String> {
+    let conninfo = conninfo.trim();
+    if let Some(rest) = conninfo.strip_prefix("postgresql://").or_else(|| conninfo.strip_prefix("postgres://")) {
+        let authority = rest.split(['/', '?']).next().unwrap_or_default();
+        let (userinfo, _) = authority.rsplit_once('@')?;
+        return userinfo.split_once(':').map(|(_, password)| password.to_owned()).filter(|p| !p.is_empty());
+    }
+    let at = conninfo.match_indices("password").find(|(i, _)| *i == 0 || conninfo.as_bytes()[i - 1] == b' ')?.0;
+    let value = conninfo[at + "password".len()..].trim_start().strip_prefix('=')?.trim_start();
+    let password = match value.strip_prefix('\'') {
+        Some(quoted) => quoted.split('\'').next().unwrap_or_default(),
+        None => value.split_whitespace().next().unwrap_or_default(),
+    };
+    Some(password.to_owned()).filter(|p| !p.is_empty())
 }
 
 fn env_secret(names: &[&str]) -> Option<String> {
@@ -96,6 +120,12 @@ mod tests {
         assert_eq!(lake.data_path.as_deref(), Some(Path::new("/work/x/lake/cat.sqlite.files")));
         let pg = RemoteDb::parse("ducklake:postgres:dbname=lake host=db", cwd).unwrap().unwrap();
         assert_eq!(pg.uri, "ducklake:postgres:dbname=lake host=db");
+        assert!(pg.token.is_empty());
+        let secret = RemoteDb::parse("ducklake:postgres:host=db password=s3cr3t dbname=lake", cwd).unwrap().unwrap();
+        assert_eq!(secret.token, "s3cr3t");
+        assert_eq!(secret.shown(), "ducklake:postgres:host=db password=<token> dbname=lake");
+        let uri = RemoteDb::parse("ducklake:postgres:postgresql://me:pw@db:5432/lake", cwd).unwrap().unwrap();
+        assert_eq!(uri.token, "pw");
         assert!(RemoteDb::parse("ducklake:", cwd).is_err());
         assert!(RemoteDb::parse("quack:nohost", cwd).is_err());
         assert!(RemoteDb::parse("/tmp/a.duckdb", cwd).unwrap().is_none());

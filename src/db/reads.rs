@@ -77,7 +77,7 @@ impl Db {
     pub(super) async fn scenario_read<T, F>(&self, work: F) -> Result<T, DbError>
     where
         T: Send + 'static,
-        F: FnOnce(&Sql<'_>, Option<&Layout>) -> anyhow::Result<T> + Send + 'static,
+        F: Fn(&Sql<'_>, Option<&Layout>) -> anyhow::Result<T> + Send + Sync + 'static,
     {
         if let Some(remote) = self.remote_access().await {
             return self.remote_scenario_read(remote?, work).await;
@@ -96,7 +96,7 @@ impl Db {
     pub(super) async fn plain_read<T, F>(&self, work: F) -> Result<T, DbError>
     where
         T: Send + 'static,
-        F: FnOnce(&Sql<'_>) -> anyhow::Result<T> + Send + 'static,
+        F: Fn(&Sql<'_>) -> anyhow::Result<T> + Send + Sync + 'static,
     {
         match self.remote_access().await {
             Some(remote) => remote?.read(work).await,

@@ -14,10 +14,21 @@ use crate::engine::{ExtensionSource, RemoteAccess, RemoteDb};
 /// What the server keeps of a database on a server.
 #[derive(Default)]
 pub(super) struct Server {
-    /// The connection once made, or why it could not be.
-    access: OnceLock<Result<RemoteAccess, String>>,
+    /// What to connect to, set by the startup.
+    target: OnceLock<Target>,
+    /// The connection once made; until then each call tries again (the database's server
+    /// may start after ours, or be restarting).
+    access: Mutex<Option<RemoteAccess>>,
+    /// Held while connecting: one attempt at a time.
+    connecting: tokio::sync::Mutex<()>,
     /// The server's layout once found complete.
     layout: Mutex<Option<Arc<Layout>>>,
+}
+
+struct Target {
+    remote: RemoteDb,
+    extensions: ExtensionSource,
+    timeout: Duration,
 }
 
 impl Server {
@@ -63,32 +74,38 @@ impl Server {
 }
 
 impl Db {
-    /// For a database on a server: its access, once the startup has made it (or why it
-    /// could not); `None` for a file.
+    /// For a database on a server: its access, connecting again if the startup (or the
+    /// last call) could not; `None` for a file.
     pub(super) async fn remote_access(&self) -> Option<Result<RemoteAccess, DbError>> {
         let remote = self.remote.as_ref()?;
         let mut ready = self.ready.clone();
         let _ = ready.wait_for(|done| *done).await;
-        Some(match remote.access.get() {
-            Some(Ok(access)) => Ok(access.clone()),
-            Some(Err(reason)) => Err(DbError::Other(anyhow::anyhow!("{reason}"))),
-            None => Err(DbError::ShuttingDown),
-        })
+        if let Some(access) = remote.current() {
+            return Some(Ok(access));
+        }
+        Some(remote.connect().await.map_err(|reason| match reason {
+            None => DbError::ShuttingDown,
+            Some(reason) => DbError::Other(anyhow::anyhow!("{reason}")),
+        }))
     }
 
     /// Runs `work` on the server's committed state with its layout.
     pub(super) async fn remote_scenario_read<T, F>(&self, access: RemoteAccess, work: F) -> Result<T, DbError>
     where
         T: Send + 'static,
-        F: FnOnce(&Sql<'_>, Option<&Layout>) -> anyhow::Result<T> + Send + 'static,
+        F: Fn(&Sql<'_>, Option<&Layout>) -> anyhow::Result<T> + Send + Sync + 'static,
     {
         let server = Arc::clone(self.remote.as_ref().expect("a database on a server"));
-        access
-            .read(move |sql| {
-                let layout = server.layout(sql)?;
-                work(sql, layout.as_deref())
-            })
-            .await
+        let read = move |sql: &Sql<'_>| {
+            let layout = server.layout(sql)?;
+            work(sql, layout.as_deref())
+        };
+        // A complete layout found before: its tables can be read through an attached
+        // database on a Quack server (one round trip per statement).
+        match self.remote.as_ref().and_then(|server| server.known()) {
+            Some(_) => access.read_known(read).await,
+            None => access.read(read).await,
+        }
     }
 
     /// Runs `work` as one transaction on the server in its layout (run again whole while
@@ -111,35 +128,20 @@ impl Db {
     }
 
     /// The startup for a database on a server: the local engine, then our layout prepared
-    /// there if it has none (a server that cannot be reached yet: the first write will).
+    /// there if it has none (a server that cannot be reached yet: the next call connects,
+    /// the first write prepares the layout).
     pub(super) async fn connect_remote(&self, remote: RemoteDb, extensions: ExtensionSource, timeout: Duration) {
         let Some(server) = self.remote.clone() else { return };
-        let slot = &server.access;
-        let uri = remote.uri.clone();
-        let connecting = tokio::task::spawn_blocking(move || RemoteAccess::connect(&remote, &extensions, timeout));
-        // Bounded: an unreachable service must not hold every call for the network's timeouts.
-        let access = match tokio::time::timeout(timeout, connecting).await {
-            Ok(Ok(Ok(access))) => access,
-            Ok(Ok(Err(err))) => {
-                tracing::warn!("{err:#}");
-                let _ = slot.set(Err(format!("{err:#}")));
-                return;
-            }
-            Ok(Err(err)) => {
-                let _ = slot.set(Err(format!("cannot start the local engine: {err}")));
-                return;
-            }
-            Err(_) => {
-                let reason = format!(
-                    "cannot reach --db {uri} within the write timeout ({} ms): check the network, or raise --write-timeout-ms",
-                    timeout.as_millis()
-                );
-                tracing::warn!("{reason}");
-                let _ = slot.set(Err(reason));
+        let _ = server.target.set(Target { remote, extensions, timeout });
+        let access = match server.connect().await {
+            Ok(access) => access,
+            Err(reason) => {
+                if let Some(reason) = reason {
+                    tracing::warn!("{reason}");
+                }
                 return;
             }
         };
-        let _ = slot.set(Ok(access.clone()));
         if self.check_writable().is_err() {
             return;
         }
@@ -147,5 +149,38 @@ impl Db {
             Ok(layout) => tracing::info!(server = access.uri(), layout, "serving the database"),
             Err(err) => tracing::warn!("{err}; the first write will prepare the layout"),
         }
+    }
+}
+
+impl Server {
+    fn current(&self) -> Option<RemoteAccess> {
+        self.access.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Connects (the local engine, the extensions, the attach), one attempt at a time and
+    /// bounded by the write timeout; `Err(None)` before the startup set the target.
+    async fn connect(&self) -> Result<RemoteAccess, Option<String>> {
+        let _one = self.connecting.lock().await;
+        if let Some(access) = self.current() {
+            return Ok(access);
+        }
+        let target = self.target.get().ok_or(None)?;
+        let (remote, extensions, timeout) = (target.remote.clone(), target.extensions.clone(), target.timeout);
+        let uri = remote.shown();
+        let connecting = tokio::task::spawn_blocking(move || RemoteAccess::connect(&remote, &extensions, timeout));
+        // Bounded: an unreachable service must not hold every call for the network's timeouts.
+        let access = match tokio::time::timeout(timeout, connecting).await {
+            Ok(Ok(Ok(access))) => access,
+            Ok(Ok(Err(err))) => return Err(Some(format!("{err:#}"))),
+            Ok(Err(err)) => return Err(Some(format!("cannot start the local engine: {err}"))),
+            Err(_) => {
+                return Err(Some(format!(
+                    "cannot reach --db {uri} within the write timeout ({} ms): check the network, or raise --write-timeout-ms",
+                    timeout.as_millis()
+                )));
+            }
+        };
+        *self.access.lock().unwrap_or_else(|e| e.into_inner()) = Some(access.clone());
+        Ok(access)
     }
 }

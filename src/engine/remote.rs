@@ -36,6 +36,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use duckdb::Connection;
 
+mod attached;
+use attached::QuackReads;
+
 use super::error::DbError;
 use super::extensions::ExtensionSource;
 use super::query::{self, QueryError, QueryResult};
@@ -60,8 +63,9 @@ pub struct RemoteDb {
     /// What DuckDB attaches, as given (`quack:HOST:PORT`, `ducklake:sqlite:/x/lake.sqlite`,
     /// `md:healthsim`); a DuckLake's local catalog path made absolute.
     pub uri: String,
-    /// The Quack server's token (`HEALTHSIM_QUACK_TOKEN`) or MotherDuck's
-    /// (`motherduck_token`); empty for a DuckLake.
+    /// The Quack server's token (`HEALTHSIM_QUACK_TOKEN`), MotherDuck's
+    /// (`motherduck_token`), or the password in a DuckLake's PostgreSQL connection string
+    /// (else empty): scrubbed from every message.
     pub token: String,
     /// Where a DuckLake keeps its data files (`HEALTHSIM_DUCKLAKE_DATA_PATH`, else beside a
     /// local catalog: `CATALOG.files/`).
@@ -72,10 +76,18 @@ impl std::fmt::Debug for RemoteDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteDb")
             .field("kind", &self.kind)
-            .field("uri", &self.uri)
+            .field("uri", &self.shown())
             .field("token", &"<hidden>")
             .field("data_path", &self.data_path)
             .finish()
+    }
+}
+
+impl RemoteDb {
+    /// The database as messages and logs show it: a password in a PostgreSQL connection
+    /// string (the token) replaced.
+    pub fn shown(&self) -> String {
+        scrub_secret(&self.uri, &self.token)
     }
 }
 
@@ -106,6 +118,8 @@ struct Inner {
     engine: Mutex<Connection>,
     write_permit: tokio::sync::Mutex<()>,
     write_timeout: Duration,
+    /// A Quack server's database attached for reads (unused for the others).
+    quack_reads: QuackReads,
 }
 
 impl RemoteAccess {
@@ -132,11 +146,11 @@ impl RemoteAccess {
                 if remote.kind == RemoteKind::MotherDuck && !text.contains("is not in --extension-dir") {
                     anyhow::bail!(
                         "cannot reach MotherDuck for --db {}: {} (check the network and motherduck_token)",
-                        remote.uri,
+                        remote.shown(),
                         text.lines().next().unwrap_or_default()
                     );
                 }
-                anyhow::bail!("{} needs the {name} extension: {text}", remote.uri);
+                anyhow::bail!("{} needs the {name} extension: {text}", remote.shown());
             }
         }
         // The SQL dialect where the local engine runs user SQL (Quack's server runs it there).
@@ -155,12 +169,13 @@ impl RemoteAccess {
         };
         Ok(RemoteAccess {
             inner: Arc::new(Inner {
-                uri: remote.uri.clone(),
+                uri: remote.shown(),
                 secret: remote.token.clone(),
                 backend,
                 engine: Mutex::new(conn),
                 write_permit: tokio::sync::Mutex::new(()),
                 write_timeout,
+                quack_reads: QuackReads::default(),
             }),
         })
     }
@@ -169,27 +184,56 @@ impl RemoteAccess {
         &self.inner.uri
     }
 
-    /// Runs `work` on the server's committed state (each statement a call of its own).
+    /// Runs `work` on the server's committed state (on a Quack server each statement a
+    /// call of its own). Run again while a DuckLake's SQLite catalog is locked by another
+    /// server's write (until the write timeout).
     pub async fn read<T, F>(&self, work: F) -> Result<T, DbError>
     where
         T: Send + 'static,
-        F: FnOnce(&Sql<'_>) -> anyhow::Result<T> + Send + 'static,
+        F: Fn(&Sql<'_>) -> anyhow::Result<T> + Send + Sync + 'static,
+    {
+        self.read_as(work, false).await
+    }
+
+    /// A read of tables that all existed when the data layer last looked (a complete
+    /// layout): on a Quack server it goes through the attached database where that can be
+    /// attached (see `remote/attached.rs`), else as [`RemoteAccess::read`].
+    pub async fn read_known<T, F>(&self, work: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: Fn(&Sql<'_>) -> anyhow::Result<T> + Send + Sync + 'static,
+    {
+        self.read_as(work, true).await
+    }
+
+    async fn read_as<T, F>(&self, work: F, known: bool) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: Fn(&Sql<'_>) -> anyhow::Result<T> + Send + Sync + 'static,
     {
         let inner = Arc::clone(&self.inner);
         blocking(move || {
-            let conn = inner.connection()?;
-            let result = match &inner.backend {
-                Backend::Quack(server) => work(&Sql::Remote(Remote { conn: &conn, server, script: None })),
-                // One snapshot for all the statements of the read.
-                Backend::Attached { .. } => {
-                    conn.execute_batch("BEGIN TRANSACTION READ ONLY").map_err(anyhow::Error::from).and_then(|()| {
-                        let result = work(&Sql::Local(&conn));
-                        let _ = conn.execute_batch("ROLLBACK");
-                        result
-                    })
+            let deadline = Instant::now() + inner.write_timeout;
+            let mut attached = known;
+            loop {
+                let (through_attached, result) = inner.read_once(&work, attached);
+                let err = match result {
+                    Ok(value) => return Ok(value),
+                    Err(err) => err,
+                };
+                if through_attached {
+                    // The server lost or changed: read through quack_query this time.
+                    tracing::debug!(
+                        "a read through the attached database failed ({err:#}); reading through quack_query"
+                    );
+                    inner.forget_attached();
+                    attached = false;
+                } else if format!("{err:#}").contains("database is locked") && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(5 + fastrand::u64(0..20)));
+                } else {
+                    return Err(inner.explain(err));
                 }
-            };
-            result.map_err(|err| inner.explain(err))
+            }
         })
         .await
     }
@@ -199,7 +243,7 @@ impl RemoteAccess {
     pub async fn query(&self, sql: String, limit: usize, max_chars: usize) -> Result<QueryResult, QueryError> {
         let inner = Arc::clone(&self.inner);
         let ran = blocking(move || {
-            let conn = inner.connection()?;
+            let conn = inner.connection().map_err(|err| inner.explain(err))?;
             let result = query::check_single_select(&conn, &sql).and_then(|()| match &inner.backend {
                 Backend::Quack(server) => {
                     let statement = sql.trim().trim_end_matches(';');
@@ -240,7 +284,7 @@ impl RemoteAccess {
         let _permit = self.inner.write_permit.lock().await;
         let inner = Arc::clone(&self.inner);
         blocking(move || {
-            let conn = inner.connection()?;
+            let conn = inner.connection().map_err(|err| inner.explain(err))?;
             let deadline = Instant::now() + inner.write_timeout;
             let mut backoff = Duration::from_millis(10);
             loop {
@@ -312,6 +356,39 @@ impl RemoteAccess {
 }
 
 impl Inner {
+    /// One run of a read; whether it went through the attached Quack database.
+    fn read_once<T>(&self, work: &dyn Fn(&Sql<'_>) -> anyhow::Result<T>, attached: bool) -> (bool, anyhow::Result<T>) {
+        if let (Backend::Quack(server), true) = (&self.backend, attached) {
+            let engine = self.engine.lock().unwrap_or_else(|e| e.into_inner());
+            let local = self.quack_reads.connection(&engine, server);
+            drop(engine);
+            if let Some(local) = local {
+                return (true, work(&Sql::Local(&local)));
+            }
+        }
+        let conn = match self.connection() {
+            Ok(conn) => conn,
+            Err(err) => return (false, Err(err)),
+        };
+        let result = match &self.backend {
+            Backend::Quack(server) => work(&Sql::Remote(Remote { conn: &conn, server, script: None })),
+            // One snapshot for all the statements of the read.
+            Backend::Attached { .. } => {
+                conn.execute_batch("BEGIN TRANSACTION READ ONLY").map_err(anyhow::Error::from).and_then(|()| {
+                    let result = work(&Sql::Local(&conn));
+                    let _ = conn.execute_batch("ROLLBACK");
+                    result
+                })
+            }
+        };
+        (false, result)
+    }
+
+    fn forget_attached(&self) {
+        let engine = self.engine.lock().unwrap_or_else(|e| e.into_inner());
+        self.quack_reads.forget(&engine);
+    }
+
     fn connection(&self) -> anyhow::Result<Connection> {
         let engine = self.engine.lock().unwrap_or_else(|e| e.into_inner());
         let conn = engine.try_clone().context("cannot open a local connection")?;
@@ -350,12 +427,31 @@ impl Inner {
                 self.uri
             ));
         }
+        if let Some(reason) = catalog_unreachable(&text) {
+            return DbError::Other(anyhow::anyhow!(
+                "cannot reach the PostgreSQL catalog of --db {}: {reason}; start PostgreSQL or check the connection \
+                 string (the next call tries again)",
+                self.uri
+            ));
+        }
         DbError::Other(anyhow::anyhow!(text))
     }
 
     fn scrub(&self, text: &str) -> String {
         scrub_secret(without_pointer(text), &self.secret)
     }
+}
+
+/// Why a DuckLake's PostgreSQL catalog could not be reached (libpq's first line), if
+/// that is what failed: the server refused or dropped the connection.
+fn catalog_unreachable(text: &str) -> Option<String> {
+    let lost = ["Unable to connect to Postgres", "server closed the connection", "no connection to the server"];
+    let at = lost.iter().filter_map(|needle| text.find(needle)).min()?;
+    let rest = &text[at..];
+    // libpq's reason follows the connection string: `...": connection to server ... failed: X`.
+    let reason = rest.split_once("failed: ").map_or(rest, |(_, reason)| reason);
+    let reason = reason.lines().next().unwrap_or_default().trim();
+    Some(reason.strip_prefix("FATAL:").unwrap_or(reason).trim().trim_end_matches('.').to_owned())
 }
 
 fn scrub_secret(text: &str, secret: &str) -> String {
@@ -366,9 +462,9 @@ fn scrub_secret(text: &str, secret: &str) -> String {
 }
 
 /// Attaches a DuckLake or MotherDuck database as the local engine's default catalog,
-/// trying again while its catalog is busy (another writer holding SQLite's lock), until
-/// the write timeout. A local lake's catalog and data folders become the only files the
-/// engine may reach.
+/// trying again while its catalog is busy (another writer holding SQLite's lock, or preparing
+/// a new catalog at the same moment), until the write timeout. A local lake's catalog and data
+/// folders become the only files the engine may reach.
 fn attach(conn: &Connection, remote: &RemoteDb, timeout: Duration) -> anyhow::Result<()> {
     let quoted = |text: &str| format!("'{}'", text.replace('\'', "''"));
     let options = match &remote.data_path {
@@ -380,7 +476,7 @@ fn attach(conn: &Connection, remote: &RemoteDb, timeout: Duration) -> anyhow::Re
     loop {
         match conn.execute_batch(&statement) {
             Ok(()) => break,
-            Err(err) if err.to_string().contains("database is locked") && Instant::now() < deadline => {
+            Err(err) if is_busy_catalog(&err.to_string()) && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(20 + fastrand::u64(0..30)));
             }
             Err(err) => {
@@ -389,9 +485,21 @@ fn attach(conn: &Connection, remote: &RemoteDb, timeout: Duration) -> anyhow::Re
                 return Err(match remote.kind {
                     RemoteKind::MotherDuck => anyhow::anyhow!(
                         "cannot reach MotherDuck for --db {}: {first} (check the network and motherduck_token)",
-                        remote.uri
+                        remote.shown()
                     ),
-                    _ => anyhow::anyhow!("cannot attach --db {}: {first}", remote.uri),
+                    _ => match catalog_unreachable(&text) {
+                        Some(reason) => anyhow::anyhow!(
+                            "cannot reach the PostgreSQL catalog of --db {}: {reason}; start PostgreSQL or check the \
+                             connection string (the next call tries again)",
+                            remote.shown()
+                        ),
+                        None if text.contains("data_path is not set") => anyhow::anyhow!(
+                            "--db {} is a new DuckLake: set HEALTHSIM_DUCKLAKE_DATA_PATH to the folder (or object store \
+                             URL) for its data files",
+                            remote.shown()
+                        ),
+                        None => anyhow::anyhow!("cannot attach --db {}: {first}", remote.shown()),
+                    },
                 });
             }
         }
@@ -415,6 +523,16 @@ fn attach(conn: &Connection, remote: &RemoteDb, timeout: Duration) -> anyhow::Re
         .context("cannot confine the engine to the lake's folders")?;
     }
     Ok(())
+}
+
+/// Whether an ATTACH failed only because another server was using or preparing the
+/// catalog at that moment: SQLite's lock held, or, on a new PostgreSQL catalog, another
+/// server's DuckLake creating the same tables (PostgreSQL's catalog refuses the second
+/// `CREATE TABLE` of a name as a duplicate key, and the loser's transaction rolls back).
+fn is_busy_catalog(text: &str) -> bool {
+    ["database is locked", "duplicate key value violates unique constraint", "already exists"]
+        .iter()
+        .any(|needle| text.contains(needle))
 }
 
 /// Makes this DuckLake write conflict with every other writer's: each updates the one

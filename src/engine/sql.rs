@@ -176,7 +176,7 @@ impl<'c> Sql<'c> {
         if let Sql::Remote(_) = self {
             return Ok(true);
         }
-        Ok(self.database_type()?.as_deref() == Some("motherduck"))
+        Ok(matches!(self.database_type()?.as_deref(), Some("motherduck" | "quack")))
     }
 
     /// Runs statements without parameters (a remote server runs them in one call).

@@ -8,16 +8,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
-import anyio
 import pytest
 
-from conftest import BIN, entities, server, wait_until
+from conftest import BIN, entities, server
+from remote.teamwork import kill_mid_saves, save_at_once
 
 pytestmark = pytest.mark.anyio
 
@@ -34,9 +33,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def quack_server(file: Path):
-    """A Quack server owning `file`; yields its `--db` address."""
-    port = free_port()
+def quack_server(file: Path, port: int | None = None):
+    """A Quack server owning `file` (on `port`, else a free one); yields its `--db` address."""
+    port = port or free_port()
     proc = subprocess.Popen(
         [sys.executable, str(SERVE), str(file), str(port), TOKEN, WHEELS],
         stdout=subprocess.PIPE,
@@ -73,42 +72,6 @@ def call(address: str, tool: str, args: str = "{}", token: str = TOKEN, log: str
         env={**os.environ, "HEALTHSIM_QUACK_TOKEN": token, "RUST_LOG": log},
     )
     return run.returncode, run.stdout, run.stderr
-
-
-async def save_at_once(servers: dict, size: int) -> str:
-    """Each server saves four scenarios of `size` patients and races the others for the
-    name `raced`, all at once. Checks that every save landed, the raced name once (the
-    others told it exists), and that each server lists them all; returns the winner."""
-    raced: dict[str, tuple[bool, object]] = {}
-
-    async def saves(label: str):
-        for i in range(4):
-            saved = await servers[label].ok(
-                "healthsim_save_scenario",
-                {"name": f"{label}-{i}", "entities": entities(size, prefix=f"{label}{i}-"), "tags": [label]},
-            )
-            assert saved["total_entities"] == size
-
-    async def race(label: str):
-        raced[label] = await servers[label].call(
-            "healthsim_save_scenario", {"name": "raced", "entities": entities(10, prefix=f"r{label}-")}
-        )
-
-    async with anyio.create_task_group() as group:
-        for label in servers:
-            group.start_soon(saves, label)
-            group.start_soon(race, label)
-    winners = [label for label, (is_error, _) in raced.items() if not is_error]
-    assert len(winners) == 1, raced
-    for is_error, value in raced.values():
-        if is_error:
-            assert "already exists" in value["error"], value
-    expected = sorted([f"{label}-{i}" for label in servers for i in range(4)] + ["raced"])
-    for s in servers.values():
-        listed = await s.ok("healthsim_list_scenarios", {"limit": 100})
-        assert sorted(x["name"] for x in listed) == expected
-        assert sum(x["entity_count"] for x in listed) == 4 * size * len(servers) + 10
-    return winners[0]
 
 
 @needs_wheels
@@ -184,6 +147,50 @@ async def test_a_notebook_attaches_the_quack_database_our_servers_made(tmp_path)
 
 
 @needs_wheels
+async def test_reads_go_through_the_attached_database_and_survive_a_quack_restart(tmp_path):
+    """Our layout on a Quack server is ATTACHed read-only for the server's own reads (one
+    round trip per statement instead of a quack_query session each). The Quack server
+    restarted under a running server: the next read answers from the new session, and
+    nothing saved is lost."""
+    port = free_port()
+    with contextlib.ExitStack() as first:
+        address = first.enter_context(quack_server(tmp_path / "shared.duckdb", port))
+        async with remote_server(address) as s:
+            await s.ok("healthsim_save_scenario", {"name": "one", "entities": entities(3)})
+            code, out, err = call(address, "healthsim_load_scenario", '{"name_or_id": "one"}')
+            assert code == 0 and "reads go through the attached database" in err, err
+            assert [p["id"] for p in json.loads(out)["entities"]["patients"]] == ["p0", "p1", "p2"]
+            assert [x["name"] for x in await s.ok("healthsim_list_scenarios")] == ["one"]
+            first.close()  # the Quack server is killed under `s`, then started again
+            with quack_server(tmp_path / "shared.duckdb", port) as again:
+                async with remote_server(again) as other:
+                    await other.ok("healthsim_save_scenario", {"name": "two", "entities": entities(2, prefix="t")})
+                assert sorted(x["name"] for x in await s.ok("healthsim_list_scenarios")) == ["one", "two"]
+                loaded = await s.ok("healthsim_load_scenario", {"name_or_id": "two"})
+                assert [p["id"] for p in loaded["entities"]["patients"]] == ["t0", "t1"]
+                await s.ok("healthsim_save_scenario", {"name": "three", "entities": entities(1, prefix="x")})
+                assert sorted(x["name"] for x in await s.ok("healthsim_list_scenarios")) == ["one", "three", "two"]
+
+
+@needs_wheels
+def test_our_file_from_before_is_read_through_quack_query(tmp_path):
+    """A file our server made on its own has function defaults (sequences for ids): served
+    by Quack, DuckDB cannot attach it, and reads go through quack_query."""
+    file = tmp_path / "ours.duckdb"
+    made = subprocess.run(
+        [BIN, "call", "--db", str(file), "healthsim_save_scenario", json.dumps({"name": "local", "entities": entities(2)})],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    with quack_server(file) as address:
+        code, out, err = call(address, "healthsim_list_scenarios")
+        assert code == 0 and "reads go through quack_query" in err, err
+        assert [x["name"] for x in json.loads(out)] == ["local"]
+
+
+@needs_wheels
 async def test_no_server_serves_a_stale_listing(tmp_path):
     """Other servers write at any time: a listing, a load and a summary always ask."""
     with quack_server(tmp_path / "shared.duckdb") as address:
@@ -208,46 +215,7 @@ async def test_no_server_serves_a_stale_listing(tmp_path):
 async def test_kill_9_mid_save_leaves_nothing_partial(tmp_path):
     with quack_server(tmp_path / "shared.duckdb") as address:
         async with remote_server(address) as keeper:
-            await keeper.ok("healthsim_save_scenario", {"name": "before", "entities": entities(5)})
-            # Killed while the rows are gathered, and at the last progress report (the
-            # script is being sent or has been).
-            for attempt, at in enumerate((0.5, 1.0, 1.0)):
-                killed = anyio.Event()
-                with pytest.raises(BaseException):
-                    async with remote_server(address) as victim:
-
-                        async def on_progress(progress, total, message, victim=victim, at=at):
-                            if not killed.is_set() and progress >= (total or 1) * at:
-                                os.kill(victim.pid, signal.SIGKILL)
-                                killed.set()
-
-                        with anyio.fail_after(120):
-                            await victim.session.call_tool(
-                                "healthsim_save_scenario",
-                                {"name": f"killed-{attempt}", "entities": entities(20_000, prefix=f"k{attempt}-")},
-                                progress_callback=on_progress,
-                            )
-                assert killed.is_set()
-            # Each killed save is absent or whole; nothing is orphaned; the rest is intact.
-            listed = {x["name"]: x["entity_count"] for x in await keeper.ok("healthsim_list_scenarios")}
-            assert listed.pop("before") == 5
-            assert all(n == 20_000 for n in listed.values()), listed
-            orphans = await keeper.ok(
-                "healthsim_query",
-                {
-                    "sql": "SELECT (SELECT count(*) FROM scenario_entities e WHERE e.scenario_id NOT IN "
-                    "(SELECT scenario_id FROM scenarios)) + (SELECT count(*) FROM patients p WHERE "
-                    "p.scenario_id NOT IN (SELECT scenario_id FROM scenarios)) AS n"
-                },
-            )
-            assert orphans["rows"] == [{"n": 0}]
-            patients = await keeper.ok("healthsim_query", {"sql": "SELECT count(*) AS n FROM patients"})
-            assert patients["rows"] == [{"n": 5 + 20_000 * len(listed)}]
-            # A save of that size goes through whole when nobody is killed.
-            saved = await keeper.ok("healthsim_save_scenario", {"name": "after", "entities": entities(20_000, prefix="a")})
-            assert saved["canonical_rows"] == {"patients": 20_000}
-            loaded = await keeper.ok("healthsim_load_scenario", {"name_or_id": "after", "include_entities": False})
-            assert loaded["entity_count"] == 20_000
+            await kill_mid_saves(keeper, lambda: remote_server(address), (0.5, 1.0, 1.0))
 
 
 # User SQL against a remote database: the inputs of the hostile corpus (tests/it/hostile.rs)
@@ -452,6 +420,9 @@ async def test_a_tooling_layout_through_quack(tmp_path, layout):
 
     subprocess.run([sys.executable, str(Path(__file__).parent / "layouts" / "make.py"), str(tmp_path)], check=True, capture_output=True)
     with quack_server(tmp_path / f"{layout}.duckdb") as address:
+        # Not our layout: reads go through quack_query.
+        code, out, err = call(address, "healthsim_list_scenarios")
+        assert code == 0 and "reads go through the attached database" not in err, err
         async with remote_server(address) as s:
             listed = await s.ok("healthsim_list_scenarios")
             assert [(x["name"], x["entity_count"]) for x in listed] == [("commercial-members", 2), ("diabetes-cohort", 4)]
