@@ -96,21 +96,26 @@ async def saves_per_second(db: str, servers: int, tag: str, data: str) -> tuple[
         return rate, *(timings[tool] for tool, _ in reads)
 
 
+def serve_quack(file: str, port: int) -> subprocess.Popen:
+    serve = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests/python/remote/quack_server.py"), file, str(port), TOKEN, WHEELS],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert serve.stdout.readline().strip() == "serving"
+    return serve
+
+
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, cluster() as postgres:
         port = 9700 + os.getpid() % 200
-        serve = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests/python/remote/quack_server.py"), f"{tmp}/served.duckdb", str(port), TOKEN, WHEELS],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        serve = serve_quack(f"{tmp}/served.duckdb", port)
         try:
-            assert serve.stdout.readline().strip() == "serving"
             address = f"quack:127.0.0.1:{port}"
             lake = f"ducklake:postgres:{postgres.conninfo(postgres.new_database())}"
             print(f"{SAVES} saves of 10 patients each, through the MCP Python SDK; reads: medians of 20")
-            print(f"{'database':<40} {'saves/s':>8} {'list ms':>8} {'load ms':>8} {'query ms':>9}")
-            for label, db, servers in (
+            print(f"{'database':<48} {'saves/s':>8} {'list ms':>8} {'load ms':>8} {'query ms':>9}")
+            for label, db, servers_at_once in (
                 ("local file, 1 server", f"{tmp}/local.duckdb", 1),
                 ("Quack server, 1 server", address, 1),
                 ("Quack server, 3 servers at once", address, 3),
@@ -120,10 +125,12 @@ async def main() -> None:
                 ("DuckLake (PostgreSQL catalog), 3 servers", lake, 3),
             ):
                 try:
-                    rate, listing, load, query = await saves_per_second(db, servers, f"s{servers}", f"{tmp}/pg-lake-files")
-                    print(f"{label:<40} {rate:>8.1f} {listing:>8.2f} {load:>8.2f} {query:>9.2f}", flush=True)
+                    tag = f"s{servers_at_once}"
+                    rate, listing, load, query = await saves_per_second(db, servers_at_once, tag, f"{tmp}/pg-lake-files")
+                    print(f"{label:<48} {rate:>8.1f} {listing:>8.2f} {load:>8.2f} {query:>9.2f}", flush=True)
                 except Exception as err:  # a failed case is reported, the others still run
-                    print(f"{label:<40} failed: {str(err).splitlines()[0][:200] if str(err) else type(err).__name__}", flush=True)
+                    text = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+                    print(f"{label:<48} failed: {text}", flush=True)
         finally:
             serve.kill()
 

@@ -96,16 +96,12 @@ impl Db {
         F: Fn(&Sql<'_>, Option<&Layout>) -> anyhow::Result<T> + Send + Sync + 'static,
     {
         let server = Arc::clone(self.remote.as_ref().expect("a database on a server"));
-        let read = move |sql: &Sql<'_>| {
-            let layout = server.layout(sql)?;
-            work(sql, layout.as_deref())
-        };
-        // A complete layout found before: its tables can be read through an attached
-        // database on a Quack server (one round trip per statement).
-        match self.remote.as_ref().and_then(|server| server.known()) {
-            Some(_) => access.read_known(read).await,
-            None => access.read(read).await,
-        }
+        access
+            .read(move |sql| {
+                let layout = server.layout(sql)?;
+                work(sql, layout.as_deref())
+            })
+            .await
     }
 
     /// Runs `work` as one transaction on the server in its layout (run again whole while

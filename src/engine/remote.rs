@@ -36,9 +36,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use duckdb::Connection;
 
-mod attached;
-use attached::QuackReads;
-
 use super::error::DbError;
 use super::extensions::ExtensionSource;
 use super::query::{self, QueryError, QueryResult};
@@ -118,8 +115,6 @@ struct Inner {
     engine: Mutex<Connection>,
     write_permit: tokio::sync::Mutex<()>,
     write_timeout: Duration,
-    /// A Quack server's database attached for reads (unused for the others).
-    quack_reads: QuackReads,
 }
 
 impl RemoteAccess {
@@ -175,7 +170,6 @@ impl RemoteAccess {
                 engine: Mutex::new(conn),
                 write_permit: tokio::sync::Mutex::new(()),
                 write_timeout,
-                quack_reads: QuackReads::default(),
             }),
         })
     }
@@ -192,46 +186,16 @@ impl RemoteAccess {
         T: Send + 'static,
         F: Fn(&Sql<'_>) -> anyhow::Result<T> + Send + Sync + 'static,
     {
-        self.read_as(work, false).await
-    }
-
-    /// A read of tables that all existed when the data layer last looked (a complete
-    /// layout): on a Quack server it goes through the attached database where that can be
-    /// attached (see `remote/attached.rs`), else as [`RemoteAccess::read`].
-    pub async fn read_known<T, F>(&self, work: F) -> Result<T, DbError>
-    where
-        T: Send + 'static,
-        F: Fn(&Sql<'_>) -> anyhow::Result<T> + Send + Sync + 'static,
-    {
-        self.read_as(work, true).await
-    }
-
-    async fn read_as<T, F>(&self, work: F, known: bool) -> Result<T, DbError>
-    where
-        T: Send + 'static,
-        F: Fn(&Sql<'_>) -> anyhow::Result<T> + Send + Sync + 'static,
-    {
         let inner = Arc::clone(&self.inner);
         blocking(move || {
             let deadline = Instant::now() + inner.write_timeout;
-            let mut attached = known;
             loop {
-                let (through_attached, result) = inner.read_once(&work, attached);
-                let err = match result {
+                match inner.read_once(&work) {
                     Ok(value) => return Ok(value),
-                    Err(err) => err,
-                };
-                if through_attached {
-                    // The server lost or changed: read through quack_query this time.
-                    tracing::debug!(
-                        "a read through the attached database failed ({err:#}); reading through quack_query"
-                    );
-                    inner.forget_attached();
-                    attached = false;
-                } else if format!("{err:#}").contains("database is locked") && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(5 + fastrand::u64(0..20)));
-                } else {
-                    return Err(inner.explain(err));
+                    Err(err) if format!("{err:#}").contains("database is locked") && Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(5 + fastrand::u64(0..20)));
+                    }
+                    Err(err) => return Err(inner.explain(err)),
                 }
             }
         })
@@ -356,37 +320,19 @@ impl RemoteAccess {
 }
 
 impl Inner {
-    /// One run of a read; whether it went through the attached Quack database.
-    fn read_once<T>(&self, work: &dyn Fn(&Sql<'_>) -> anyhow::Result<T>, attached: bool) -> (bool, anyhow::Result<T>) {
-        if let (Backend::Quack(server), true) = (&self.backend, attached) {
-            let engine = self.engine.lock().unwrap_or_else(|e| e.into_inner());
-            let local = self.quack_reads.connection(&engine, server);
-            drop(engine);
-            if let Some(local) = local {
-                return (true, work(&Sql::Local(&local)));
-            }
-        }
-        let conn = match self.connection() {
-            Ok(conn) => conn,
-            Err(err) => return (false, Err(err)),
-        };
-        let result = match &self.backend {
+    /// One run of a read.
+    fn read_once<T>(&self, work: &dyn Fn(&Sql<'_>) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        let conn = self.connection()?;
+        match &self.backend {
             Backend::Quack(server) => work(&Sql::Remote(Remote { conn: &conn, server, script: None })),
             // One snapshot for all the statements of the read.
             Backend::Attached { .. } => {
-                conn.execute_batch("BEGIN TRANSACTION READ ONLY").map_err(anyhow::Error::from).and_then(|()| {
-                    let result = work(&Sql::Local(&conn));
-                    let _ = conn.execute_batch("ROLLBACK");
-                    result
-                })
+                conn.execute_batch("BEGIN TRANSACTION READ ONLY")?;
+                let result = work(&Sql::Local(&conn));
+                let _ = conn.execute_batch("ROLLBACK");
+                result
             }
-        };
-        (false, result)
-    }
-
-    fn forget_attached(&self) {
-        let engine = self.engine.lock().unwrap_or_else(|e| e.into_inner());
-        self.quack_reads.forget(&engine);
+        }
     }
 
     fn connection(&self) -> anyhow::Result<Connection> {
@@ -434,7 +380,17 @@ impl Inner {
                 self.uri
             ));
         }
-        DbError::Other(anyhow::anyhow!(text))
+        if text.contains("database is locked") {
+            return DbError::Other(anyhow::anyhow!(
+                "the catalog of --db {} stayed locked by other servers' writes for the whole write timeout ({} ms); \
+                 nothing was written: try again, raise --write-timeout-ms, or give several servers a PostgreSQL \
+                 catalog (ducklake:postgres:...)",
+                self.uri,
+                self.write_timeout.as_millis()
+            ));
+        }
+        // One line: DuckDB's messages from the extensions run over several.
+        DbError::Other(anyhow::anyhow!(text.split_whitespace().collect::<Vec<_>>().join(" ")))
     }
 
     fn scrub(&self, text: &str) -> String {
