@@ -29,7 +29,7 @@ pub use migrate::{Converted, convert_file};
 pub use providers::{
     ProviderKind, ProviderResult, ProviderSearch, TAXONOMIES, Taxonomy, specialty_keywords, specialty_prefixes,
 };
-pub use reference::{ReferenceResult, ReferenceTable, State, TableInventory, parse_state, states};
+pub use reference::{Area, ReferenceResult, ReferenceTable, State, TableInventory, parse_state, states};
 pub use scenarios::{
     AddOutcome, AddRequest, AddTarget, Execution, ListFilter, More, Progress, Removed, Resolution, SaveOutcome,
     SaveRequest, ScenarioListing, ScenarioRow,
@@ -307,6 +307,21 @@ impl Db {
     /// Searches `network.providers`; `Ok(None)` when the database has no such table.
     pub async fn search_providers(&self, search: ProviderSearch) -> Result<Option<ProviderResult>, DbError> {
         self.plain_read(move |conn| providers::search(conn, &search)).await
+    }
+
+    /// The shares of people under 18 and 65 or over in `area` (SVI); `None` without
+    /// the reference data.
+    pub async fn svi_age_shares(&self, area: Area) -> Result<Option<(f64, f64)>, DbError> {
+        self.plain_read(move |conn| reference::svi_age_shares(conn, &area)).await
+    }
+
+    /// PLACES prevalences (0..1) of `columns` in `area`; empty without the reference data.
+    pub async fn places_prevalence(
+        &self,
+        area: Area,
+        columns: Vec<&'static str>,
+    ) -> Result<Vec<(String, f64)>, DbError> {
+        self.plain_read(move |conn| reference::places_prevalence(conn, &area, &columns)).await
     }
 
     pub async fn tables(&self) -> Result<TableInventory, DbError> {

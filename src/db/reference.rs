@@ -249,3 +249,69 @@ mod tests {
         assert!(parse_state("03").is_none());
     }
 }
+
+/// A place a profile names, in the reference data's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Area {
+    /// State abbreviations (one or several).
+    States(Vec<String>),
+    /// A 5-digit county FIPS code.
+    County(String),
+}
+
+impl Area {
+    /// The condition on county rows (their state abbreviation and FIPS columns) and its
+    /// parameters.
+    fn condition(&self, state_column: &str, fips_column: &str) -> (String, Vec<String>) {
+        match self {
+            Area::States(states) => {
+                let marks = vec!["?"; states.len()].join(", ");
+                (format!("upper({state_column}) IN ({marks})"), states.iter().map(|s| s.to_ascii_uppercase()).collect())
+            }
+            Area::County(fips) => (format!("{fips_column} = ?"), vec![fips.clone()]),
+        }
+    }
+}
+
+/// The shares (0..1) of people under 18 and 65 or over in `area`, from SVI's county rows
+/// (`ep_age17`, `ep_age65`, percents weighted by `e_totpop`); `None` without the table or
+/// rows (SVI marks a missing value -999).
+pub fn svi_age_shares(conn: &Sql<'_>, area: &Area) -> anyhow::Result<Option<(f64, f64)>> {
+    let Some((schema, name)) = locate(conn, ReferenceTable::SviCounty)? else { return Ok(None) };
+    let (condition, params) = area.condition("st_abbr", "stcnty");
+    let sql = format!(
+        "SELECT sum(ep_age17 * e_totpop) / sum(e_totpop), sum(ep_age65 * e_totpop) / sum(e_totpop) FROM {}.{} \
+         WHERE {condition} AND ep_age17 >= 0 AND ep_age65 >= 0",
+        quote(&schema),
+        quote(&name)
+    );
+    let (young, old): (Option<f64>, Option<f64>) =
+        conn.query_row(&sql, params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(young.zip(old).map(|(young, old)| (young / 100.0, old / 100.0)))
+}
+
+/// PLACES crude prevalences (0..1) of `columns` in `area`: the mean over its county rows;
+/// empty without the table, rows or values.
+pub fn places_prevalence(conn: &Sql<'_>, area: &Area, columns: &[&str]) -> anyhow::Result<Vec<(String, f64)>> {
+    let Some((schema, name)) = locate(conn, ReferenceTable::PlacesCounty)? else { return Ok(Vec::new()) };
+    let present: Vec<String> = conn
+        .prepare(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = ? \
+             AND table_name = ?",
+        )?
+        .query_map([schema.as_str(), name.as_str()], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    // PLACES files differ in which measures they carry: the ones this table has.
+    let wanted: Vec<&str> =
+        columns.iter().copied().filter(|c| present.iter().any(|p| p.eq_ignore_ascii_case(c))).collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (condition, params) = area.condition("stateabbr", "countyfips");
+    let select = wanted.iter().map(|c| format!("avg(TRY_CAST({} AS DOUBLE))", quote(c))).collect::<Vec<_>>().join(", ");
+    let sql = format!("SELECT {select} FROM {}.{} WHERE {condition}", quote(&schema), quote(&name));
+    let values: Vec<Option<f64>> = conn.query_row(&sql, params_from_iter(params), |r| {
+        (0..wanted.len()).map(|i| r.get::<_, Option<f64>>(i)).collect()
+    })?;
+    Ok(wanted.iter().zip(values).filter_map(|(c, v)| v.map(|v| ((*c).to_owned(), v / 100.0))).collect())
+}

@@ -177,14 +177,33 @@ async fn generated_into_a_tooling_layout() {
 }
 
 /// With the population reference tables, a profile that leaves age and conditions open
-/// gets the place's age bands from SVI and its conditions from PLACES (adults only).
+/// gets the place's age bands from SVI and its conditions from PLACES (adults only); the
+/// tooling's legacy tables (`main.ref_svi_county`, `main.ref_places_county`) serve as well.
 #[tokio::test(flavor = "multi_thread")]
 async fn open_profiles_take_the_place_from_reference_data() {
-    let (_dir, db) = temp_db();
-    let demo =
-        std::process::Command::new(crate::util::BIN).arg("--db").arg(&db).args(["demo", "--small"]).output().unwrap();
-    assert!(demo.status.success(), "{}", String::from_utf8_lossy(&demo.stderr));
-    let server = Server::start(&db).await;
+    for legacy in [false, true] {
+        let (_dir, db) = temp_db();
+        let demo = std::process::Command::new(crate::util::BIN)
+            .arg("--db")
+            .arg(&db)
+            .args(["demo", "--small"])
+            .output()
+            .unwrap();
+        assert!(demo.status.success(), "{}", String::from_utf8_lossy(&demo.stderr));
+        if legacy {
+            let conn = duckdb::Connection::open(&db).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE main.ref_svi_county AS FROM population.svi_county; DROP TABLE population.svi_county;
+                 CREATE TABLE main.ref_places_county AS FROM population.places_county; DROP TABLE population.places_county;",
+            )
+            .unwrap();
+        }
+        the_place_comes_from_reference_data(&db).await;
+    }
+}
+
+async fn the_place_comes_from_reference_data(db: &Path) {
+    let server = Server::start(db).await;
     let profile = json!({"name": "Rhode Island", "generation": {"count": 400, "seed": 2},
                          "demographics": {"geography": {"type": "state", "state": "RI"}}});
     let answer = server.ok("healthsim_execute_profile", json!({"profile": profile, "name": "ri"})).await;

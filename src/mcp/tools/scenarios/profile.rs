@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use super::super::{ArgError, ArgReader, Parameters, db_failure, failure, success};
 use super::save::{cap_warnings, progress_channel, without_skipped};
-use crate::db::{Execution, SaveOutcome, SaveRequest};
+use crate::db::{Area, Execution, SaveOutcome, SaveRequest};
 use crate::mcp::server::HealthSim;
 use crate::synth::profile::distribution::Distribution;
 use crate::synth::profile::{CHUNK, Profile, Run, Tally, spec::Geography};
@@ -307,50 +307,31 @@ impl HealthSim {
         Self::profile_tools()
     }
 
-    /// The place's age bands from SVI (`ep_age17`, `ep_age65`: percent of the population,
-    /// population-weighted over a state's counties); `None` without reference data or place.
+    /// The place's age bands from SVI (population-weighted over a state's counties);
+    /// `None` without reference data or place.
     async fn svi_age_bands(&self, place: Option<&Geography>) -> Option<Distribution> {
-        let filter = match place? {
-            Geography::State(state) => format!("st_abbr = '{state}'"),
-            Geography::States(states) => format!("st_abbr IN ('{}')", states.join("', '")),
-            Geography::County { fips, .. } => format!("stcnty = '{fips}'"),
-        };
-        let sql = format!(
-            "SELECT sum(ep_age17 * e_totpop) / sum(e_totpop) AS young, sum(ep_age65 * e_totpop) / sum(e_totpop) AS old \
-             FROM population.svi_county WHERE {filter} AND ep_age17 >= 0 AND ep_age65 >= 0"
-        );
-        let result = self.db.query(sql, 1, 10_000, tokio_util::sync::CancellationToken::new()).await.ok()?.ok()?;
-        let row = result.rows.first()?;
-        let share =
-            |key: &str| row.get(key).and_then(|v| v.as_f64().or_else(|| v.as_str()?.parse().ok())).map(|p| p / 100.0);
-        let (young, old) = (share("young")?, share("old")?);
-        (young + old < 1.0)
+        let shares = self.db.svi_age_shares(area(place?)).await;
+        let (young, old) =
+            shares.inspect_err(|err| tracing::warn!("cannot read SVI's age structure: {err}")).ok()??;
+        (young >= 0.0 && old >= 0.0 && young + old < 1.0)
             .then(|| Distribution::AgeBands(vec![(0, 17, young), (18, 64, 1.0 - young - old), (65, 95, old)]))
     }
 
     /// PLACES crude prevalences (0..1) of the place: its county, or the mean of its
     /// state's counties; `None` without reference data or place.
     async fn places_prevalence(&self, place: Option<&Geography>) -> Option<Vec<(String, f64)>> {
-        let filter = match place? {
-            // Both come from the profile reader: a state abbreviation or 5 digits.
-            Geography::State(state) => format!("stateabbr = '{state}'"),
-            Geography::States(states) => format!("stateabbr IN ('{}')", states.join("', '")),
-            Geography::County { fips, .. } => format!("countyfips = '{fips}'"),
-        };
-        let columns: Vec<&str> =
-            crate::synth::profile::clinical::CONDITIONS.iter().filter_map(|c| c.places_column).collect();
-        let select = columns.iter().map(|c| format!("avg({c}) AS {c}")).collect::<Vec<_>>().join(", ");
-        let sql = format!("SELECT {select} FROM population.places_county WHERE {filter}");
-        let result = self.db.query(sql, 1, 100_000, tokio_util::sync::CancellationToken::new()).await.ok()?.ok()?;
-        let row = result.rows.first()?;
-        let found: Vec<(String, f64)> = columns
-            .iter()
-            .filter_map(|c| {
-                row.get(*c)
-                    .and_then(|v| v.as_f64().or_else(|| v.as_str()?.parse().ok()))
-                    .map(|p| ((*c).to_owned(), p / 100.0))
-            })
-            .collect();
+        let columns = crate::synth::profile::clinical::CONDITIONS.iter().filter_map(|c| c.places_column).collect();
+        let found = self.db.places_prevalence(area(place?), columns).await;
+        let found = found.inspect_err(|err| tracing::warn!("cannot read PLACES prevalences: {err}")).ok()?;
         (!found.is_empty()).then_some(found)
+    }
+}
+
+/// A profile's place in the reference data's terms.
+fn area(place: &Geography) -> Area {
+    match place {
+        Geography::State(state) => Area::States(vec![state.clone()]),
+        Geography::States(states) => Area::States(states.clone()),
+        Geography::County { fips, .. } => Area::County(fips.clone()),
     }
 }
