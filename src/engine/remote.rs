@@ -427,6 +427,12 @@ fn attach(conn: &Connection, remote: &RemoteDb, timeout: Duration) -> anyhow::Re
         Some(path) => format!(" (DATA_PATH {})", quoted(&format!("{}/", path.display()))),
         None => String::new(),
     };
+    // The data folder is made here: once the engine is confined to it, DuckLake could not.
+    if let Some(path) = remote.data_path.as_ref().filter(|p| !p.to_string_lossy().contains("://")) {
+        std::fs::create_dir_all(path).with_context(|| {
+            format!("cannot create the lake's data folder {} (HEALTHSIM_DUCKLAKE_DATA_PATH)", path.display())
+        })?;
+    }
     let statement = format!("ATTACH {} AS {CATALOG}{options}", quoted(&remote.uri));
     let deadline = Instant::now() + timeout;
     loop {
@@ -466,15 +472,32 @@ fn attach(conn: &Connection, remote: &RemoteDb, timeout: Duration) -> anyhow::Re
         // waits growing from 100 ms, only delay the retry with jitter that `write` makes.
         conn.execute_batch("SET ducklake_max_retry_count = 0").context("cannot configure DuckLake")?;
     }
-    // A local catalog (SQLite or DuckDB file): confine the engine to the lake's folders.
-    let local_catalog = remote.uri.strip_prefix("ducklake:").filter(|rest| !rest.starts_with("postgres:"));
-    if let (Some(rest), Some(data)) = (local_catalog, &remote.data_path) {
-        let catalog = std::path::Path::new(rest.split_once(':').map_or(rest, |(_, path)| path));
-        let folder = catalog.parent().unwrap_or(catalog);
+    // Confine the engine to the lake's folders: its data (as configured, else as the
+    // catalog records it) and a local catalog's folder; user SQL reaches no other file.
+    if remote.kind == RemoteKind::DuckLake {
+        let data = match &remote.data_path {
+            Some(path) => Some(path.display().to_string()),
+            None => conn
+                .query_row(
+                    &format!("SELECT options['data_path'] FROM duckdb_databases() WHERE database_name = '{CATALOG}'"),
+                    [],
+                    |r| r.get::<_, Option<String>>(0),
+                )
+                .context("cannot read the lake's data path")?,
+        };
+        let local_catalog = remote.uri.strip_prefix("ducklake:").filter(|rest| !rest.starts_with("postgres:"));
+        let catalog_folder = local_catalog.map(|rest| {
+            let catalog = std::path::Path::new(rest.split_once(':').map_or(rest, |(_, path)| path));
+            catalog.parent().unwrap_or(catalog).display().to_string()
+        });
+        let folders: Vec<String> = catalog_folder
+            .into_iter()
+            .chain(data)
+            .map(|folder| quoted(&format!("{}/", folder.trim_end_matches('/'))))
+            .collect();
         conn.execute_batch(&format!(
-            "SET allowed_directories = [{}, {}]; SET enable_external_access = false;",
-            quoted(&format!("{}/", folder.display())),
-            quoted(&format!("{}/", data.display()))
+            "SET allowed_directories = [{}]; SET enable_external_access = false;",
+            folders.join(", ")
         ))
         .context("cannot confine the engine to the lake's folders")?;
     }

@@ -91,9 +91,10 @@ async def test_three_servers_share_a_lake_on_postgres(lake):
         assert dupes["rows"] == [{"n": 0}]
         counted = await c.ok("healthsim_query", {"sql": "SELECT count(*) AS n FROM patients"})
         assert counted["rows"] == [{"n": 12 * 20 + 10}]
-        # User SQL reaches neither files nor the catalog's server for writes.
+        # User SQL writes nothing, and reaches no file but the lake's.
         for sql in ("DELETE FROM scenarios", "SELECT * FROM query('DELETE FROM scenarios')"):
             await a.error("healthsim_query", {"sql": sql})
+        assert "Permission Error" in await a.error("healthsim_query", {"sql": "SELECT * FROM read_csv('/etc/passwd')"})
     # The catalog is PostgreSQL's: DuckLake's tables are there, the rows in the data folder.
     assert int(lake.postgres.sql("SELECT count(*) FROM ducklake_table", lake.dbname)) >= 20
     assert any(lake.files.rglob("*.parquet"))
