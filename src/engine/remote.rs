@@ -13,7 +13,7 @@
 //! has no keys or sequences, so each write first updates a one-row table every writer
 //! updates (`healthsim_write_clock`): DuckLake lets one of two such transactions commit,
 //! which serialises writers, makes the name check of a save exact and numbers ids from the
-//! highest. A local lake's paths are the only files user SQL can reach.
+//! highest. A lake's folders (its data, a local catalog's) are the only files user SQL can reach.
 //!
 //! **Quack** (`--db quack:HOST:PORT`): a local DuckDB loads `httpfs` and `quack` and sends
 //! every statement whole to the server with `quack_query(uri, text, token)`
@@ -419,8 +419,8 @@ fn scrub_secret(text: &str, secret: &str) -> String {
 
 /// Attaches a DuckLake or MotherDuck database as the local engine's default catalog,
 /// trying again while its catalog is busy (another writer holding SQLite's lock, or preparing
-/// a new catalog at the same moment), until the write timeout. A local lake's catalog and data
-/// folders become the only files the engine may reach.
+/// a new catalog at the same moment), until the write timeout. A lake's data folder (and a
+/// local catalog's folder) become the only files the engine may reach.
 fn attach(conn: &Connection, remote: &RemoteDb, timeout: Duration) -> anyhow::Result<()> {
     let quoted = |text: &str| format!("'{}'", text.replace('\'', "''"));
     let options = match &remote.data_path {
