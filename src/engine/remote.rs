@@ -456,8 +456,8 @@ fn attach(conn: &Connection, remote: &RemoteDb, timeout: Duration) -> anyhow::Re
                             remote.shown()
                         ),
                         None if text.contains("data_path is not set") => anyhow::anyhow!(
-                            "--db {} is a new DuckLake: set HEALTHSIM_DUCKLAKE_DATA_PATH to the folder (or object store \
-                             URL) for its data files",
+                            "--db {} is a new DuckLake: set HEALTHSIM_DUCKLAKE_DATA_PATH to the folder for its data \
+                             files",
                             remote.shown()
                         ),
                         None => anyhow::anyhow!("cannot attach --db {}: {first}", remote.shown()),
