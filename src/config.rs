@@ -56,7 +56,8 @@ pub enum Command {
 /// Settings shared by every subcommand.
 #[derive(Debug, Args, Clone)]
 pub struct ServerArgs {
-    /// DuckDB database file (created with its directory if missing)
+    /// DuckDB database file (created with its directory if missing), or a database on a
+    /// server: quack:HOST:PORT, ducklake:sqlite:PATH, ducklake:postgres:CONNINFO, md:NAME
     #[arg(long = "db", env = "HEALTHSIM_DB_PATH", value_name = "PATH", global = true)]
     pub db: Option<PathBuf>,
 
