@@ -207,24 +207,10 @@ pub fn convert(conn: &Connection, layout: &Layout) -> anyhow::Result<Vec<String>
             if layout.key == "id" { " keyed by scenario_id (was id)" } else { "" }
         ));
     }
-    conn.execute_batch(schema::STATE_DDL).context("cannot create the state tables")?;
-    for (table, ddl) in CHILD_TABLES {
-        conn.execute_batch(&ddl(table)).with_context(|| format!("cannot create table {table}"))?;
-    }
-    for (ours, theirs) in
-        [("scenarios", layout.scenarios), ("scenario_entities", layout.entities), ("scenario_tags", layout.tags)]
-    {
-        let staged = format!("hs_{theirs}");
-        copy_into(conn, &staged, ours)?;
-        conn.execute_batch(&format!("DROP TABLE temp.{}", quote(&staged)))?;
-    }
-    advance_sequences(conn)?;
-    let tables = schema::main_tables(&Sql::local(conn))?;
-    for spec in canonical_tables() {
-        let Some(old) = tables.get(spec.name) else { continue };
-        rebuild_table(conn, spec, old, layout.canonical_owner)
-            .with_context(|| format!("cannot rebuild table {}", spec.name))?;
-        steps.push(format!("rebuild {} owned by scenario_id, without keys", spec.name));
+    let sources =
+        [("scenarios", layout.scenarios), ("scenario_entities", layout.entities), ("scenario_tags", layout.tags)];
+    for table in rebuild_from_staged(conn, sources, layout.canonical_owner)? {
+        steps.push(format!("rebuild {table} owned by scenario_id, without keys"));
     }
     if table_exists(conn, "scenarios_new")? {
         let n: i64 = conn.query_row("SELECT count(*) FROM main.scenarios_new", [], |r| r.get(0))?;
@@ -277,25 +263,42 @@ fn unkey(conn: &Connection) -> anyhow::Result<Vec<String>> {
         conn.execute_batch(&format!("DROP TABLE main.{}", quote(table)))
             .with_context(|| format!("cannot replace table {table}"))?;
     }
+    rebuild_from_staged(conn, state.map(|table| (table, table)), "scenario_id")?;
+    let mut steps = vec![
+        "rebuild scenarios, scenario_entities and scenario_tags without keys or indexes".to_owned(),
+        "rebuild the canonical tables without keys or indexes".to_owned(),
+    ];
+    steps.extend(prepare_ours(&Sql::local(conn))?);
+    Ok(steps)
+}
+
+/// Creates our state tables and fills them from the staged copies (`temp.hs_THEIRS` for
+/// each `(ours, theirs)`, dropped after), moves the sequences past the copied ids, then
+/// rebuilds every canonical table in our shape (its owner column `owner` becoming
+/// `scenario_id`); returns the canonical tables rebuilt.
+fn rebuild_from_staged(
+    conn: &Connection,
+    sources: [(&str, &str); 3],
+    owner: &str,
+) -> anyhow::Result<Vec<&'static str>> {
     conn.execute_batch(schema::STATE_DDL).context("cannot create the state tables")?;
     for (table, ddl) in CHILD_TABLES {
         conn.execute_batch(&ddl(table)).with_context(|| format!("cannot create table {table}"))?;
     }
-    for table in state {
-        let staged = format!("hs_{table}");
-        copy_into(conn, &staged, table)?;
+    for (ours, theirs) in sources {
+        let staged = format!("hs_{theirs}");
+        copy_into(conn, &staged, ours)?;
         conn.execute_batch(&format!("DROP TABLE temp.{}", quote(&staged)))?;
     }
     advance_sequences(conn)?;
-    let mut steps = vec!["rebuild scenarios, scenario_entities and scenario_tags without keys or indexes".to_owned()];
     let tables = schema::main_tables(&Sql::local(conn))?;
+    let mut rebuilt = Vec::new();
     for spec in canonical_tables() {
         let Some(old) = tables.get(spec.name) else { continue };
-        rebuild_table(conn, spec, old, "scenario_id").with_context(|| format!("cannot rebuild table {}", spec.name))?;
+        rebuild_table(conn, spec, old, owner).with_context(|| format!("cannot rebuild table {}", spec.name))?;
+        rebuilt.push(spec.name);
     }
-    steps.push("rebuild the canonical tables without keys or indexes".to_owned());
-    steps.extend(prepare_ours(&Sql::local(conn))?);
-    Ok(steps)
+    Ok(rebuilt)
 }
 
 /// Moves the entity and tag sequences past every id their tables hold (rows copied with

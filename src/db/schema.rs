@@ -189,28 +189,16 @@ fn recorded_current_remote(conn: &Sql<'_>) -> anyhow::Result<bool> {
     Ok(labelled > 0)
 }
 
-/// Our DDL as a DuckLake takes it: no sequences or expression defaults (DuckLake has
-/// neither). Works on the statements written here.
+/// Our DDL as a DuckLake takes it: no sequences or defaults computed by a function
+/// (DuckLake has neither). Works on the statements written here.
 fn for_lake(ddl: &str) -> String {
-    let mut out = Vec::new();
-    for statement in ddl.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-        if statement.starts_with("CREATE SEQUENCE") {
-            continue;
-        }
-        let lines: Vec<String> = statement
-            .lines()
-            .map(|line| {
-                let mut line = line.replace(" DEFAULT current_timestamp", "");
-                if let Some(at) = line.find(" DEFAULT nextval(") {
-                    let end = line[at..].find(')').map_or(line.len(), |e| at + e + 1);
-                    line.replace_range(at..end, "");
-                }
-                line
-            })
-            .collect();
-        out.push(lines.join("\n"));
-    }
-    out.iter().map(|s| format!("{s};")).collect::<Vec<_>>().join("\n")
+    let statements: Vec<String> = ddl
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && !s.starts_with("CREATE SEQUENCE"))
+        .map(|s| format!("{s};"))
+        .collect();
+    without_function_defaults(&statements.join("\n"))
 }
 
 /// Our DDL with the keys of the layout before December 2026, for a database other
@@ -247,10 +235,10 @@ fn with_keys(ddl: &str) -> String {
 }
 
 /// Our DDL without defaults computed by a function (`nextval(...)`, `current_timestamp`,
-/// `now()`: the server supplies ids and timestamps in every write), for a Quack server:
-/// DuckDB 1.5.5 cannot ATTACH a Quack server whose database has them (the ATTACH returns and
-/// its catalog is missing), so without them notebooks, and later our reads, can attach it.
-/// Constant defaults stay. Works on the statements written here.
+/// `now()`: the server supplies ids and timestamps in every write), for a DuckLake (which
+/// has none) and a Quack server (DuckDB 1.5.5 cannot ATTACH a Quack database that has
+/// them; without them a notebook can). Constant defaults stay. Works on the statements
+/// written here.
 fn without_function_defaults(ddl: &str) -> String {
     ddl.lines()
         .map(|line| {

@@ -91,6 +91,10 @@ impl RemoteDb {
 /// The name the attached database has in the local engine.
 const CATALOG: &str = "healthsim_remote";
 
+/// What the sqlite extension says while another process holds a DuckLake's SQLite catalog
+/// (a moment's wait: reads, writes and the ATTACH run again until the write timeout).
+const CATALOG_LOCKED: &str = "database is locked";
+
 /// Shared handle to the server; cheap to clone.
 #[derive(Clone)]
 pub struct RemoteAccess {
@@ -192,7 +196,7 @@ impl RemoteAccess {
             loop {
                 match inner.read_once(&work) {
                     Ok(value) => return Ok(value),
-                    Err(err) if format!("{err:#}").contains("database is locked") && Instant::now() < deadline => {
+                    Err(err) if format!("{err:#}").contains(CATALOG_LOCKED) && Instant::now() < deadline => {
                         std::thread::sleep(Duration::from_millis(5 + fastrand::u64(0..20)));
                     }
                     Err(err) => return Err(inner.explain(err)),
@@ -347,7 +351,7 @@ impl Inner {
             loop {
                 match conn.execute_batch(&format!("USE {CATALOG}")) {
                     Ok(()) => break,
-                    Err(err) if err.to_string().contains("database is locked") && Instant::now() < deadline => {
+                    Err(err) if err.to_string().contains(CATALOG_LOCKED) && Instant::now() < deadline => {
                         std::thread::sleep(Duration::from_millis(5 + fastrand::u64(0..20)));
                     }
                     Err(err) => return Err(anyhow::Error::from(err).context("cannot use the attached database")),
@@ -380,7 +384,7 @@ impl Inner {
                 self.uri
             ));
         }
-        if text.contains("database is locked") {
+        if text.contains(CATALOG_LOCKED) {
             return DbError::Other(anyhow::anyhow!(
                 "the catalog of --db {} stayed locked by other servers' writes for the whole write timeout ({} ms); \
                  nothing was written: try again, raise --write-timeout-ms, or give several servers a PostgreSQL \
@@ -509,7 +513,7 @@ fn attach(conn: &Connection, remote: &RemoteDb, timeout: Duration) -> anyhow::Re
 /// server's DuckLake creating the same tables (PostgreSQL's catalog refuses the second
 /// `CREATE TABLE` of a name as a duplicate key, and the loser's transaction rolls back).
 fn is_busy_catalog(text: &str) -> bool {
-    ["database is locked", "duplicate key value violates unique constraint", "already exists"]
+    [CATALOG_LOCKED, "duplicate key value violates unique constraint", "already exists"]
         .iter()
         .any(|needle| text.contains(needle))
 }
@@ -536,14 +540,7 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, DbError> +
 /// Whether a failed write lost a race with another server's write: a guard saw a row it
 /// read change, a write-write conflict, or a key the other write committed first.
 fn is_conflict(text: &str) -> bool {
-    [
-        GUARD_FAILED,
-        "onflict",
-        "Duplicate key",
-        "violates primary key",
-        "violates unique constraint",
-        "database is locked",
-    ]
-    .iter()
-    .any(|needle| text.contains(needle))
+    [GUARD_FAILED, "onflict", "Duplicate key", "violates primary key", "violates unique constraint", CATALOG_LOCKED]
+        .iter()
+        .any(|needle| text.contains(needle))
 }

@@ -176,7 +176,7 @@ impl<'c> Sql<'c> {
         if let Sql::Remote(_) = self {
             return Ok(true);
         }
-        Ok(matches!(self.database_type()?.as_deref(), Some("motherduck" | "quack")))
+        Ok(self.database_type()?.as_deref() == Some("motherduck"))
     }
 
     /// Runs statements without parameters (a remote server runs them in one call).

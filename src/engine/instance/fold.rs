@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::{Access, DbError, Inner, Instance, Mode, OpenError};
+use super::{Access, DbError, Inner, OpenError};
 
 /// Commits the WAL may hold before a write folds it into the file. A DuckDB that opens the
 /// file replays the WAL commit by commit, at ~1 ms each whatever their size (ours, our
@@ -77,20 +77,11 @@ impl Inner {
         }
         let started = Instant::now();
         let engine = self.engines.for_write(&self.settings).map_err(DbError::Other)?;
-        let home = Some(self.engines.write_slot());
-        let instance = match Instance::attach(engine, &self.settings.path, Mode::ReadWrite, "", home) {
+        let instance = match self.attach_for_write(engine, "") {
             Ok(instance) => instance,
-            Err((err, engine)) => {
-                self.engines.give_back_write(engine);
-                return match err {
-                    OpenError::Locked(_) => {
-                        self.note_contention();
-                        Ok(false)
-                    }
-                    OpenError::Unreadable(reason) => Err(DbError::Unreadable(reason)),
-                    OpenError::Other(err) => Err(DbError::Other(err)),
-                };
-            }
+            Err(OpenError::Locked(_)) => return Ok(false),
+            Err(OpenError::Unreadable(reason)) => return Err(DbError::Unreadable(reason)),
+            Err(OpenError::Other(err)) => return Err(DbError::Other(err)),
         };
         let folded = instance.connect().and_then(|handle| Ok(handle.conn().execute_batch("CHECKPOINT")?));
         drop(instance);

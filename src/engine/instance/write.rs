@@ -12,7 +12,7 @@ use tokio::sync::OwnedRwLockWriteGuard;
 
 use super::engines::write_settings;
 use super::{
-    Access, DbError, Inner, Instance, LockHolder, MAX_BACKOFF, Mode, NEW_FILE_STORAGE, OpenError, regular_file,
+    Access, DbError, Engine, Inner, Instance, LockHolder, MAX_BACKOFF, Mode, NEW_FILE_STORAGE, OpenError, regular_file,
 };
 
 /// Writes closer together than this, with no read between, are a client writing in a row.
@@ -142,23 +142,14 @@ impl Inner {
             Ok(engine) => engine,
             Err(err) => return Attempt::Done(Err(DbError::Other(err))),
         };
-        let home = Some(self.engines.write_slot());
-        let instance = match Instance::attach(engine, &self.settings.path, Mode::ReadWrite, &options, home) {
+        let instance = match self.attach_for_write(engine, &options) {
             Ok(instance) => instance,
-            Err((err, engine)) => {
-                self.engines.give_back_write(engine);
-                match err {
-                    OpenError::Locked(holder) => {
-                        self.note_contention();
-                        return Attempt::Locked(holder, work);
-                    }
-                    OpenError::Unreadable(reason) => return Attempt::Done(Err(DbError::Unreadable(reason))),
-                    OpenError::Other(err) => {
-                        let err = err.context(format!("cannot open {} for writing", self.settings.path.display()));
-                        let err = if creating { self.forget_created(err) } else { err };
-                        return Attempt::Done(Err(DbError::Other(explain_full_disk(err, &self.settings.path))));
-                    }
-                }
+            Err(OpenError::Locked(holder)) => return Attempt::Locked(holder, work),
+            Err(OpenError::Unreadable(reason)) => return Attempt::Done(Err(DbError::Unreadable(reason))),
+            Err(OpenError::Other(err)) => {
+                let err = err.context(format!("cannot open {} for writing", self.settings.path.display()));
+                let err = if creating { self.forget_created(err) } else { err };
+                return Attempt::Done(Err(DbError::Other(explain_full_disk(err, &self.settings.path))));
             }
         };
         let opened = started.elapsed();
@@ -267,6 +258,20 @@ impl Inner {
                 "the commit failed and whether the file holds the write is unknown ({check:#}); list or query before retrying"
             ))),
         }
+    }
+
+    /// The file attached read-write to the write engine (the instance gives the engine back
+    /// to its slot on close); on failure the engine goes back at once, and another process
+    /// holding the file is noted (see `note_contention`).
+    pub(super) fn attach_for_write(&self, engine: Engine, options: &str) -> Result<Arc<Instance>, OpenError> {
+        let home = Some(self.engines.write_slot());
+        Instance::attach(engine, &self.settings.path, Mode::ReadWrite, options, home).map_err(|(err, engine)| {
+            self.engines.give_back_write(engine);
+            if matches!(err, OpenError::Locked(_)) {
+                self.note_contention();
+            }
+            err
+        })
     }
 
     /// After the write that was to create the file failed (a full disk, say): removes
